@@ -1,0 +1,87 @@
+//! Connection configuration: limits and timers.
+
+use std::time::Duration;
+
+/// Which end of the connection this is. It decides masking: clients mask every frame they send
+/// and reject masked frames; servers require masked frames and send unmasked ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The end that sent the opening handshake request.
+    Client,
+    /// The end that accepted it.
+    Server,
+}
+
+/// Limits and timers of a [`Connection`](crate::Connection).
+///
+/// Limits are on by default and never unbounded. Timers are off by default except the close
+/// timeout, which bounds how long a silent peer can keep a closing connection alive.
+///
+/// | setting | default | on breach |
+/// |---|---|---|
+/// | `max_frame_size` | 16 MiB | close 1009 |
+/// | `max_message_size` | 64 MiB | close 1009 |
+/// | `close_timeout` | 10 s | transport closed, 1006 |
+/// | `keepalive_interval` | off | a Ping is sent |
+/// | `pong_timeout` | 20 s (once keepalive is on) | close 1011, transport closed |
+/// | `idle_timeout` | off | close 1001 |
+///
+/// ```
+/// use std::time::Duration;
+/// let mut config = ws_proto::Config::default();
+/// config.max_message_size = 1 << 20;
+/// config.keepalive_interval = Some(Duration::from_secs(30));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Largest payload accepted in one frame. A frame announcing more fails the connection with
+    /// 1009 as soon as its header arrives, before any payload is buffered. Received frames are
+    /// buffered whole, so this also bounds the receive buffer.
+    pub max_frame_size: usize,
+    /// Largest message accepted, summed over its fragments (after decompression when
+    /// permessage-deflate is on). Checked as each frame header arrives, so an oversized message
+    /// is refused before it is buffered.
+    pub max_message_size: usize,
+    /// Answer every Ping with a Pong automatically (the Ping is still reported as an event).
+    pub auto_pong: bool,
+    /// Send a Ping when nothing has been received for this long. Its Pong measures the
+    /// round-trip time ([`Connection::last_rtt`](crate::Connection::last_rtt)).
+    pub keepalive_interval: Option<Duration>,
+    /// How long to wait for the Pong that answers a keepalive Ping before giving up on the peer
+    /// (close 1011 and close the transport). Only used when `keepalive_interval` is set.
+    pub pong_timeout: Duration,
+    /// Start a close handshake (1001, "idle timeout") when nothing at all has been received for
+    /// this long.
+    pub idle_timeout: Option<Duration>,
+    /// How long to wait for the peer's Close after sending ours, and (clients) for the server to
+    /// close the transport after the handshake, before closing the transport regardless.
+    pub close_timeout: Duration,
+    /// Size of the spare room [`Connection::recv_buf`](crate::Connection::recv_buf) offers for
+    /// one read. The buffer is allocated on first use and released after large messages.
+    pub read_buffer_size: usize,
+    /// Outgoing data frames whose payload is at most this long are copied into one contiguous
+    /// transmit buffer with their header; longer ones are queued as separate chunks without
+    /// copying (servers) so an adapter can write them with one vectored write.
+    pub copy_threshold: usize,
+    /// Servers only: accept unmasked frames from clients. Violates RFC 6455 §5.1; for tests and
+    /// trusted links only. Off by default.
+    pub accept_unmasked_frames: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            auto_pong: true,
+            keepalive_interval: None,
+            pong_timeout: Duration::from_secs(20),
+            idle_timeout: None,
+            close_timeout: Duration::from_secs(10),
+            read_buffer_size: 8 << 10,
+            copy_threshold: 4 << 10,
+            accept_unmasked_frames: false,
+        }
+    }
+}

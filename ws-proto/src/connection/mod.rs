@@ -1,0 +1,246 @@
+//! The WebSocket state machine.
+//!
+//! See the [crate documentation](crate) for the run loop. The implementation is split by concern:
+//! `recv` (bytes in, events out), `send` (commands in, bytes out), `transmit` (the outgoing
+//! queue), `timers` (deadlines) and `close` (the closing handshake).
+
+mod close;
+mod recv;
+mod send;
+mod timers;
+mod transmit;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+
+use crate::config::{Config, Role};
+use crate::event::{CloseInfo, Event};
+use crate::message::MessageKind;
+use crate::rng::{ChaChaRandom, RandomSource};
+use crate::utf8::Utf8Validator;
+
+pub use transmit::TransmitChunks;
+
+use close::CloseState;
+use recv::InFrame;
+use timers::Timers;
+use transmit::TxQueue;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a Close frame and wait for the peer's. Incoming messages are still delivered;
+    /// nothing more can be sent.
+    Closing,
+    /// The closing handshake is over (or the connection failed). Only the queued output remains.
+    Closed,
+}
+
+/// A sans-IO WebSocket connection (RFC 6455), after the opening handshake.
+///
+/// It never performs IO and never reads a clock. Feed it what arrives and the current time,
+/// give it commands, and after **every** input or command drain its outputs:
+///
+/// 1. [`poll_event`](Self::poll_event) until `None` (messages, pings, closes),
+/// 2. [`poll_transmit`](Self::poll_transmit) (or [`transmit_chunks`](Self::transmit_chunks) +
+///    [`advance_transmit`](Self::advance_transmit) for vectored writes) and write the bytes,
+/// 3. [`poll_timeout`](Self::poll_timeout): call [`handle_timeout`](Self::handle_timeout) when
+///    that instant comes,
+/// 4. [`should_close_transport`](Self::should_close_transport): once true and the transmit queue
+///    is empty, close the transport.
+///
+/// Inputs: [`handle_data`](Self::handle_data) (or the zero-copy pair
+/// [`recv_buf`](Self::recv_buf) + [`commit`](Self::commit)), [`handle_eof`](Self::handle_eof),
+/// [`handle_timeout`](Self::handle_timeout). Partial input is never an error.
+///
+/// Commands: [`send_text`](Self::send_text), [`send_binary`](Self::send_binary),
+/// [`send_fragment`](Self::send_fragment), [`send_prepared`](Self::send_prepared),
+/// [`ping`](Self::ping), [`pong`](Self::pong), [`close`](Self::close).
+pub struct Connection {
+    role: Role,
+    config: Config,
+    state: State,
+
+    // Receiving. `rbuf[..filled]` holds received bytes; `rbuf[filled..]` is zeroed spare room
+    // handed out by `recv_buf`.
+    rbuf: BytesMut,
+    filled: usize,
+    /// The receive buffer grew past the normal read size for a large frame; release it once it
+    /// is empty.
+    rbuf_large: bool,
+    frame: Option<InFrame>,
+    /// The incoming message in progress: its kind and size so far.
+    in_msg: Option<(MessageKind, u64)>,
+    recv_utf8: Utf8Validator,
+    /// No more input is processed (peer's Close received, EOF, or the connection failed).
+    input_done: bool,
+    events: VecDeque<Event>,
+
+    // Sending.
+    tx: TxQueue,
+    /// The outgoing fragmented message in progress.
+    out_msg: Option<MessageKind>,
+    send_utf8: Utf8Validator,
+    rng: Option<Box<dyn RandomSource>>,
+
+    /// A Close or a failure caused by the peer, waiting for the events received before it to
+    /// be drained (so the application can still answer those messages), with their count.
+    deferred: Option<(Deferred, usize)>,
+    close: CloseState,
+    timers: Timers,
+}
+
+/// What the peer did that takes effect in order with the events before it.
+#[derive(Debug)]
+enum Deferred {
+    /// The peer broke the protocol or a limit.
+    Fail(crate::error::Error),
+    /// The peer's Close frame arrived.
+    CloseReceived(Instant, Option<crate::close::CloseFrame>),
+}
+
+impl Connection {
+    /// A connection in the `Open` state, as after a successful opening handshake.
+    ///
+    /// `now` starts the keepalive and idle timers. Client connections seed their mask-key
+    /// generator from the operating system on first use; see [`with_rng`](Self::with_rng).
+    pub fn new(role: Role, config: Config, now: Instant) -> Self {
+        let timers = Timers::new(&config, now);
+        Connection {
+            role,
+            config,
+            state: State::Open,
+            rbuf: BytesMut::new(),
+            filled: 0,
+            rbuf_large: false,
+            frame: None,
+            in_msg: None,
+            recv_utf8: Utf8Validator::new(),
+            input_done: false,
+            events: VecDeque::new(),
+            tx: TxQueue::default(),
+            out_msg: None,
+            send_utf8: Utf8Validator::new(),
+            rng: None,
+            deferred: None,
+            close: CloseState::default(),
+            timers,
+        }
+    }
+
+    /// Replaces the source of mask keys (clients). Use a seeded source in tests and fuzzing.
+    pub fn with_rng(mut self, rng: Box<dyn RandomSource>) -> Self {
+        self.rng = Some(rng);
+        self
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The lifecycle state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// True once the connection is `Closed` (the last event is or was [`Event::Closed`]).
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// How the connection ended, once it has.
+    pub fn close_info(&self) -> Option<&CloseInfo> {
+        self.close.info.as_ref()
+    }
+
+    /// The next event, if any.
+    ///
+    /// A peer's Close frame or protocol error takes effect (our Close queued, the state
+    /// changed) only once the events that arrived before it have been taken, so messages that
+    /// preceded it can still be answered.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        if let Some((_, 0)) = self.deferred {
+            if let Some((d, _)) = self.deferred.take() {
+                self.apply(d);
+            }
+        }
+        let event = self.events.pop_front()?;
+        if let Some((_, before)) = &mut self.deferred {
+            *before = before.saturating_sub(1);
+        }
+        Some(event)
+    }
+
+    /// Applies `d` now if no event precedes it, or once the events before it are taken.
+    fn defer(&mut self, d: Deferred) {
+        self.input_done = true;
+        match self.events.len() {
+            0 => self.apply(d),
+            n => self.deferred = Some((d, n)),
+        }
+    }
+
+    fn apply(&mut self, d: Deferred) {
+        match d {
+            Deferred::Fail(err) => self.apply_failure(err),
+            Deferred::CloseReceived(now, frame) => self.apply_close_received(now, frame),
+        }
+    }
+
+    /// True if the adapter should now close the transport (after writing everything
+    /// [`poll_transmit`](Self::poll_transmit) still holds).
+    ///
+    /// RFC 6455 §7.1.1 wants the server to close TCP first: a server is told to as soon as the
+    /// connection is closed; a client waits for the server's EOF, at most `close_timeout`.
+    /// A failed connection (protocol error, timeout, EOF) closes at once in both roles.
+    pub fn should_close_transport(&self) -> bool {
+        self.close.transport_close
+    }
+
+    /// The round-trip time measured by the most recent answered Ping (keepalive Pings, or
+    /// Pings sent with [`ping`](Self::ping)).
+    pub fn last_rtt(&self) -> Option<Duration> {
+        self.timers.last_rtt
+    }
+
+    /// The earliest instant at which [`handle_timeout`](Self::handle_timeout) has work to do,
+    /// or `None` if no timer is armed (always `None` with no timers configured and the
+    /// connection open).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_deadline()
+    }
+
+    pub(crate) fn mask_key(&mut self) -> Option<[u8; 4]> {
+        if self.role == Role::Server {
+            return None;
+        }
+        let rng = self.rng.get_or_insert_with(|| Box::new(ChaChaRandom::from_os()));
+        let mut key = [0u8; 4];
+        rng.fill(&mut key);
+        Some(key)
+    }
+}
+
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("buffered_in", &self.filled)
+            .field("buffered_out", &self.tx.len())
+            .field("events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}

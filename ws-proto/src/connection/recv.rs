@@ -1,0 +1,288 @@
+//! Bytes in, events out.
+//!
+//! Received bytes land in one buffer. Frame payloads are unmasked in place and text is
+//! UTF-8-checked as soon as each byte arrives (so bad text fails fast), but a frame is reported
+//! only once it is complete, as a zero-copy `Bytes` slice of that buffer. Reporting whole frames
+//! makes the events independent of how the input was chunked.
+
+use std::time::Instant;
+
+use bytes::Buf;
+
+use super::{Connection, Deferred, State};
+use crate::close::{CloseBodyError, parse_close_body};
+use crate::config::Role;
+use crate::error::{CapacityError, Error, ProtocolError};
+use crate::event::{CloseCause, Event};
+use crate::frame::{FrameHeader, OpCode};
+use crate::mask::apply_mask;
+use crate::message::MessageKind;
+
+/// A frame whose header has been decoded and whose payload is (partly) in the buffer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InFrame {
+    header: FrameHeader,
+    header_len: usize,
+    /// Payload bytes already unmasked and validated.
+    done: usize,
+    /// Payload bytes are text to validate as they arrive.
+    check_utf8: bool,
+}
+
+impl InFrame {
+    fn payload_len(&self) -> usize {
+        // Bounded by `max_frame_size` (a `usize`) when the header was accepted.
+        self.header.payload_len as usize
+    }
+}
+
+impl Connection {
+    /// Feeds received bytes (copying them into the connection's buffer). Prefer
+    /// [`recv_buf`](Self::recv_buf) + [`commit`](Self::commit) to read without the copy.
+    ///
+    /// An error means the connection failed: the Close frame with the matching code is queued
+    /// and [`Event::Closed`] reported; write out the transmit queue and close the transport.
+    /// Input after the connection stopped reading (peer's Close received, failure, EOF) is
+    /// ignored.
+    pub fn handle_data(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
+        if data.is_empty() || self.input_done {
+            return Ok(());
+        }
+        self.release_large_rbuf();
+        // Overwrite the zeroed spare room first, then grow.
+        let spare = self.rbuf.len() - self.filled;
+        let (into_spare, rest) = data.split_at(data.len().min(spare));
+        self.rbuf[self.filled..self.filled + into_spare.len()].copy_from_slice(into_spare);
+        if !rest.is_empty() {
+            self.rbuf.extend_from_slice(rest);
+        }
+        self.filled += data.len();
+        self.process(now)
+    }
+
+    /// Spare room to read into directly: read from the transport into this slice, then call
+    /// [`commit`](Self::commit) with the number of bytes read.
+    ///
+    /// The slice holds at least `read_buffer_size` bytes, more while a large frame is arriving
+    /// (growing with what actually arrives, never past `max_frame_size`). The buffer is released
+    /// after a large frame has been consumed so idle connections stay small.
+    pub fn recv_buf(&mut self) -> &mut [u8] {
+        self.release_large_rbuf();
+        let mut want = self.config.read_buffer_size.max(1);
+        if let Some(f) = &self.frame {
+            // Part of the frame is here; make room for more of it, doubling at most.
+            let missing = (f.header_len + f.payload_len()).saturating_sub(self.filled);
+            want = want.max(missing.min(self.filled));
+        }
+        let spare = self.rbuf.len() - self.filled;
+        if spare < want {
+            self.rbuf.reserve(want - spare);
+            self.rbuf.resize(self.filled + want, 0);
+            if self.rbuf.capacity() > self.large_rbuf_threshold() {
+                self.rbuf_large = true;
+            }
+        }
+        &mut self.rbuf[self.filled..]
+    }
+
+    /// Declares that `n` bytes were read into [`recv_buf`](Self::recv_buf), and processes them.
+    /// Errors as for [`handle_data`](Self::handle_data).
+    ///
+    /// # Panics
+    /// If `n` exceeds the length of the slice `recv_buf` returned: that is a bug in the adapter.
+    pub fn commit(&mut self, now: Instant, n: usize) -> Result<(), Error> {
+        assert!(self.filled + n <= self.rbuf.len(), "commit of more bytes than recv_buf offered");
+        if n == 0 || self.input_done {
+            return Ok(());
+        }
+        self.filled += n;
+        self.process(now)
+    }
+
+    /// Declares that the transport reached end of stream (or failed). Without a completed close
+    /// handshake this closes the connection abnormally (code 1006 reported, nothing sent).
+    pub fn handle_eof(&mut self, now: Instant) {
+        let _ = now;
+        self.input_done = true;
+        self.close.eof = true;
+        if self.deferred.is_some() {
+            // A Close or failure is waiting for its events; it will finish the connection.
+        } else if self.state == State::Closed {
+            // The server closed TCP after the close handshake, as it should.
+            self.close.transport_close = true;
+        } else {
+            self.finish(CloseCause::EndOfStream, false);
+        }
+    }
+
+    /// Bytes received but not yet consumed (at most one incomplete frame).
+    pub fn recv_buffered(&self) -> usize {
+        self.filled
+    }
+
+    fn large_rbuf_threshold(&self) -> usize {
+        (self.config.read_buffer_size * 4).max(64 << 10)
+    }
+
+    /// Frees a receive buffer that grew for a large frame, once nothing is left in it.
+    fn release_large_rbuf(&mut self) {
+        if self.rbuf_large && self.filled == 0 {
+            self.rbuf = Default::default();
+            self.rbuf_large = false;
+        }
+    }
+
+    /// Consumes every complete frame in the buffer.
+    fn process(&mut self, now: Instant) -> Result<(), Error> {
+        self.timers.on_receive(now);
+        while !self.input_done {
+            let frame = match self.frame {
+                Some(f) => f,
+                None => match FrameHeader::decode(&self.rbuf[..self.filled]) {
+                    Ok(None) => return Ok(()),
+                    Ok(Some((header, header_len))) => {
+                        let check_utf8 = self.accept_header(&header).map_err(|e| self.fail(e))?;
+                        InFrame { header, header_len, done: 0, check_utf8 }
+                    }
+                    Err(e) => return Err(self.fail(e.into())),
+                },
+            };
+            let frame = self.advance_payload(frame)?;
+            if frame.done < frame.payload_len() {
+                self.frame = Some(frame);
+                return Ok(());
+            }
+            self.frame = None;
+            let total = frame.header_len + frame.payload_len();
+            let mut bytes = self.rbuf.split_to(total);
+            self.filled -= total;
+            bytes.advance(frame.header_len);
+            self.on_frame(now, frame.header, bytes.freeze())?;
+        }
+        Ok(())
+    }
+
+    /// Unmasks and validates the payload bytes that arrived since last time.
+    fn advance_payload(&mut self, mut f: InFrame) -> Result<InFrame, Error> {
+        let available = (self.filled - f.header_len).min(f.payload_len());
+        if available > f.done {
+            let range = f.header_len + f.done..f.header_len + available;
+            if let Some(key) = f.header.mask {
+                apply_mask(&mut self.rbuf[range.clone()], key, f.done);
+            }
+            if f.check_utf8 && self.recv_utf8.feed(&self.rbuf[range]).is_err() {
+                return Err(self.fail(ProtocolError::InvalidUtf8.into()));
+            }
+            f.done = available;
+        }
+        Ok(f)
+    }
+
+    /// Judges a decoded header against role, negotiated extensions, fragmentation state and
+    /// limits. Returns whether its payload is text to validate incrementally.
+    fn accept_header(&mut self, h: &FrameHeader) -> Result<bool, Error> {
+        if h.rsv1 || h.rsv2 || h.rsv3 {
+            return Err(ProtocolError::ReservedBits.into());
+        }
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) if !self.config.accept_unmasked_frames => {
+                return Err(ProtocolError::UnmaskedFrame.into());
+            }
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame.into()),
+            _ => {}
+        }
+        if h.payload_len > self.config.max_frame_size as u64 {
+            let max = self.config.max_frame_size;
+            return Err(CapacityError::FrameTooLarge { size: h.payload_len, max }.into());
+        }
+        let kind = match (h.opcode, self.in_msg) {
+            (OpCode::Close | OpCode::Ping | OpCode::Pong, _) => return Ok(false),
+            (OpCode::Continuation, None) => {
+                return Err(ProtocolError::UnexpectedContinuation.into());
+            }
+            (OpCode::Text | OpCode::Binary, Some(_)) => {
+                return Err(ProtocolError::ExpectedContinuation.into());
+            }
+            (OpCode::Continuation, Some((kind, _))) => kind,
+            (OpCode::Text, None) => MessageKind::Text,
+            (OpCode::Binary, None) => MessageKind::Binary,
+        };
+        let size = self.in_msg.map_or(0, |(_, s)| s) + h.payload_len;
+        if size > self.config.max_message_size as u64 {
+            let max = self.config.max_message_size;
+            return Err(CapacityError::MessageTooLarge { size, max }.into());
+        }
+        if h.opcode != OpCode::Continuation {
+            self.recv_utf8.reset();
+        }
+        self.in_msg = Some((kind, size));
+        Ok(kind == MessageKind::Text)
+    }
+
+    /// Handles one complete frame.
+    fn on_frame(
+        &mut self,
+        now: Instant,
+        h: FrameHeader,
+        payload: bytes::Bytes,
+    ) -> Result<(), Error> {
+        match h.opcode {
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                let (kind, _) = self.in_msg.expect("accept_header opened the message");
+                if h.fin {
+                    if kind == MessageKind::Text && self.recv_utf8.finish().is_err() {
+                        return Err(self.fail(ProtocolError::InvalidUtf8.into()));
+                    }
+                    self.in_msg = None;
+                }
+                let first = h.opcode != OpCode::Continuation;
+                self.events.push_back(Event::Data { kind, payload, first, fin: h.fin });
+            }
+            OpCode::Ping => {
+                if self.config.auto_pong && self.state == State::Open {
+                    self.queue_control(OpCode::Pong, &payload);
+                }
+                self.events.push_back(Event::Ping(payload));
+            }
+            OpCode::Pong => {
+                self.timers.on_pong(now, &payload);
+                self.events.push_back(Event::Pong(payload));
+            }
+            OpCode::Close => match parse_close_body(payload) {
+                Ok(frame) => self.defer(Deferred::CloseReceived(now, frame)),
+                Err(CloseBodyError::TooShort) => {
+                    return Err(self.fail(ProtocolError::CloseTooShort.into()));
+                }
+                Err(CloseBodyError::InvalidCode(c)) => {
+                    return Err(self.fail(ProtocolError::InvalidCloseCode(c).into()));
+                }
+                Err(CloseBodyError::InvalidReason) => {
+                    return Err(self.fail(ProtocolError::InvalidUtf8.into()));
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// Fails the connection because of the peer (RFC 6455 §7.1.7): stops reading at once and,
+    /// once the events before the failure are taken, queues a Close with the error's code and
+    /// asks for the transport to be closed. Returns the error.
+    pub(crate) fn fail(&mut self, err: Error) -> Error {
+        self.frame = None;
+        self.defer(Deferred::Fail(err.clone()));
+        err
+    }
+
+    pub(crate) fn apply_failure(&mut self, err: Error) {
+        let cause = match err {
+            Error::Protocol(e) => CloseCause::Protocol(e),
+            Error::Capacity(e) => CloseCause::Capacity(e),
+            // Our own mistakes never fail the connection.
+            Error::Usage(_) => return,
+        };
+        if let Some(code) = err.close_code() {
+            self.send_close_frame(Some(code), "");
+        }
+        self.finish(cause, true);
+    }
+}

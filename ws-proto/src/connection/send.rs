@@ -1,0 +1,207 @@
+//! Commands in, frames queued.
+
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use super::{Connection, State};
+use crate::config::Role;
+use crate::error::UsageError;
+use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use crate::mask::apply_mask;
+use crate::message::{MessageKind, Payload, TextPayload};
+use crate::prepared::PreparedFrame;
+
+const MAX_CONTROL_PAYLOAD: usize = 125;
+
+impl Connection {
+    /// Queues a whole text message.
+    ///
+    /// Accepts `&str`, `String` or [`Utf8Bytes`](crate::Utf8Bytes); owned payloads above
+    /// `copy_threshold` are queued without copying by servers.
+    pub fn send_text<'a>(&mut self, text: impl Into<TextPayload<'a>>) -> Result<(), UsageError> {
+        self.check_new_message()?;
+        self.queue_frame(OpCode::Text, true, text.into().0);
+        Ok(())
+    }
+
+    /// Queues a whole binary message.
+    ///
+    /// Accepts `&[u8]`, `Vec<u8>` or `Bytes`; owned payloads above `copy_threshold` are queued
+    /// without copying by servers (and by clients when the `Bytes` is not shared, masking it in
+    /// place).
+    pub fn send_binary<'a>(&mut self, data: impl Into<Payload<'a>>) -> Result<(), UsageError> {
+        self.check_new_message()?;
+        self.queue_frame(OpCode::Binary, true, data.into());
+        Ok(())
+    }
+
+    /// Queues one fragment of a message; `fin` ends it.
+    ///
+    /// The first fragment starts a message of `kind`; later ones must name the same kind (they
+    /// go out as continuation frames). Control frames (ping, pong, close) may be sent between
+    /// fragments; other messages may not. Text fragments may split a code point, but the
+    /// whole message must be UTF-8: each fragment is checked incrementally and an invalid one
+    /// is refused ([`UsageError::InvalidUtf8`]) without being queued.
+    pub fn send_fragment<'a>(
+        &mut self,
+        kind: MessageKind,
+        data: impl Into<Payload<'a>>,
+        fin: bool,
+    ) -> Result<(), UsageError> {
+        if self.state != State::Open {
+            return Err(UsageError::Closed);
+        }
+        let data = data.into();
+        let opcode = match self.out_msg {
+            None => match kind {
+                MessageKind::Text => OpCode::Text,
+                MessageKind::Binary => OpCode::Binary,
+            },
+            Some(k) if k == kind => OpCode::Continuation,
+            Some(_) => return Err(UsageError::MessageInProgress),
+        };
+        if kind == MessageKind::Text {
+            let mut v = if opcode == OpCode::Continuation {
+                self.send_utf8.clone()
+            } else {
+                Default::default()
+            };
+            v.feed(data.as_slice()).map_err(|_| UsageError::InvalidUtf8)?;
+            if fin {
+                v.finish().map_err(|_| UsageError::InvalidUtf8)?;
+            }
+            self.send_utf8 = v;
+        }
+        self.out_msg = if fin { None } else { Some(kind) };
+        self.queue_frame(opcode, fin, data);
+        Ok(())
+    }
+
+    /// Queues a frame encoded once for many connections (see [`PreparedFrame`]).
+    ///
+    /// Servers queue the shared encoded bytes without copying. Clients must mask every frame
+    /// with a fresh key, so they encode a masked copy.
+    pub fn send_prepared(&mut self, frame: &PreparedFrame) -> Result<(), UsageError> {
+        self.check_new_message()?;
+        match self.role {
+            Role::Server => {
+                let chunk = frame.encoded().clone();
+                if chunk.len() <= self.config.copy_threshold {
+                    let tail = self.tx.tail();
+                    tail.extend_from_slice(&chunk);
+                    self.tx.appended(chunk.len());
+                } else {
+                    self.tx.push_chunk(chunk);
+                }
+            }
+            Role::Client => {
+                let opcode = match frame.kind() {
+                    MessageKind::Text => OpCode::Text,
+                    MessageKind::Binary => OpCode::Binary,
+                };
+                self.queue_frame(opcode, true, Payload::Shared(frame.payload().clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a Ping (payload at most 125 bytes). When its Pong comes back, the round trip is
+    /// available from [`last_rtt`](Self::last_rtt); `now` is the send time for that measure.
+    pub fn ping(&mut self, now: Instant, payload: &[u8]) -> Result<(), UsageError> {
+        self.check_control(payload)?;
+        self.queue_control(OpCode::Ping, payload);
+        self.timers.on_ping_sent(now, payload);
+        Ok(())
+    }
+
+    /// Queues a Pong (payload at most 125 bytes): an unsolicited heartbeat, or a manual reply
+    /// when `auto_pong` is off.
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), UsageError> {
+        self.check_control(payload)?;
+        self.queue_control(OpCode::Pong, payload);
+        Ok(())
+    }
+
+    fn check_new_message(&self) -> Result<(), UsageError> {
+        if self.state != State::Open {
+            return Err(UsageError::Closed);
+        }
+        if self.out_msg.is_some() {
+            return Err(UsageError::MessageInProgress);
+        }
+        Ok(())
+    }
+
+    fn check_control(&self, payload: &[u8]) -> Result<(), UsageError> {
+        if self.state != State::Open {
+            return Err(UsageError::Closed);
+        }
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(UsageError::ControlPayloadTooLong);
+        }
+        Ok(())
+    }
+
+    /// Encodes a control frame (payload ≤ 125 bytes, already checked) into the transmit queue.
+    pub(crate) fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
+        self.queue_frame(opcode, true, Payload::Borrowed(payload));
+    }
+
+    /// Encodes one frame into the transmit queue: small ones are copied (and masked) into the
+    /// contiguous tail; large owned payloads become their own chunk.
+    fn queue_frame(&mut self, opcode: OpCode, fin: bool, payload: Payload<'_>) {
+        let key = self.mask_key();
+        let len = payload.as_slice().len();
+        let mut header = FrameHeader::new(opcode, len as u64);
+        header.fin = fin;
+        header.mask = key;
+        let mut hbuf = [0u8; MAX_HEADER_LEN];
+        let hlen = header.encode(&mut hbuf);
+
+        let big = len > self.config.copy_threshold;
+        let payload = match payload {
+            // A large owned payload becomes its own chunk: as is for servers, masked in place
+            // for clients when nobody else holds it.
+            Payload::Shared(bytes) if big => match key {
+                None => return self.push_with_header(&hbuf[..hlen], bytes),
+                Some(key) => match bytes.try_into_mut() {
+                    Ok(mut owned) => {
+                        apply_mask(&mut owned, key, 0);
+                        return self.push_with_header(&hbuf[..hlen], owned.freeze());
+                    }
+                    Err(shared) => Payload::Shared(shared),
+                },
+            },
+            other => other,
+        };
+        let data = payload.as_slice();
+        match key {
+            Some(key) if big => {
+                // A large client frame we may not mutate: one masked copy of its own.
+                let mut buf = BytesMut::with_capacity(hlen + len);
+                buf.extend_from_slice(&hbuf[..hlen]);
+                buf.extend_from_slice(data);
+                apply_mask(&mut buf[hlen..], key, 0);
+                self.tx.push_chunk(buf.freeze());
+            }
+            _ => {
+                let tail = self.tx.tail();
+                tail.reserve(hlen + len);
+                tail.extend_from_slice(&hbuf[..hlen]);
+                let start = tail.len();
+                tail.extend_from_slice(data);
+                if let Some(key) = key {
+                    apply_mask(&mut tail[start..], key, 0);
+                }
+                self.tx.appended(hlen + len);
+            }
+        }
+    }
+
+    fn push_with_header(&mut self, header: &[u8], payload: Bytes) {
+        self.tx.tail().extend_from_slice(header);
+        self.tx.appended(header.len());
+        self.tx.push_chunk(payload);
+    }
+}

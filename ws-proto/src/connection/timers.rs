@@ -1,0 +1,140 @@
+//! Deadlines: keepalive Ping, Pong timeout, idle timeout and close timeout.
+//!
+//! The core never reads a clock. It remembers when things happened (from the `now` passed with
+//! each input) and reports the next instant it needs to act through `poll_timeout`; the adapter
+//! sleeps until then and calls `handle_timeout`.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::{Connection, State};
+use crate::close::CloseCode;
+use crate::config::Config;
+use crate::event::CloseCause;
+use crate::frame::OpCode;
+
+#[derive(Debug)]
+pub(crate) struct Timers {
+    /// When bytes last arrived (or the connection started).
+    last_recv: Instant,
+    /// The Ping whose Pong we are waiting for, to measure the round trip.
+    probe: Option<(Bytes, Instant)>,
+    /// A keepalive Ping is unanswered; the Pong timeout runs.
+    keepalive_pending: bool,
+    keepalive_count: u64,
+    close_deadline: Option<Instant>,
+    pub(crate) last_rtt: Option<Duration>,
+}
+
+impl Timers {
+    pub(crate) fn new(_config: &Config, now: Instant) -> Self {
+        Timers {
+            last_recv: now,
+            probe: None,
+            keepalive_pending: false,
+            keepalive_count: 0,
+            close_deadline: None,
+            last_rtt: None,
+        }
+    }
+
+    pub(crate) fn on_receive(&mut self, now: Instant) {
+        self.last_recv = self.last_recv.max(now);
+    }
+
+    pub(crate) fn on_ping_sent(&mut self, now: Instant, payload: &[u8]) {
+        self.probe = Some((Bytes::copy_from_slice(payload), now));
+    }
+
+    pub(crate) fn on_pong(&mut self, now: Instant, payload: &[u8]) {
+        if let Some((expected, sent)) = &self.probe {
+            if expected == payload {
+                self.last_rtt = Some(now.saturating_duration_since(*sent));
+                self.probe = None;
+                self.keepalive_pending = false;
+            }
+        }
+    }
+
+    pub(crate) fn arm_close(&mut self, now: Instant, config: &Config) {
+        self.close_deadline = Some(now + config.close_timeout);
+    }
+
+    fn keepalive_deadline(&self, config: &Config) -> Option<Instant> {
+        match config.keepalive_interval {
+            Some(interval) if !self.keepalive_pending => Some(self.last_recv + interval),
+            _ => None,
+        }
+    }
+
+    fn pong_deadline(&self, config: &Config) -> Option<Instant> {
+        if !self.keepalive_pending {
+            return None;
+        }
+        // Whatever arrives after the Ping proves the peer alive, even if its Pong is stuck
+        // behind a large message; only silence for `pong_timeout` counts.
+        let sent = self.probe.as_ref().map_or(self.last_recv, |(_, t)| *t);
+        Some(sent.max(self.last_recv) + config.pong_timeout)
+    }
+
+    fn idle_deadline(&self, config: &Config) -> Option<Instant> {
+        config.idle_timeout.map(|d| self.last_recv + d)
+    }
+}
+
+impl Connection {
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let t = &self.timers;
+        let close = t.close_deadline.filter(|_| !self.close.transport_close);
+        if self.state != State::Open {
+            return close;
+        }
+        [
+            close,
+            t.keepalive_deadline(&self.config),
+            t.pong_deadline(&self.config),
+            t.idle_deadline(&self.config),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Runs the timers that are due at `now`: sends a keepalive Ping, gives up on a silent peer
+    /// (Pong timeout: close 1011; close timeout: transport closed), or starts closing an idle
+    /// connection (1001). Calling it early, or more than once, is harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(deadline) = self.timers.close_deadline {
+            if now >= deadline {
+                self.timers.close_deadline = None;
+                match self.state {
+                    State::Closing => self.finish(CloseCause::CloseTimeout, true),
+                    State::Closed => self.close.transport_close = true,
+                    State::Open => {}
+                }
+            }
+        }
+        if self.state != State::Open {
+            return;
+        }
+        let due = |d: Option<Instant>| d.is_some_and(|d| now >= d);
+        if due(self.timers.pong_deadline(&self.config)) {
+            self.send_close_frame(Some(CloseCode::INTERNAL_ERROR), "keepalive timeout");
+            self.finish(CloseCause::PongTimeout, true);
+            return;
+        }
+        if due(self.timers.idle_deadline(&self.config)) {
+            // Cannot fail: the connection is open and the code and reason are valid.
+            let _ = self.close(now, CloseCode::GOING_AWAY, "idle timeout");
+            return;
+        }
+        if due(self.timers.keepalive_deadline(&self.config)) {
+            self.timers.keepalive_count += 1;
+            let payload = self.timers.keepalive_count.to_be_bytes();
+            self.queue_control(OpCode::Ping, &payload);
+            self.timers.on_ping_sent(now, &payload);
+            self.timers.keepalive_pending = true;
+        }
+    }
+}

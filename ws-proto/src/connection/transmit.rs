@@ -1,0 +1,163 @@
+//! The outgoing byte queue.
+//!
+//! Small frames are appended (header and payload together) to one contiguous `tail` buffer, so a
+//! burst of small messages becomes one write. Large payloads are queued as their own `Bytes`
+//! chunk without copying, so an adapter writes header and payload with one vectored write.
+//! Order is preserved: every chunk in `chunks` precedes `tail`.
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::Connection;
+
+#[derive(Debug, Default)]
+pub(crate) struct TxQueue {
+    chunks: VecDeque<Bytes>,
+    tail: BytesMut,
+    len: usize,
+}
+
+impl TxQueue {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Room to append small frames at the end of the queue.
+    pub(crate) fn tail(&mut self) -> &mut BytesMut {
+        &mut self.tail
+    }
+
+    /// Records that `n` bytes were appended through [`tail`](Self::tail).
+    pub(crate) fn appended(&mut self, n: usize) {
+        self.len += n;
+    }
+
+    /// Queues a chunk after everything already queued.
+    pub(crate) fn push_chunk(&mut self, chunk: Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
+        if !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
+        }
+        self.len += chunk.len();
+        self.chunks.push_back(chunk);
+    }
+
+    fn pop(&mut self) -> Option<Bytes> {
+        let chunk = match self.chunks.pop_front() {
+            Some(c) => c,
+            None if !self.tail.is_empty() => self.tail.split().freeze(),
+            None => return None,
+        };
+        self.len -= chunk.len();
+        Some(chunk)
+    }
+
+    fn advance(&mut self, mut n: usize) {
+        assert!(n <= self.len, "advance_transmit past the end of the queued bytes");
+        self.len -= n;
+        while n > 0 {
+            match self.chunks.front_mut() {
+                Some(c) if c.len() <= n => {
+                    n -= c.len();
+                    self.chunks.pop_front();
+                }
+                Some(c) => {
+                    c.advance(n);
+                    return;
+                }
+                None => {
+                    self.tail.advance(n);
+                    break;
+                }
+            }
+        }
+        if self.tail.is_empty() {
+            // Lets the next append reuse the buffer from its start.
+            self.tail.clear();
+        }
+    }
+}
+
+/// The queued outgoing bytes as slices, in order: from [`Connection::transmit_chunks`].
+#[derive(Debug)]
+pub struct TransmitChunks<'a> {
+    chunks: std::collections::vec_deque::Iter<'a, Bytes>,
+    tail: Option<&'a [u8]>,
+}
+
+impl<'a> Iterator for TransmitChunks<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self.chunks.next() {
+            Some(c) => Some(c),
+            None => self.tail.take(),
+        }
+    }
+}
+
+impl Connection {
+    /// Takes the next chunk of bytes to write, or `None` if nothing is queued.
+    ///
+    /// Chunks are whole frames or parts of frames; write them in order. For vectored writes use
+    /// [`transmit_chunks`](Self::transmit_chunks) and [`advance_transmit`](Self::advance_transmit)
+    /// instead (they avoid taking ownership of each chunk).
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.tx.pop()
+    }
+
+    /// The queued outgoing bytes as an ordered sequence of slices, for a vectored write. Call
+    /// [`advance_transmit`](Self::advance_transmit) with the number of bytes written.
+    pub fn transmit_chunks(&self) -> TransmitChunks<'_> {
+        let tail = (!self.tx.tail.is_empty()).then_some(&self.tx.tail[..]);
+        TransmitChunks { chunks: self.tx.chunks.iter(), tail }
+    }
+
+    /// Marks `n` bytes from the front of the transmit queue as written.
+    ///
+    /// # Panics
+    /// If `n` exceeds [`transmit_len`](Self::transmit_len): that is a bug in the adapter.
+    pub fn advance_transmit(&mut self, n: usize) {
+        self.tx.advance(n);
+    }
+
+    /// Number of bytes queued for sending. Adapters compare it with their high-water mark to
+    /// apply backpressure.
+    pub fn transmit_len(&self) -> usize {
+        self.tx.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(q: &TxQueue) -> Vec<u8> {
+        let mut out: Vec<u8> = q.chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        out.extend_from_slice(&q.tail);
+        out
+    }
+
+    #[test]
+    fn preserves_order_and_advances_across_chunks() {
+        let mut q = TxQueue::default();
+        q.tail().extend_from_slice(b"ab");
+        q.appended(2);
+        q.push_chunk(Bytes::from_static(b"cdef"));
+        q.tail().extend_from_slice(b"gh");
+        q.appended(2);
+        assert_eq!(collect(&q), b"abcdefgh");
+        assert_eq!(q.len(), 8);
+        q.advance(3);
+        assert_eq!(collect(&q), b"defgh");
+        q.advance(4);
+        assert_eq!(collect(&q), b"h");
+        assert_eq!(q.pop().as_deref(), Some(&b"h"[..]));
+        assert_eq!(q.pop(), None);
+        assert_eq!(q.len(), 0);
+    }
+}

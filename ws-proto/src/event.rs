@@ -1,0 +1,94 @@
+//! What a [`Connection`](crate::Connection) reports: [`Event`]s and how a connection ended.
+
+use bytes::Bytes;
+
+use crate::close::{CloseCode, CloseFrame};
+use crate::error::{CapacityError, ProtocolError};
+use crate::message::MessageKind;
+
+/// Something that happened on the connection, from [`Connection::poll_event`](crate::Connection::poll_event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The payload of one data frame.
+    ///
+    /// An unfragmented message is one event with `first` and `fin` both set. A fragmented
+    /// message is a run of events: the first with `first`, the last with `fin`. Text is validated
+    /// incrementally, but a fragment boundary may split a code point, so only a whole message is
+    /// guaranteed to be UTF-8 on its own ([`MessageAssembler`](crate::MessageAssembler) joins
+    /// them).
+    Data {
+        /// Text or binary (repeated on every fragment for convenience).
+        kind: MessageKind,
+        /// This frame's payload (unmasked, decompressed), a zero-copy slice of the receive buffer.
+        payload: Bytes,
+        /// This frame starts a message.
+        first: bool,
+        /// This frame ends the message.
+        fin: bool,
+    },
+    /// A Ping arrived. With `auto_pong` on (the default) its Pong is already queued.
+    Ping(Bytes),
+    /// A Pong arrived (solicited or not).
+    Pong(Bytes),
+    /// The peer's Close frame arrived (`None`: it carried no status code). Our reply, echoing the
+    /// code, is already queued; a [`Event::Closed`] follows.
+    CloseReceived(Option<CloseFrame>),
+    /// The connection is closed: the last event. Drain [`poll_transmit`](crate::Connection::poll_transmit)
+    /// and then close the transport when [`should_close_transport`](crate::Connection::should_close_transport)
+    /// says so.
+    Closed(CloseInfo),
+}
+
+/// Who started closing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Initiator {
+    /// This end: the application called `close`, a timer fired, or the peer broke the protocol.
+    Local,
+    /// The peer sent the first Close frame or ended the transport.
+    Remote,
+}
+
+/// Why the connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseCause {
+    /// Both Close frames were exchanged.
+    Handshake,
+    /// The peer violated the protocol; we sent the matching close code and failed the connection.
+    Protocol(ProtocolError),
+    /// The peer exceeded a limit; we sent 1009 and failed the connection.
+    Capacity(CapacityError),
+    /// The transport ended before the close handshake completed.
+    EndOfStream,
+    /// The peer did not answer our Close within `close_timeout`.
+    CloseTimeout,
+    /// Nothing arrived within `pong_timeout` of a keepalive Ping; we sent 1011.
+    PongTimeout,
+}
+
+/// How a connection ended, reported once by [`Event::Closed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseInfo {
+    /// Who started closing.
+    pub initiator: Initiator,
+    /// The Close frame we sent, if any (code [`CloseCode::NO_STATUS`] if it had no body).
+    pub sent: Option<CloseFrame>,
+    /// The Close frame the peer sent, if any (code [`CloseCode::NO_STATUS`] if it had no body).
+    pub received: Option<CloseFrame>,
+    /// Both Close frames were exchanged.
+    pub clean: bool,
+    /// Why it ended.
+    pub cause: CloseCause,
+}
+
+impl CloseInfo {
+    /// "The WebSocket Connection Close Code" of RFC 6455 §7.1.5: the peer's code, 1005 if its
+    /// Close had none, 1006 if no Close frame was received.
+    pub fn code(&self) -> CloseCode {
+        self.received.as_ref().map_or(CloseCode::ABNORMAL, |f| f.code)
+    }
+
+    /// The peer's close reason, or `""`.
+    pub fn reason(&self) -> &str {
+        self.received.as_ref().map_or("", |f| f.reason_str())
+    }
+}

@@ -1,0 +1,112 @@
+//! Handshake errors.
+
+use core::fmt;
+
+use super::client::Response;
+use super::server::reject;
+
+/// Why an opening handshake failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The header block exceeded [`HandshakeLimits::max_bytes`](super::HandshakeLimits).
+    HeadersTooLarge,
+    /// More header fields than [`HandshakeLimits::max_headers`](super::HandshakeLimits).
+    TooManyHeaders,
+    /// Not parseable as HTTP/1.1.
+    MalformedHttp,
+    /// The request method was not GET.
+    MethodNotAllowed,
+    /// HTTP/1.0 (or another version below 1.1).
+    UnsupportedHttpVersion,
+    /// No (or more than one) `Host` header.
+    MissingHost,
+    /// No `Upgrade: websocket`.
+    MissingUpgrade,
+    /// No `upgrade` token in `Connection`.
+    MissingConnectionUpgrade,
+    /// `Sec-WebSocket-Key` missing, repeated or not base64 of 16 bytes.
+    InvalidKey,
+    /// `Sec-WebSocket-Version` missing or not 13 (answered with 426 and
+    /// `Sec-WebSocket-Version: 13`).
+    UnsupportedVersion,
+    /// The server answered with a status other than 101; the response head is kept (its body,
+    /// if any, starts in the handshake's remaining bytes).
+    Rejected(Box<Response>),
+    /// `Sec-WebSocket-Accept` missing or not derived from our key.
+    InvalidAccept,
+    /// The server chose a subprotocol we did not offer (or several).
+    UnexpectedProtocol,
+    /// The server enabled an extension we did not offer, or with parameters we cannot accept.
+    UnexpectedExtension,
+    /// A header name or value we were asked to send is invalid (e.g. contains CR or LF).
+    InvalidHeader,
+    /// The server tried to select a subprotocol the client did not offer.
+    ProtocolNotOffered,
+    /// The URL is not a valid `ws://` or `wss://` URL.
+    InvalidUrl,
+}
+
+impl HandshakeError {
+    /// The HTTP status a server answers this error with, if it is a request error.
+    pub fn status(&self) -> Option<u16> {
+        Some(match self {
+            HandshakeError::HeadersTooLarge | HandshakeError::TooManyHeaders => 431,
+            HandshakeError::MethodNotAllowed => 405,
+            HandshakeError::UnsupportedHttpVersion => 505,
+            HandshakeError::UnsupportedVersion => 426,
+            HandshakeError::MalformedHttp
+            | HandshakeError::MissingHost
+            | HandshakeError::MissingUpgrade
+            | HandshakeError::MissingConnectionUpgrade
+            | HandshakeError::InvalidKey => 400,
+            _ => return None,
+        })
+    }
+
+    /// The complete HTTP response a server sends for this request error (status, the headers
+    /// RFC 6455 asks for, a short plain-text body), or `None` for client-side errors.
+    pub fn response(&self) -> Option<Vec<u8>> {
+        let status = self.status()?;
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        match self {
+            HandshakeError::UnsupportedVersion => headers.push(("Sec-WebSocket-Version", "13")),
+            HandshakeError::MethodNotAllowed => headers.push(("Allow", "GET")),
+            _ => {}
+        }
+        let body = format!("{self}\n");
+        Some(reject(status, &headers, body.as_bytes()))
+    }
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandshakeError::HeadersTooLarge => f.write_str("handshake headers too large"),
+            HandshakeError::TooManyHeaders => f.write_str("too many handshake headers"),
+            HandshakeError::MalformedHttp => f.write_str("malformed HTTP"),
+            HandshakeError::MethodNotAllowed => f.write_str("method must be GET"),
+            HandshakeError::UnsupportedHttpVersion => f.write_str("HTTP/1.1 or later required"),
+            HandshakeError::MissingHost => f.write_str("missing or repeated Host header"),
+            HandshakeError::MissingUpgrade => f.write_str("missing Upgrade: websocket"),
+            HandshakeError::MissingConnectionUpgrade => f.write_str("missing Connection: upgrade"),
+            HandshakeError::InvalidKey => f.write_str("missing or invalid Sec-WebSocket-Key"),
+            HandshakeError::UnsupportedVersion => f.write_str("Sec-WebSocket-Version must be 13"),
+            HandshakeError::Rejected(r) => write!(f, "server rejected the handshake: {}", r.status),
+            HandshakeError::InvalidAccept => f.write_str("invalid Sec-WebSocket-Accept"),
+            HandshakeError::UnexpectedProtocol => {
+                f.write_str("server chose an unoffered subprotocol")
+            }
+            HandshakeError::UnexpectedExtension => {
+                f.write_str("server enabled an unoffered or unacceptable extension")
+            }
+            HandshakeError::InvalidHeader => f.write_str("invalid header name or value"),
+            HandshakeError::ProtocolNotOffered => {
+                f.write_str("selected subprotocol was not offered by the client")
+            }
+            HandshakeError::InvalidUrl => f.write_str("invalid ws:// or wss:// URL"),
+        }
+    }
+}
+
+impl std::error::Error for HandshakeError {}

@@ -1,0 +1,373 @@
+//! Server side of the opening handshake.
+
+use std::fmt::Write as _;
+
+use super::headers::{ExtensionOffer, Headers, is_field_value, is_token, parse_extensions};
+use super::{HandshakeError, HandshakeLimits, HeaderBuffer, derive_accept_key, is_valid_key};
+
+/// Parses an opening-handshake request fed in pieces.
+///
+/// ```
+/// use ws_proto::handshake::{Accept, RequestParser};
+/// let mut parser = RequestParser::new(Default::default());
+/// let req = parser
+///     .feed(b"GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+///             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///             Sec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n")
+///     .unwrap()
+///     .unwrap();
+/// assert_eq!((req.path(), req.query()), ("/chat", Some("room=1")));
+/// let response = req.accept(&Accept::new().protocol("chat")).unwrap();
+/// assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+/// assert!(parser.take_remaining().is_empty());
+/// ```
+#[derive(Debug)]
+pub struct RequestParser {
+    buf: HeaderBuffer,
+    limits: HandshakeLimits,
+}
+
+impl RequestParser {
+    /// A parser enforcing `limits`.
+    pub fn new(limits: HandshakeLimits) -> Self {
+        RequestParser { buf: HeaderBuffer::new(limits), limits }
+    }
+
+    /// Feeds received bytes. `Ok(None)`: the request is incomplete, feed more. `Ok(Some)`: the
+    /// request is valid; answer it and pass [`take_remaining`](Self::take_remaining) to the
+    /// connection. `Err`: send [`HandshakeError::response`] and close.
+    pub fn feed(&mut self, data: &[u8]) -> Result<Option<Request>, HandshakeError> {
+        let max_headers = self.limits.max_headers;
+        match self.buf.feed(data)? {
+            None => Ok(None),
+            Some(block) => parse_request(block, max_headers).map(Some),
+        }
+    }
+
+    /// The bytes that followed the request's header block (the first WebSocket frames, if the
+    /// client sent them early).
+    pub fn take_remaining(&mut self) -> Vec<u8> {
+        self.buf.take_remaining()
+    }
+
+    /// Bytes the scanner has examined so far: at most about the bytes fed, whatever the
+    /// chunking (the handshake parser never re-scans).
+    pub fn work(&self) -> u64 {
+        self.buf.work()
+    }
+}
+
+fn parse_request(block: &[u8], max_headers: usize) -> Result<Request, HandshakeError> {
+    let mut storage = vec![httparse::EMPTY_HEADER; max_headers];
+    let mut req = httparse::Request::new(&mut storage);
+    match req.parse(block) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(HandshakeError::MalformedHttp),
+        Err(httparse::Error::TooManyHeaders) => return Err(HandshakeError::TooManyHeaders),
+        Err(_) => return Err(HandshakeError::MalformedHttp),
+    }
+    let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version) else {
+        return Err(HandshakeError::MalformedHttp);
+    };
+    if method != "GET" {
+        return Err(HandshakeError::MethodNotAllowed);
+    }
+    if version < 1 {
+        return Err(HandshakeError::UnsupportedHttpVersion);
+    }
+    let headers = Headers::from_httparse(req.headers);
+    if headers.get_all("host").count() != 1 {
+        return Err(HandshakeError::MissingHost);
+    }
+    if !headers.has_token("upgrade", "websocket") {
+        return Err(HandshakeError::MissingUpgrade);
+    }
+    if !headers.has_token("connection", "upgrade") {
+        return Err(HandshakeError::MissingConnectionUpgrade);
+    }
+    let key = match headers.get_all("sec-websocket-key").collect::<Vec<_>>()[..] {
+        [k] if is_valid_key(k) => String::from_utf8_lossy(k).into_owned(),
+        _ => return Err(HandshakeError::InvalidKey),
+    };
+    if !matches!(headers.get_all("sec-websocket-version").collect::<Vec<_>>()[..], [b"13"]) {
+        return Err(HandshakeError::UnsupportedVersion);
+    }
+    let protocols = headers
+        .list("sec-websocket-protocol")
+        .filter(|p| is_token(p))
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    let mut extensions = Vec::new();
+    for value in headers.get_all("sec-websocket-extensions") {
+        // An unparseable offer is ignored rather than fatal: we simply do not accept it.
+        if let Some(mut e) = std::str::from_utf8(value).ok().and_then(parse_extensions) {
+            extensions.append(&mut e);
+        }
+    }
+    Ok(Request { target: target.to_owned(), headers, key, protocols, extensions })
+}
+
+/// A valid opening-handshake request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    target: String,
+    headers: Headers,
+    key: String,
+    protocols: Vec<String>,
+    extensions: Vec<ExtensionOffer>,
+}
+
+impl Request {
+    /// The request target as sent: path and query.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The path, without the query.
+    pub fn path(&self) -> &str {
+        self.target.split_once('?').map_or(&self.target, |(p, _)| p)
+    }
+
+    /// The query string (after `?`), if any.
+    pub fn query(&self) -> Option<&str> {
+        self.target.split_once('?').map(|(_, q)| q)
+    }
+
+    /// All header fields.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// The `Host` header.
+    pub fn host(&self) -> &str {
+        self.headers.get("host").unwrap_or("")
+    }
+
+    /// The `Origin` header, sent by browsers; check it to refuse cross-site pages.
+    pub fn origin(&self) -> Option<&str> {
+        self.headers.get("origin")
+    }
+
+    /// The `Sec-WebSocket-Key`.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Subprotocols the client offered, in its order of preference.
+    pub fn protocols(&self) -> &[String] {
+        &self.protocols
+    }
+
+    /// Extensions the client offered, in its order of preference.
+    pub fn extensions(&self) -> &[ExtensionOffer] {
+        &self.extensions
+    }
+
+    /// The `101 Switching Protocols` response accepting this request.
+    ///
+    /// Fails with [`HandshakeError::ProtocolNotOffered`] if `accept` selects a subprotocol the
+    /// client did not offer, and [`HandshakeError::InvalidHeader`] for header names or values
+    /// that cannot be sent.
+    pub fn accept(&self, accept: &Accept) -> Result<Vec<u8>, HandshakeError> {
+        if let Some(p) = &accept.protocol {
+            if !self.protocols.iter().any(|o| o == p) {
+                return Err(HandshakeError::ProtocolNotOffered);
+            }
+        }
+        let mut out = String::with_capacity(160);
+        out.push_str("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n");
+        out.push_str("Connection: Upgrade\r\nSec-WebSocket-Accept: ");
+        out.push_str(&derive_accept_key(self.key.as_bytes()));
+        out.push_str("\r\n");
+        if let Some(p) = &accept.protocol {
+            let _ = write!(out, "Sec-WebSocket-Protocol: {p}\r\n");
+        }
+        if let Some(e) = &accept.extensions {
+            check_field("Sec-WebSocket-Extensions", e)?;
+            let _ = write!(out, "Sec-WebSocket-Extensions: {e}\r\n");
+        }
+        for (name, value) in &accept.headers {
+            check_field(name, value)?;
+            let _ = write!(out, "{name}: {value}\r\n");
+        }
+        out.push_str("\r\n");
+        Ok(out.into_bytes())
+    }
+}
+
+fn check_field(name: &str, value: &str) -> Result<(), HandshakeError> {
+    if is_token(name.as_bytes()) && is_field_value(value.as_bytes()) {
+        Ok(())
+    } else {
+        Err(HandshakeError::InvalidHeader)
+    }
+}
+
+/// How a server accepts a request: the subprotocol, extensions and extra headers to answer with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accept {
+    /// The chosen subprotocol (must be one the client offered).
+    pub protocol: Option<String>,
+    /// The `Sec-WebSocket-Extensions` value, if extensions were negotiated.
+    pub extensions: Option<String>,
+    /// Extra response headers.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Accept {
+    /// Accept with no subprotocol, no extension and no extra header.
+    pub fn new() -> Self {
+        Accept::default()
+    }
+
+    /// Selects a subprotocol.
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocol = Some(protocol.into());
+        self
+    }
+
+    /// Adds a response header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// A complete HTTP response refusing a handshake: any status, headers and body.
+///
+/// `Content-Length` and `Connection: close` are added; header fields that could break the
+/// response (CR, LF, non-token names) are dropped.
+///
+/// ```
+/// let r = ws_proto::handshake::reject(403, &[("X-Why", "origin")], b"forbidden");
+/// assert!(r.starts_with(b"HTTP/1.1 403 Forbidden\r\n"));
+/// assert!(r.ends_with(b"\r\n\r\nforbidden"));
+/// ```
+pub fn reject(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut out = String::with_capacity(128 + body.len());
+    let _ = write!(out, "HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+    let _ = write!(out, "Content-Length: {}\r\nConnection: close\r\n", body.len());
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) && !body.is_empty() {
+        out.push_str("Content-Type: text/plain; charset=utf-8\r\n");
+    }
+    for (name, value) in headers {
+        if check_field(name, value).is_ok() {
+            let _ = write!(out, "{name}: {value}\r\n");
+        }
+    }
+    out.push_str("\r\n");
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n";
+
+    fn parse(req: &str) -> Result<Option<Request>, HandshakeError> {
+        RequestParser::new(HandshakeLimits::default()).feed(req.as_bytes())
+    }
+
+    #[test]
+    fn rfc_example_request_and_response() {
+        let r = parse(GOOD).unwrap().unwrap();
+        assert_eq!(r.origin(), Some("http://example.com"));
+        assert_eq!(r.protocols(), ["chat", "superchat"]);
+        let resp = String::from_utf8(r.accept(&Accept::new().protocol("chat")).unwrap()).unwrap();
+        assert!(resp.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+        assert!(resp.contains("Sec-WebSocket-Protocol: chat\r\n"));
+        assert_eq!(
+            r.accept(&Accept::new().protocol("nope")),
+            Err(HandshakeError::ProtocolNotOffered)
+        );
+        let bad = Accept::new().header("X", "a\r\nInjected: 1");
+        assert_eq!(r.accept(&bad), Err(HandshakeError::InvalidHeader));
+    }
+
+    #[test]
+    fn partial_in_every_split_then_remaining() {
+        let mut full = GOOD.as_bytes().to_vec();
+        full.extend_from_slice(b"\x81\x85");
+        for cut in 0..GOOD.len() {
+            let mut p = RequestParser::new(HandshakeLimits::default());
+            assert_eq!(p.feed(&full[..cut]), Ok(None), "cut {cut}");
+            assert!(p.feed(&full[cut..]).unwrap().is_some());
+            assert_eq!(p.take_remaining(), b"\x81\x85");
+        }
+    }
+
+    #[test]
+    fn request_errors() {
+        let cases = [
+            (GOOD.replace("GET", "POST"), HandshakeError::MethodNotAllowed, 405),
+            (GOOD.replace("HTTP/1.1", "HTTP/1.0"), HandshakeError::UnsupportedHttpVersion, 505),
+            (GOOD.replace("Host: server.example.com\r\n", ""), HandshakeError::MissingHost, 400),
+            (
+                GOOD.replace("Upgrade: websocket", "Upgrade: h2c"),
+                HandshakeError::MissingUpgrade,
+                400,
+            ),
+            (
+                GOOD.replace("Connection: Upgrade", "Connection: close"),
+                HandshakeError::MissingConnectionUpgrade,
+                400,
+            ),
+            (GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "abc"), HandshakeError::InvalidKey, 400),
+            (GOOD.replace("Version: 13", "Version: 8"), HandshakeError::UnsupportedVersion, 426),
+            ("GET / HTTP/1.1\r\nBad Header\r\n\r\n".into(), HandshakeError::MalformedHttp, 400),
+        ];
+        for (req, err, status) in cases {
+            let e = parse(&req).unwrap_err();
+            assert_eq!(e, err, "{req}");
+            assert_eq!(e.status(), Some(status));
+            let resp = String::from_utf8(e.response().unwrap()).unwrap();
+            assert!(resp.starts_with(&format!("HTTP/1.1 {status} ")), "{resp}");
+        }
+        let resp =
+            String::from_utf8(HandshakeError::UnsupportedVersion.response().unwrap()).unwrap();
+        assert!(resp.contains("Sec-WebSocket-Version: 13\r\n"));
+    }
+
+    #[test]
+    fn header_limits() {
+        let limits = HandshakeLimits { max_bytes: 16 << 10, max_headers: 4 };
+        let e = RequestParser::new(limits).feed(GOOD.as_bytes()).unwrap_err();
+        assert_eq!(e, HandshakeError::TooManyHeaders);
+        assert_eq!(e.status(), Some(431));
+        let huge = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(20_000));
+        assert_eq!(parse(&huge).unwrap_err(), HandshakeError::HeadersTooLarge);
+        // A slow drip without an end is refused once over the limit, not buffered forever.
+        let mut p = RequestParser::new(HandshakeLimits::default());
+        let mut result = Ok(None);
+        for _ in 0..20_000 {
+            result = p.feed(b"a");
+            if result.is_err() {
+                break;
+            }
+        }
+        assert_eq!(result.unwrap_err(), HandshakeError::HeadersTooLarge);
+    }
+}

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::handshake::HandshakeLimits;
+
 /// Which end of the connection this is. It decides masking: clients mask every frame they send
 /// and reject masked frames; servers require masked frames and send unmasked ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,9 +27,14 @@ pub enum Role {
 /// | `keepalive_interval` | off | a Ping is sent |
 /// | `pong_timeout` | 20 s (once keepalive is on) | close 1011, transport closed |
 /// | `idle_timeout` | off | close 1001 |
+/// | `write_buffer_high_water` | 1 MiB | adapters make `send` wait |
+/// | `handshake_limits` | 16 KiB, 64 fields | 431 / error |
+/// | `handshake_timeout` | 10 s | adapters drop the connection |
 ///
 /// ```
 /// use std::time::Duration;
+
+use crate::handshake::HandshakeLimits;
 /// let mut config = ws_proto::Config::default();
 /// config.max_message_size = 1 << 20;
 /// config.keepalive_interval = Some(Duration::from_secs(30));
@@ -67,6 +74,16 @@ pub struct Config {
     /// Servers only: accept unmasked frames from clients. Violates RFC 6455 §5.1; for tests and
     /// trusted links only. Off by default.
     pub accept_unmasked_frames: bool,
+    /// Backpressure for adapters: once [`transmit_len`](crate::Connection::transmit_len)
+    /// exceeds this, `send` waits (async) or blocks until the queue drains below it, instead of
+    /// letting memory grow without bound. The core itself never refuses to queue.
+    pub write_buffer_high_water: usize,
+    /// Limits on the opening handshake's header block (used by adapters when they run the
+    /// handshake with [`handshake`](crate::handshake)).
+    pub handshake_limits: HandshakeLimits,
+    /// How long adapters allow the opening handshake to take before dropping the connection
+    /// (bounds slow or silent peers before the WebSocket timers start).
+    pub handshake_timeout: Duration,
 }
 
 impl Default for Config {
@@ -82,6 +99,9 @@ impl Default for Config {
             read_buffer_size: 8 << 10,
             copy_threshold: 4 << 10,
             accept_unmasked_frames: false,
+            write_buffer_high_water: 1 << 20,
+            handshake_limits: HandshakeLimits::default(),
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -33,8 +33,6 @@ pub enum Role {
 ///
 /// ```
 /// use std::time::Duration;
-
-use crate::handshake::HandshakeLimits;
 /// let mut config = ws_proto::Config::default();
 /// config.max_message_size = 1 << 20;
 /// config.keepalive_interval = Some(Duration::from_secs(30));

@@ -164,6 +164,24 @@ impl From<Vec<u8>> for Payload<'_> {
     }
 }
 
+impl<'a> From<&'a str> for Payload<'a> {
+    fn from(s: &'a str) -> Self {
+        Payload::Borrowed(s.as_bytes())
+    }
+}
+
+impl From<String> for Payload<'_> {
+    fn from(s: String) -> Self {
+        Payload::Shared(s.into())
+    }
+}
+
+impl From<Utf8Bytes> for Payload<'_> {
+    fn from(s: Utf8Bytes) -> Self {
+        Payload::Shared(s.0)
+    }
+}
+
 impl From<Bytes> for Payload<'_> {
     fn from(b: Bytes) -> Self {
         Payload::Shared(b)

@@ -95,7 +95,7 @@ impl Connection {
             return;
         }
         self.state = State::Closed;
-        self.input_done = true;
+        self.stop_input();
         self.out_msg = None;
         let initiator = match (self.close.initiator, cause) {
             (Some(i), _) => i,

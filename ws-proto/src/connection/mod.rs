@@ -184,11 +184,20 @@ impl Connection {
 
     /// Applies `d` now if no event precedes it, or once the events before it are taken.
     fn defer(&mut self, d: Deferred) {
-        self.input_done = true;
+        self.stop_input();
         match self.events.len() {
             0 => self.apply(d),
             n => self.deferred = Some((d, n)),
         }
+    }
+
+    /// No more input will be processed: forget what is buffered.
+    pub(crate) fn stop_input(&mut self) {
+        self.input_done = true;
+        self.frame = None;
+        self.rbuf = BytesMut::new();
+        self.filled = 0;
+        self.rbuf_large = false;
     }
 
     fn apply(&mut self, d: Deferred) {

@@ -103,7 +103,7 @@ impl Connection {
     /// handshake this closes the connection abnormally (code 1006 reported, nothing sent).
     pub fn handle_eof(&mut self, now: Instant) {
         let _ = now;
-        self.input_done = true;
+        self.stop_input();
         self.close.eof = true;
         if self.deferred.is_some() {
             // A Close or failure is waiting for its events; it will finish the connection.
@@ -268,7 +268,6 @@ impl Connection {
     /// once the events before the failure are taken, queues a Close with the error's code and
     /// asks for the transport to be closed. Returns the error.
     pub(crate) fn fail(&mut self, err: Error) -> Error {
-        self.frame = None;
         self.defer(Deferred::Fail(err.clone()));
         err
     }

@@ -1,0 +1,256 @@
+//! Test harness: raw frame builders, output decoding and an in-memory client↔server pair driven
+//! by a virtual clock.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::{Duration, Instant};
+
+use ws_proto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use ws_proto::mask::apply_mask_bytewise;
+use ws_proto::rng::ChaChaRandom;
+use ws_proto::{Config, Connection, Event, Message, MessageAssembler, Role};
+
+pub const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// Encodes one frame by hand, with any bits, for feeding hostile input.
+pub fn raw_frame(b0: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![b0];
+    let m = if mask.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        n @ 0..=125 => out.push(m | n as u8),
+        n @ 126..=0xffff => {
+            out.push(m | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(m | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    if let Some(k) = mask {
+        out.extend_from_slice(&k);
+    }
+    let body = out.len();
+    out.extend_from_slice(payload);
+    if let Some(k) = mask {
+        apply_mask_bytewise(&mut out[body..], k, 0);
+    }
+    out
+}
+
+/// A masked frame as a client would send it (FIN set unless `fin` is false).
+pub fn client_frame(op: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
+    raw_frame((fin as u8) << 7 | op.as_u8(), Some(KEY), payload)
+}
+
+/// An unmasked frame as a server would send it.
+pub fn server_frame(op: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
+    raw_frame((fin as u8) << 7 | op.as_u8(), None, payload)
+}
+
+/// A close frame body.
+pub fn close_body(code: u16, reason: &str) -> Vec<u8> {
+    let mut b = code.to_be_bytes().to_vec();
+    b.extend_from_slice(reason.as_bytes());
+    b
+}
+
+/// Decodes a byte stream of frames (masked or not), returning (header, unmasked payload).
+pub fn decode_frames(mut bytes: &[u8]) -> Vec<(FrameHeader, Vec<u8>)> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let (h, hl) = FrameHeader::decode(bytes).unwrap().expect("complete frame in output");
+        let len = h.payload_len as usize;
+        let mut payload = bytes[hl..hl + len].to_vec();
+        if let Some(k) = h.mask {
+            apply_mask_bytewise(&mut payload, k, 0);
+        }
+        out.push((h, payload));
+        bytes = &bytes[hl + len..];
+    }
+    out
+}
+
+/// Everything a connection has queued for sending.
+pub fn take_output(c: &mut Connection) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(chunk) = c.poll_transmit() {
+        out.extend_from_slice(&chunk);
+    }
+    out
+}
+
+pub fn take_events(c: &mut Connection) -> Vec<Event> {
+    std::iter::from_fn(|| c.poll_event()).collect()
+}
+
+/// The close code of the single Close frame in `output`, if any.
+pub fn sent_close_code(output: &[u8]) -> Option<u16> {
+    decode_frames(output)
+        .into_iter()
+        .find(|(h, _)| h.opcode == OpCode::Close)
+        .map(|(_, p)| u16::from_be_bytes([p[0], p[1]]))
+}
+
+pub fn server(now: Instant) -> Connection {
+    Connection::new(Role::Server, Config::default(), now)
+}
+
+pub fn client(now: Instant) -> Connection {
+    Connection::new(Role::Client, Config::default(), now)
+        .with_rng(Box::new(ChaChaRandom::from_seed(1)))
+}
+
+/// Feeds `input` to a fresh server, then drains: returns (result of feeding, events, output).
+pub fn feed_server(input: &[u8]) -> (Result<(), ws_proto::Error>, Vec<Event>, Vec<u8>) {
+    let now = Instant::now();
+    let mut s = server(now);
+    let r = s.handle_data(now, input);
+    let events = take_events(&mut s);
+    (r, events, take_output(&mut s))
+}
+
+/// An in-memory client↔server pair with a virtual clock. Each side's messages are assembled;
+/// `echo` makes the server send every data message back.
+pub struct Pair {
+    pub start: Instant,
+    pub now: Instant,
+    pub client: Connection,
+    pub server: Connection,
+    pub client_events: Vec<Event>,
+    pub server_events: Vec<Event>,
+    pub client_msgs: Vec<Message>,
+    pub server_msgs: Vec<Message>,
+    client_asm: MessageAssembler,
+    server_asm: MessageAssembler,
+    pub echo: bool,
+    /// Bytes written per pump step (to exercise chunking); 0 = whole chunks.
+    pub chunk: usize,
+    /// Bytes in flight that a side has not read yet (to model a silent/slow reader).
+    pub client_paused: bool,
+    pub server_paused: bool,
+}
+
+impl Pair {
+    pub fn new(client_config: Config, server_config: Config) -> Self {
+        let start = Instant::now();
+        let max_c = client_config.max_message_size;
+        let max_s = server_config.max_message_size;
+        Pair {
+            start,
+            now: start,
+            client: Connection::new(Role::Client, client_config, start)
+                .with_rng(Box::new(ChaChaRandom::from_seed(42))),
+            server: Connection::new(Role::Server, server_config, start),
+            client_events: Vec::new(),
+            server_events: Vec::new(),
+            client_msgs: Vec::new(),
+            server_msgs: Vec::new(),
+            client_asm: MessageAssembler::new(max_c),
+            server_asm: MessageAssembler::new(max_s),
+            echo: false,
+            chunk: 0,
+            client_paused: false,
+            server_paused: false,
+        }
+    }
+
+    pub fn default_pair() -> Self {
+        Self::new(Config::default(), Config::default())
+    }
+
+    pub fn advance(&mut self, d: Duration) {
+        self.now += d;
+    }
+
+    /// Moves bytes both ways and drains events until nothing changes.
+    pub fn pump(&mut self) {
+        loop {
+            let mut moved = false;
+            moved |= self.drain_events();
+            if !self.server_paused {
+                let out = take_output(&mut self.client);
+                moved |= !out.is_empty();
+                feed(&mut self.server, self.now, &out, self.chunk);
+            }
+            if !self.client_paused {
+                let out = take_output(&mut self.server);
+                moved |= !out.is_empty();
+                feed(&mut self.client, self.now, &out, self.chunk);
+            }
+            moved |= self.drain_events();
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Fires due timers on both sides (at the virtual `now`) and pumps.
+    pub fn tick(&mut self) {
+        self.client.handle_timeout(self.now);
+        self.server.handle_timeout(self.now);
+        self.pump();
+    }
+
+    fn drain_events(&mut self) -> bool {
+        let mut any = false;
+        while let Some(ev) = self.server.poll_event() {
+            any = true;
+            self.server_events.push(ev.clone());
+            if let Some(m) = self.server_asm.push(ev).unwrap() {
+                if self.echo {
+                    match &m {
+                        Message::Text(t) => {
+                            let _ = self.server.send_text(t.clone());
+                        }
+                        Message::Binary(b) => {
+                            let _ = self.server.send_binary(b.clone());
+                        }
+                        _ => {}
+                    }
+                }
+                self.server_msgs.push(m);
+            }
+        }
+        while let Some(ev) = self.client.poll_event() {
+            any = true;
+            self.client_events.push(ev.clone());
+            if let Some(m) = self.client_asm.push(ev).unwrap() {
+                self.client_msgs.push(m);
+            }
+        }
+        any
+    }
+
+    /// Data messages only.
+    pub fn data(msgs: &[Message]) -> Vec<Message> {
+        msgs.iter().filter(|m| m.is_data()).cloned().collect()
+    }
+}
+
+/// Feeds `bytes` in `chunk`-sized pieces (0: at once), through the zero-copy path for odd
+/// pieces and the copying path for even ones, ignoring errors (they surface as events).
+pub fn feed(c: &mut Connection, now: Instant, bytes: &[u8], chunk: usize) {
+    let step = if chunk == 0 { bytes.len().max(1) } else { chunk };
+    for (i, piece) in bytes.chunks(step).enumerate() {
+        if i % 2 == 0 {
+            let _ = c.handle_data(now, piece);
+        } else {
+            let mut rest = piece;
+            while !rest.is_empty() {
+                let buf = c.recv_buf();
+                let n = buf.len().min(rest.len());
+                buf[..n].copy_from_slice(&rest[..n]);
+                let _ = c.commit(now, n);
+                rest = &rest[n..];
+            }
+        }
+    }
+}
+
+/// Encodes a header (for tests that need the exact header bytes).
+pub fn header_bytes(h: &FrameHeader) -> Vec<u8> {
+    let mut out = [0u8; MAX_HEADER_LEN];
+    let n = h.encode(&mut out);
+    out[..n].to_vec()
+}

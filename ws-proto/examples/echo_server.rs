@@ -54,13 +54,21 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
             }
         }
     };
-    let response = request.accept(&Accept::new()).map_err(io::Error::other)?;
+    // 16 MiB frames, 64 MiB messages; permessage-deflate accepted whenever a client offers it.
+    #[allow(unused_mut)]
+    let mut config = Config::default();
+    #[cfg(feature = "deflate")]
+    {
+        config.deflate = Some(Default::default());
+    }
+    let (response, negotiated) =
+        request.accept_with(&Accept::new(), &config).map_err(io::Error::other)?;
     stream.write_all(&response)?;
 
     // 2. The connection. Bytes that followed the request belong to it.
-    let config = Config::default(); // 16 MiB frames, 64 MiB messages
     let mut assembler = MessageAssembler::new(config.max_message_size);
-    let mut conn = Connection::new(Role::Server, config, Instant::now());
+    let mut conn =
+        Connection::new(Role::Server, config, Instant::now()).with_negotiated(&negotiated);
     let _ = conn.handle_data(Instant::now(), &parser.take_remaining());
 
     // 3. The run loop: drain events, write, close or wait for input / the next deadline.

@@ -82,6 +82,14 @@ pub struct Config {
     /// How long adapters allow the opening handshake to take before dropping the connection
     /// (bounds slow or silent peers before the WebSocket timers start).
     pub handshake_timeout: Duration,
+    /// permessage-deflate: `None` (the default) neither offers nor accepts compression.
+    ///
+    /// Off by default because it is not free: each compressed connection holds zlib state
+    /// (about 420 KiB at the default 15-bit windows, see [`crate::deflate`]), spends CPU on
+    /// every message, and mixing secrets with attacker-chosen data in one compressed message
+    /// opens CRIME/BREACH-style length side channels. Turn it on for text-heavy traffic.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -100,6 +108,8 @@ impl Default for Config {
             write_buffer_high_water: 1 << 20,
             handshake_limits: HandshakeLimits::default(),
             handshake_timeout: Duration::from_secs(10),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }

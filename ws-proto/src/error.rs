@@ -111,7 +111,9 @@ impl ProtocolError {
     /// The close code sent for this error.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }

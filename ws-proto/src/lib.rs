@@ -95,6 +95,8 @@
 pub mod close;
 mod config;
 mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 pub mod error;
 mod event;
 pub mod frame;
@@ -112,5 +114,7 @@ pub use config::{Config, Role};
 pub use connection::{Connection, State, TransmitChunks};
 pub use error::{CapacityError, Error, ProtocolError, UsageError};
 pub use event::{CloseCause, CloseInfo, Event, Initiator};
-pub use message::{Message, MessageAssembler, MessageKind, Payload, TextPayload, Utf8Bytes};
+pub use message::{
+    Compression, Message, MessageAssembler, MessageKind, Payload, TextPayload, Utf8Bytes,
+};
 pub use prepared::PreparedFrame;

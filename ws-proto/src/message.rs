@@ -17,6 +17,19 @@ pub enum MessageKind {
     Binary,
 }
 
+/// Whether to compress an outgoing message (with permessage-deflate negotiated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// Compress when the message is at least `DeflateConfig::min_size` bytes (the default
+    /// policy of `send_text` and `send_binary`).
+    #[default]
+    Auto,
+    /// Compress whatever the size.
+    Always,
+    /// Send uncompressed (e.g. data that is already compressed).
+    Never,
+}
+
 /// Bytes that are guaranteed to be valid UTF-8: a cheaply clonable, zero-copy string.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Utf8Bytes(Bytes);

@@ -24,7 +24,7 @@ use crate::utf8::Utf8Validator;
 pub use transmit::TransmitChunks;
 
 use close::CloseState;
-use recv::InFrame;
+use recv::{InFrame, InMessage};
 use timers::Timers;
 use transmit::TxQueue;
 
@@ -73,8 +73,8 @@ pub struct Connection {
     /// is empty.
     rbuf_large: bool,
     frame: Option<InFrame>,
-    /// The incoming message in progress: its kind and size so far.
-    in_msg: Option<(MessageKind, u64)>,
+    /// The incoming data message in progress.
+    in_msg: Option<InMessage>,
     recv_utf8: Utf8Validator,
     /// No more input is processed (peer's Close received, EOF, or the connection failed).
     input_done: bool,
@@ -82,8 +82,8 @@ pub struct Connection {
 
     // Sending.
     tx: TxQueue,
-    /// The outgoing fragmented message in progress.
-    out_msg: Option<MessageKind>,
+    /// The outgoing fragmented message in progress, and whether it is compressed.
+    out_msg: Option<(MessageKind, bool)>,
     send_utf8: Utf8Validator,
     rng: Option<Box<dyn RandomSource>>,
 
@@ -92,6 +92,9 @@ pub struct Connection {
     deferred: Option<(Deferred, usize)>,
     close: CloseState,
     timers: Timers,
+    /// permessage-deflate state, when negotiated.
+    #[cfg(feature = "deflate")]
+    deflate: Option<Box<crate::deflate::DeflateState>>,
 }
 
 /// What the peer did that takes effect in order with the events before it.
@@ -129,6 +132,8 @@ impl Connection {
             deferred: None,
             close: CloseState::default(),
             timers,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 
@@ -136,6 +141,29 @@ impl Connection {
     pub fn with_rng(mut self, rng: Box<dyn RandomSource>) -> Self {
         self.rng = Some(rng);
         self
+    }
+
+    /// Enables what the opening handshake negotiated (permessage-deflate). Compression
+    /// settings (level, threshold) come from `config.deflate`, or its defaults.
+    #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
+    pub fn with_negotiated(mut self, negotiated: &crate::handshake::Negotiated) -> Self {
+        #[cfg(feature = "deflate")]
+        if let Some(params) = negotiated.deflate {
+            let local = self.config.deflate.clone().unwrap_or_default();
+            let state = crate::deflate::DeflateState::new(self.role, params, &local);
+            self.deflate = Some(Box::new(state));
+        }
+        #[cfg(not(feature = "deflate"))]
+        let _ = negotiated;
+        self
+    }
+
+    /// True if permessage-deflate is active on this connection.
+    pub fn deflate_enabled(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.deflate.is_some();
+        #[cfg(not(feature = "deflate"))]
+        false
     }
 
     /// This end's role.

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use bytes::Buf;
+use bytes::{Buf, Bytes};
 
 use super::{Connection, Deferred, State};
 use crate::close::{CloseBodyError, parse_close_body};
@@ -17,6 +17,19 @@ use crate::event::{CloseCause, Event};
 use crate::frame::{FrameHeader, OpCode};
 use crate::mask::apply_mask;
 use crate::message::MessageKind;
+
+/// The incoming data message in progress.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InMessage {
+    pub(crate) kind: MessageKind,
+    /// Payload bytes received so far, as on the wire.
+    wire: u64,
+    /// Bytes produced by inflating so far (compressed messages).
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    inflated: u64,
+    /// RSV1 was set on the first frame: the payload is DEFLATE data.
+    compressed: bool,
+}
 
 /// A frame whose header has been decoded and whose payload is (partly) in the buffer.
 #[derive(Debug, Clone, Copy)]
@@ -179,9 +192,9 @@ impl Connection {
     }
 
     /// Judges a decoded header against role, negotiated extensions, fragmentation state and
-    /// limits. Returns whether its payload is text to validate incrementally.
+    /// limits. Returns whether its payload is text to validate as it arrives.
     fn accept_header(&mut self, h: &FrameHeader) -> Result<bool, Error> {
-        if h.rsv1 || h.rsv2 || h.rsv3 {
+        if h.rsv2 || h.rsv3 || (h.rsv1 && !self.deflate_enabled()) {
             return Err(ProtocolError::ReservedBits.into());
         }
         match (self.role, h.mask.is_some()) {
@@ -195,7 +208,12 @@ impl Connection {
             let max = self.config.max_frame_size;
             return Err(CapacityError::FrameTooLarge { size: h.payload_len, max }.into());
         }
-        let kind = match (h.opcode, self.in_msg) {
+        // RSV1 marks the first frame of a compressed message, nothing else (RFC 7692 §6).
+        let misplaced_rsv1 = h.rsv1 && h.opcode != OpCode::Text && h.opcode != OpCode::Binary;
+        if misplaced_rsv1 {
+            return Err(ProtocolError::MisplacedCompressionBit.into());
+        }
+        let msg = match (h.opcode, self.in_msg) {
             (OpCode::Close | OpCode::Ping | OpCode::Pong, _) => return Ok(false),
             (OpCode::Continuation, None) => {
                 return Err(ProtocolError::UnexpectedContinuation.into());
@@ -203,32 +221,35 @@ impl Connection {
             (OpCode::Text | OpCode::Binary, Some(_)) => {
                 return Err(ProtocolError::ExpectedContinuation.into());
             }
-            (OpCode::Continuation, Some((kind, _))) => kind,
-            (OpCode::Text, None) => MessageKind::Text,
-            (OpCode::Binary, None) => MessageKind::Binary,
+            (OpCode::Continuation, Some(m)) => m,
+            (op, None) => {
+                let kind = if op == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
+                self.recv_utf8.reset();
+                InMessage { kind, wire: 0, inflated: 0, compressed: h.rsv1 }
+            }
         };
-        let size = self.in_msg.map_or(0, |(_, s)| s) + h.payload_len;
-        if size > self.config.max_message_size as u64 {
+        let wire = msg.wire + h.payload_len;
+        if wire > self.config.max_message_size as u64 {
             let max = self.config.max_message_size;
-            return Err(CapacityError::MessageTooLarge { size, max }.into());
+            return Err(CapacityError::MessageTooLarge { size: wire, max }.into());
         }
-        if h.opcode != OpCode::Continuation {
-            self.recv_utf8.reset();
-        }
-        self.in_msg = Some((kind, size));
-        Ok(kind == MessageKind::Text)
+        self.in_msg = Some(InMessage { wire, ..msg });
+        // Compressed text is validated after inflating.
+        Ok(msg.kind == MessageKind::Text && !msg.compressed)
     }
 
     /// Handles one complete frame.
-    fn on_frame(
-        &mut self,
-        now: Instant,
-        h: FrameHeader,
-        payload: bytes::Bytes,
-    ) -> Result<(), Error> {
+    fn on_frame(&mut self, now: Instant, h: FrameHeader, payload: Bytes) -> Result<(), Error> {
         match h.opcode {
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
-                let (kind, _) = self.in_msg.expect("accept_header opened the message");
+                let mut msg = self.in_msg.expect("accept_header opened the message");
+                let payload = if msg.compressed {
+                    self.inflate_frame(&mut msg, &payload, h.fin).map_err(|e| self.fail(e))?
+                } else {
+                    payload
+                };
+                let kind = msg.kind;
+                self.in_msg = Some(msg);
                 if h.fin {
                     if kind == MessageKind::Text && self.recv_utf8.finish().is_err() {
                         return Err(self.fail(ProtocolError::InvalidUtf8.into()));
@@ -270,6 +291,42 @@ impl Connection {
     pub(crate) fn fail(&mut self, err: Error) -> Error {
         self.defer(Deferred::Fail(err.clone()));
         err
+    }
+
+    /// Inflates one frame of a compressed message, enforcing `max_message_size` on the
+    /// inflated size while inflating, and validates inflated text.
+    #[cfg(feature = "deflate")]
+    fn inflate_frame(
+        &mut self,
+        msg: &mut InMessage,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<Bytes, Error> {
+        use crate::deflate::InflateError;
+        let max = self.config.max_message_size;
+        let limit = (max as u64).saturating_sub(msg.inflated) as usize;
+        let Some(deflate) = self.deflate.as_mut() else {
+            return Err(ProtocolError::ReservedBits.into());
+        };
+        let mut out = Vec::new();
+        match deflate.inflate(data, fin, limit, &mut out) {
+            Ok(()) => {}
+            Err(InflateError::TooLarge(n)) => {
+                let size = msg.inflated + n;
+                return Err(CapacityError::MessageTooLarge { size, max }.into());
+            }
+            Err(InflateError::Invalid) => return Err(ProtocolError::InvalidCompressedData.into()),
+        }
+        msg.inflated += out.len() as u64;
+        if msg.kind == MessageKind::Text && self.recv_utf8.feed(&out).is_err() {
+            return Err(ProtocolError::InvalidUtf8.into());
+        }
+        Ok(Bytes::from(out))
+    }
+
+    #[cfg(not(feature = "deflate"))]
+    fn inflate_frame(&mut self, _: &mut InMessage, _: &[u8], _: bool) -> Result<Bytes, Error> {
+        Err(ProtocolError::ReservedBits.into())
     }
 
     pub(crate) fn apply_failure(&mut self, err: Error) {

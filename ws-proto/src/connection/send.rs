@@ -9,7 +9,7 @@ use crate::config::Role;
 use crate::error::UsageError;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use crate::mask::apply_mask;
-use crate::message::{MessageKind, Payload, TextPayload};
+use crate::message::{Compression, MessageKind, Payload, TextPayload};
 use crate::prepared::PreparedFrame;
 
 const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -21,7 +21,7 @@ impl Connection {
     /// `copy_threshold` are queued without copying by servers.
     pub fn send_text<'a>(&mut self, text: impl Into<TextPayload<'a>>) -> Result<(), UsageError> {
         self.check_new_message()?;
-        self.queue_frame(OpCode::Text, true, text.into().0);
+        self.queue_message(OpCode::Text, text.into().0, Compression::Auto);
         Ok(())
     }
 
@@ -32,7 +32,29 @@ impl Connection {
     /// place).
     pub fn send_binary<'a>(&mut self, data: impl Into<Payload<'a>>) -> Result<(), UsageError> {
         self.check_new_message()?;
-        self.queue_frame(OpCode::Binary, true, data.into());
+        self.queue_message(OpCode::Binary, data.into(), Compression::Auto);
+        Ok(())
+    }
+
+    /// Queues a whole message, choosing whether to compress it (when permessage-deflate was
+    /// negotiated; otherwise `compression` is ignored). Text must be UTF-8
+    /// ([`UsageError::InvalidUtf8`] otherwise).
+    pub fn send_with<'a>(
+        &mut self,
+        kind: MessageKind,
+        data: impl Into<Payload<'a>>,
+        compression: Compression,
+    ) -> Result<(), UsageError> {
+        self.check_new_message()?;
+        let data = data.into();
+        let opcode = match kind {
+            MessageKind::Text => {
+                simdutf8::basic::from_utf8(data.as_slice()).map_err(|_| UsageError::InvalidUtf8)?;
+                OpCode::Text
+            }
+            MessageKind::Binary => OpCode::Binary,
+        };
+        self.queue_message(opcode, data, compression);
         Ok(())
     }
 
@@ -53,12 +75,16 @@ impl Connection {
             return Err(UsageError::Closed);
         }
         let data = data.into();
-        let opcode = match self.out_msg {
+        let (opcode, compressed) = match self.out_msg {
+            // A fragmented message is compressed whenever the extension allows: its total size
+            // is unknown when the first fragment goes out.
             None => match kind {
-                MessageKind::Text => OpCode::Text,
-                MessageKind::Binary => OpCode::Binary,
+                MessageKind::Text => (OpCode::Text, self.should_compress(Compression::Always, 0)),
+                MessageKind::Binary => {
+                    (OpCode::Binary, self.should_compress(Compression::Always, 0))
+                }
             },
-            Some(k) if k == kind => OpCode::Continuation,
+            Some((k, c)) if k == kind => (OpCode::Continuation, c),
             Some(_) => return Err(UsageError::MessageInProgress),
         };
         if kind == MessageKind::Text {
@@ -73,8 +99,8 @@ impl Connection {
             }
             self.send_utf8 = v;
         }
-        self.out_msg = if fin { None } else { Some(kind) };
-        self.queue_frame(opcode, fin, data);
+        self.out_msg = if fin { None } else { Some((kind, compressed)) };
+        self.queue_data(opcode, fin, data, compressed);
         Ok(())
     }
 
@@ -100,7 +126,7 @@ impl Connection {
                     MessageKind::Text => OpCode::Text,
                     MessageKind::Binary => OpCode::Binary,
                 };
-                self.queue_frame(opcode, true, Payload::Shared(frame.payload().clone()));
+                self.queue_frame(opcode, true, false, Payload::Shared(frame.payload().clone()));
             }
         }
         Ok(())
@@ -145,16 +171,52 @@ impl Connection {
 
     /// Encodes a control frame (payload ≤ 125 bytes, already checked) into the transmit queue.
     pub(crate) fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
-        self.queue_frame(opcode, true, Payload::Borrowed(payload));
+        self.queue_frame(opcode, true, false, Payload::Borrowed(payload));
+    }
+
+    fn should_compress(&self, compression: Compression, len: usize) -> bool {
+        #[cfg(feature = "deflate")]
+        if let Some(d) = &self.deflate {
+            return match compression {
+                Compression::Auto => d.wants(len),
+                Compression::Always => d.can_compress(),
+                Compression::Never => false,
+            };
+        }
+        let _ = (compression, len);
+        false
+    }
+
+    fn queue_message(&mut self, opcode: OpCode, payload: Payload<'_>, compression: Compression) {
+        let compressed = self.should_compress(compression, payload.as_slice().len());
+        self.queue_data(opcode, true, payload, compressed);
+    }
+
+    /// Queues a data frame, compressing its payload first when the message is compressed
+    /// (RSV1 goes on the message's first frame only).
+    fn queue_data(&mut self, opcode: OpCode, fin: bool, payload: Payload<'_>, compressed: bool) {
+        #[cfg(feature = "deflate")]
+        if compressed {
+            if let Some(mut d) = self.deflate.take() {
+                let data = d.compress(payload.as_slice(), fin);
+                let rsv1 = opcode != OpCode::Continuation;
+                self.queue_frame(opcode, fin, rsv1, Payload::Borrowed(data));
+                self.deflate = Some(d);
+                return;
+            }
+        }
+        let _ = compressed;
+        self.queue_frame(opcode, fin, false, payload);
     }
 
     /// Encodes one frame into the transmit queue: small ones are copied (and masked) into the
     /// contiguous tail; large owned payloads become their own chunk.
-    fn queue_frame(&mut self, opcode: OpCode, fin: bool, payload: Payload<'_>) {
+    fn queue_frame(&mut self, opcode: OpCode, fin: bool, rsv1: bool, payload: Payload<'_>) {
         let key = self.mask_key();
         let len = payload.as_slice().len();
         let mut header = FrameHeader::new(opcode, len as u64);
         header.fin = fin;
+        header.rsv1 = rsv1;
         header.mask = key;
         let mut hbuf = [0u8; MAX_HEADER_LEN];
         let hlen = header.encode(&mut hbuf);

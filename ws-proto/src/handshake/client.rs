@@ -32,6 +32,8 @@ pub struct ClientRequest {
     extensions: Vec<String>,
     headers: Vec<(String, String)>,
     limits: HandshakeLimits,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl ClientRequest {
@@ -45,7 +47,30 @@ impl ClientRequest {
             extensions: Vec::new(),
             headers: Vec::new(),
             limits: HandshakeLimits::default(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
+    }
+
+    /// Applies what `config` asks of a handshake: its header limits, and a permessage-deflate
+    /// offer when `config.deflate` is set.
+    pub fn with_config(mut self, config: &crate::Config) -> Self {
+        self.limits = config.handshake_limits;
+        #[cfg(feature = "deflate")]
+        if let Some(d) = &config.deflate {
+            self = self.deflate(d.clone());
+        }
+        self
+    }
+
+    /// Offers permessage-deflate as described by `config` (replacing an earlier offer).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, config: crate::deflate::DeflateConfig) -> Self {
+        let name = crate::deflate::EXTENSION_NAME;
+        self.extensions.retain(|e| !e.trim_start().starts_with(name));
+        self.extensions.push(config.offer());
+        self.deflate = Some(config);
+        self
     }
 
     /// A request for the resource and host of `url`.
@@ -144,6 +169,8 @@ impl ClientRequest {
             offered,
             buf: HeaderBuffer::new(self.limits),
             max_headers: self.limits.max_headers,
+            #[cfg(feature = "deflate")]
+            deflate: self.deflate.clone(),
         };
         Ok((out.into_bytes(), handshake))
     }
@@ -157,6 +184,8 @@ pub struct ClientHandshake {
     offered: Vec<ExtensionOffer>,
     buf: HeaderBuffer,
     max_headers: usize,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl ClientHandshake {
@@ -186,6 +215,8 @@ impl ClientHandshake {
             headers,
             protocol: None,
             extensions: Vec::new(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         };
         if status != 101 {
             return Err(HandshakeError::Rejected(Box::new(response)));
@@ -225,6 +256,10 @@ impl ClientHandshake {
                 response.extensions.push(e);
             }
         }
+        #[cfg(feature = "deflate")]
+        if let Some(d) = &self.deflate {
+            response.deflate = d.accept_response(&response.extensions)?;
+        }
         Ok(Some(response))
     }
 
@@ -253,6 +288,20 @@ pub struct Response {
     pub protocol: Option<String>,
     /// The extensions the server enabled, with their parameters.
     pub extensions: Vec<ExtensionOffer>,
+    /// The permessage-deflate parameters agreed (validated against our offer).
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateParams>,
+}
+
+impl Response {
+    /// What was negotiated, for [`Connection::with_negotiated`](crate::Connection::with_negotiated).
+    pub fn negotiated(&self) -> super::Negotiated {
+        super::Negotiated {
+            protocol: self.protocol.clone(),
+            #[cfg(feature = "deflate")]
+            deflate: self.deflate,
+        }
+    }
 }
 
 #[cfg(test)]

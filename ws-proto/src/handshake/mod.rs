@@ -23,6 +23,7 @@ pub use client::{ClientHandshake, ClientRequest, Response};
 pub use error::HandshakeError;
 pub use headers::{ExtensionOffer, Headers, parse_extensions};
 pub use server::{Accept, Request, RequestParser, reject};
+
 pub use url::WsUrl;
 
 use base64::Engine as _;
@@ -30,6 +31,18 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 
 use crate::rng::RandomSource;
+
+/// What the opening handshake negotiated: pass it to
+/// [`Connection::with_negotiated`](crate::Connection::with_negotiated).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Negotiated {
+    /// The subprotocol both ends agreed on.
+    pub protocol: Option<String>,
+    /// permessage-deflate parameters, if compression was agreed.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateParams>,
+}
 
 /// The GUID of RFC 6455 §1.3, appended to the key before hashing.
 const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

@@ -3,7 +3,9 @@
 use std::fmt::Write as _;
 
 use super::headers::{ExtensionOffer, Headers, is_field_value, is_token, parse_extensions};
-use super::{HandshakeError, HandshakeLimits, HeaderBuffer, derive_accept_key, is_valid_key};
+use super::{
+    HandshakeError, HandshakeLimits, HeaderBuffer, Negotiated, derive_accept_key, is_valid_key,
+};
 
 /// Parses an opening-handshake request fed in pieces.
 ///
@@ -195,6 +197,34 @@ impl Request {
     }
 }
 
+impl Request {
+    /// Like [`accept`](Self::accept), but also negotiates the extensions `config` enables
+    /// (permessage-deflate, unless `accept.compression` is off or `accept.extensions` is set by
+    /// hand). Returns the response bytes and what to pass to
+    /// [`Connection::with_negotiated`](crate::Connection::with_negotiated).
+    pub fn accept_with(
+        &self,
+        accept: &Accept,
+        config: &crate::Config,
+    ) -> Result<(Vec<u8>, Negotiated), HandshakeError> {
+        #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
+        let mut negotiated = Negotiated { protocol: accept.protocol.clone(), ..Default::default() };
+        #[cfg(feature = "deflate")]
+        if accept.compression && accept.extensions.is_none() {
+            let params = config.deflate.as_ref().and_then(|d| d.negotiate(&self.extensions));
+            if let Some(params) = params {
+                let mut accept = accept.clone();
+                accept.extensions = Some(params.response());
+                negotiated.deflate = Some(params);
+                return Ok((self.accept(&accept)?, negotiated));
+            }
+        }
+        #[cfg(not(feature = "deflate"))]
+        let _ = config;
+        Ok((self.accept(accept)?, negotiated))
+    }
+}
+
 fn check_field(name: &str, value: &str) -> Result<(), HandshakeError> {
     if is_token(name.as_bytes()) && is_field_value(value.as_bytes()) {
         Ok(())
@@ -204,20 +234,36 @@ fn check_field(name: &str, value: &str) -> Result<(), HandshakeError> {
 }
 
 /// How a server accepts a request: the subprotocol, extensions and extra headers to answer with.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accept {
     /// The chosen subprotocol (must be one the client offered).
     pub protocol: Option<String>,
-    /// The `Sec-WebSocket-Extensions` value, if extensions were negotiated.
+    /// The `Sec-WebSocket-Extensions` value, set by hand. Leave `None` to let
+    /// [`Request::accept_with`] negotiate from the config.
     pub extensions: Option<String>,
     /// Extra response headers.
     pub headers: Vec<(String, String)>,
+    /// Let [`Request::accept_with`] negotiate permessage-deflate when the config enables it
+    /// (default `true`; see [`Accept::without_compression`]).
+    pub compression: bool,
+}
+
+impl Default for Accept {
+    fn default() -> Self {
+        Accept { protocol: None, extensions: None, headers: Vec::new(), compression: true }
+    }
 }
 
 impl Accept {
     /// Accept with no subprotocol, no extension and no extra header.
     pub fn new() -> Self {
         Accept::default()
+    }
+
+    /// Declines compression for this connection even if the config enables it.
+    pub fn without_compression(mut self) -> Self {
+        self.compression = false;
+        self
     }
 
     /// Selects a subprotocol.

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use ws_proto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use ws_proto::handshake::{Accept, ClientRequest, Negotiated, RequestParser};
 use ws_proto::mask::apply_mask_bytewise;
 use ws_proto::rng::ChaChaRandom;
 use ws_proto::{Config, Connection, Event, Message, MessageAssembler, Role};
@@ -153,6 +154,27 @@ impl Pair {
             client_paused: false,
             server_paused: false,
         }
+    }
+
+    /// A pair whose connections were set up by a real opening handshake between the two
+    /// configs, extensions negotiated. Returns the pair and what the client saw negotiated.
+    pub fn negotiated(client_config: Config, server_config: Config) -> (Self, Negotiated) {
+        let mut p = Pair::new(client_config.clone(), server_config.clone());
+        let mut rng = ChaChaRandom::from_seed(7);
+        let (req, mut hs) = ClientRequest::new("localhost", "/")
+            .with_config(&client_config)
+            .build(&mut rng)
+            .unwrap();
+        let request = RequestParser::new(Default::default()).feed(&req).unwrap().unwrap();
+        let (response, server_neg) = request.accept_with(&Accept::new(), &server_config).unwrap();
+        let client_neg = hs.feed(&response).unwrap().unwrap().negotiated();
+        assert_eq!(client_neg, server_neg, "both ends agree on what was negotiated");
+        p.client = Connection::new(Role::Client, client_config, p.start)
+            .with_rng(Box::new(ChaChaRandom::from_seed(42)))
+            .with_negotiated(&client_neg);
+        p.server =
+            Connection::new(Role::Server, server_config, p.start).with_negotiated(&server_neg);
+        (p, client_neg)
     }
 
     pub fn default_pair() -> Self {

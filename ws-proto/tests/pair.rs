@@ -422,3 +422,24 @@ fn receive_buffer_is_released_after_a_large_message() {
     // After the big frame was consumed the buffer went back to its normal size.
     assert!(p.server.recv_buf().len() <= 64 << 10);
 }
+
+#[test]
+fn idle_connections_can_give_memory_back() {
+    let mut p = Pair::default_pair();
+    p.echo = true;
+    p.client.send_text("hello").unwrap();
+    p.pump();
+    assert!(p.server.recv_capacity() > 0);
+    p.server.release_buffers();
+    assert_eq!(p.server.recv_capacity(), 0);
+    // A partial frame is kept.
+    p.client.send_text("again").unwrap();
+    let wire = take_output(&mut p.client);
+    p.server.handle_data(p.now, &wire[..3]).unwrap();
+    p.server.release_buffers();
+    assert_eq!(p.server.recv_buffered(), 3);
+    p.server.handle_data(p.now, &wire[3..]).unwrap();
+    assert!(
+        matches!(p.server.poll_event(), Some(Event::Data { payload, .. }) if payload == "again")
+    );
+}

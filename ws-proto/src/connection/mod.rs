@@ -72,6 +72,8 @@ pub struct Connection {
     /// The receive buffer grew past the normal read size for a large frame; release it once it
     /// is empty.
     rbuf_large: bool,
+    /// The last complete frame needed a large buffer (keep it for the next one).
+    last_frame_large: bool,
     frame: Option<InFrame>,
     /// The incoming data message in progress.
     in_msg: Option<InMessage>,
@@ -120,6 +122,7 @@ impl Connection {
             rbuf: BytesMut::new(),
             filled: 0,
             rbuf_large: false,
+            last_frame_large: false,
             frame: None,
             in_msg: None,
             recv_utf8: Utf8Validator::new(),

@@ -18,6 +18,9 @@ use crate::frame::{FrameHeader, OpCode};
 use crate::mask::apply_mask;
 use crate::message::MessageKind;
 
+/// Initial room a partly received frame may claim beyond what has arrived.
+const GROWTH_STEP: usize = 256 << 10;
+
 /// The incoming data message in progress.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct InMessage {
@@ -83,9 +86,11 @@ impl Connection {
         self.release_large_rbuf();
         let mut want = self.config.read_buffer_size.max(1);
         if let Some(f) = &self.frame {
-            // Part of the frame is here; make room for more of it, doubling at most.
+            // Make room for the rest of the frame, but let a declared length reserve memory
+            // only in proportion to what has actually arrived (a peer announcing 16 MiB and
+            // sending 10 bytes gets 256 KiB, not 16 MiB).
             let missing = (f.header_len + f.payload_len()).saturating_sub(self.filled);
-            want = want.max(missing.min(self.filled));
+            want = want.max(missing.min(self.filled.max(GROWTH_STEP)));
         }
         let spare = self.rbuf.len() - self.filled;
         if spare < want {
@@ -133,13 +138,34 @@ impl Connection {
         self.filled
     }
 
+    /// Memory held by the receive buffer (its capacity), for adapters and tests that watch
+    /// per-connection memory.
+    pub fn recv_capacity(&self) -> usize {
+        self.rbuf.capacity()
+    }
+
+    /// Gives back memory that is not in use: the receive buffer if it holds no partial frame,
+    /// the transmit buffer if everything was written, and spare event-queue capacity. Adapters
+    /// call it when a connection goes idle; the next read or send allocates again.
+    pub fn release_buffers(&mut self) {
+        if self.filled == 0 {
+            self.rbuf = Default::default();
+            self.rbuf_large = false;
+        }
+        self.tx.release_if_empty();
+        if self.events.is_empty() {
+            self.events = Default::default();
+        }
+    }
+
     fn large_rbuf_threshold(&self) -> usize {
         (self.config.read_buffer_size * 4).max(64 << 10)
     }
 
-    /// Frees a receive buffer that grew for a large frame, once nothing is left in it.
+    /// Frees a receive buffer that grew for a large frame once nothing is left in it and the
+    /// last frame was small again (a stream of large frames keeps reusing it).
     fn release_large_rbuf(&mut self) {
-        if self.rbuf_large && self.filled == 0 {
+        if self.rbuf_large && self.filled == 0 && !self.last_frame_large {
             self.rbuf = Default::default();
             self.rbuf_large = false;
         }
@@ -167,6 +193,7 @@ impl Connection {
             }
             self.frame = None;
             let total = frame.header_len + frame.payload_len();
+            self.last_frame_large = total > self.large_rbuf_threshold();
             let mut bytes = self.rbuf.split_to(total);
             self.filled -= total;
             bytes.advance(frame.header_len);

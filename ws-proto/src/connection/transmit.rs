@@ -45,6 +45,13 @@ impl TxQueue {
         self.chunks.push_back(chunk);
     }
 
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.len == 0 {
+            self.tail = BytesMut::new();
+            self.chunks = VecDeque::new();
+        }
+    }
+
     fn pop(&mut self) -> Option<Bytes> {
         let chunk = match self.chunks.pop_front() {
             Some(c) => c,

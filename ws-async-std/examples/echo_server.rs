@@ -1,0 +1,101 @@
+//! A WebSocket echo server on **smol** (the recommended runtime; async-std is discontinued
+//! upstream, and this crate works the same on both).
+//!
+//! ```text
+//! cargo run --release -p ws-async-std --example echo_server -- [--addr 127.0.0.1:9001]
+//! cargo run --release -p ws-async-std --example echo_server -- --tls-cert cert.pem --tls-key key.pem
+//! ```
+//!
+//! Every text and binary message is sent back unchanged; Pings are answered and Close frames
+//! replied to by the connection itself. One task per connection on a multi-threaded executor
+//! (one thread per core). Messages up to 64 MiB (frames up to 16 MiB): the `Config` defaults.
+//!
+//! Under async-std, the same server is `async_std::task::block_on` for the accept loop and
+//! `async_std::task::spawn` per connection; nothing else changes.
+
+use std::error::Error;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_io::{AsyncRead, AsyncWrite};
+use smol::net::{TcpListener, TcpStream};
+use smol::{Executor, future};
+use ws_async_std::tls::{self, TlsAcceptor};
+use ws_async_std::{Message, WebSocket, accept};
+
+const USAGE: &str = "usage: echo_server [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE]";
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let mut addr = "127.0.0.1:9001".to_owned();
+    let (mut cert, mut key) = (None, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--addr", Some(value)) => addr = value,
+            ("--tls-cert", Some(value)) => cert = Some(value),
+            ("--tls-key", Some(value)) => key = Some(value),
+            _ => return Err(USAGE.into()),
+        }
+    }
+    let tls_config = match (cert, key) {
+        (Some(cert), Some(key)) => {
+            Some(TlsAcceptor::from(tls::server_config_from_pem_files(cert, key)?))
+        }
+        (None, None) => None,
+        _ => return Err(format!("--tls-cert and --tls-key go together\n{USAGE}").into()),
+    };
+
+    // A multi-threaded executor: one worker per core, each blocking on the shared executor.
+    let executor = Arc::new(Executor::new());
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for _ in 0..workers {
+        let executor = executor.clone();
+        std::thread::spawn(move || smol::block_on(executor.run(future::pending::<()>())));
+    }
+
+    smol::block_on(executor.clone().run(async {
+        let listener = TcpListener::bind(&addr).await?;
+        let scheme = if tls_config.is_some() { "wss" } else { "ws" };
+        println!("echo server listening on {scheme}://{}", listener.local_addr()?);
+        loop {
+            let (tcp, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
+                    eprintln!("accept failed: {e}");
+                    smol::Timer::after(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let tls_config = tls_config.clone();
+            executor
+                .spawn(async move {
+                    if let Err(e) = serve(tcp, tls_config).await {
+                        eprintln!("{peer}: {e}");
+                    }
+                })
+                .detach();
+        }
+    }))
+}
+
+async fn serve(tcp: TcpStream, tls: Option<TlsAcceptor>) -> Result<(), ws_async_std::Error> {
+    tcp.set_nodelay(true)?;
+    match tls {
+        Some(acceptor) => echo(tls::accept(tcp, &acceptor).await?).await,
+        None => echo(accept(tcp).await?).await,
+    }
+}
+
+async fn echo<S: AsyncRead + AsyncWrite + Unpin>(
+    mut ws: WebSocket<S>,
+) -> Result<(), ws_async_std::Error> {
+    while let Some(message) = ws.recv().await {
+        match message? {
+            Message::Text(text) => ws.send_text(text).await?,
+            Message::Binary(data) => ws.send_binary(data).await?,
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -9,7 +9,7 @@ use crate::config::Role;
 use crate::error::UsageError;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use crate::mask::apply_mask;
-use crate::message::{Compression, MessageKind, Payload, TextPayload};
+use crate::message::{Compression, Message, MessageKind, Payload, TextPayload};
 use crate::prepared::PreparedFrame;
 
 const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -34,6 +34,20 @@ impl Connection {
         self.check_new_message()?;
         self.queue_message(OpCode::Binary, data.into(), Compression::Auto);
         Ok(())
+    }
+
+    /// Queues any [`Message`]: data as [`send_text`](Self::send_text) /
+    /// [`send_binary`](Self::send_binary), `Ping` as [`ping`](Self::ping) (timed from `now`),
+    /// `Pong` as [`pong`](Self::pong), `Close` as [`close`](Self::close) (`None`: 1000).
+    pub fn send_message(&mut self, now: Instant, message: Message) -> Result<(), UsageError> {
+        match message {
+            Message::Text(text) => self.send_text(text),
+            Message::Binary(data) => self.send_binary(data),
+            Message::Ping(payload) => self.ping(now, &payload),
+            Message::Pong(payload) => self.pong(&payload),
+            Message::Close(None) => self.close(now, crate::CloseCode::NORMAL, ""),
+            Message::Close(Some(frame)) => self.close(now, frame.code, frame.reason_str()),
+        }
     }
 
     /// Queues a whole message, choosing whether to compress it (when permessage-deflate was

@@ -22,7 +22,7 @@ mod url;
 pub use client::{ClientHandshake, ClientRequest, Response};
 pub use error::HandshakeError;
 pub use headers::{ExtensionOffer, Headers, parse_extensions};
-pub use server::{Accept, Request, RequestParser, reject};
+pub use server::{Accept, Answer, Refused, Rejection, Request, RequestParser, reject};
 
 pub use url::WsUrl;
 

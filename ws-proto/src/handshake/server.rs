@@ -225,6 +225,89 @@ impl Request {
     }
 }
 
+/// How an application refuses a request: the HTTP status, headers and body sent back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// HTTP status, e.g. 401, 403 or 404.
+    pub status: u16,
+    /// Extra response headers (`Content-Length` and `Connection: close` are added).
+    pub headers: Vec<(String, String)>,
+    /// Response body.
+    pub body: Vec<u8>,
+}
+
+impl Rejection {
+    /// A rejection with `status`, no extra header and an empty body.
+    pub fn new(status: u16) -> Self {
+        Rejection { status, headers: Vec::new(), body: Vec::new() }
+    }
+
+    /// Adds a response header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the response body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// The complete HTTP response (see [`reject`]).
+    pub fn response(&self) -> Vec<u8> {
+        let headers: Vec<(&str, &str)> =
+            self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        reject(self.status, &headers, &self.body)
+    }
+}
+
+/// A server's answer to a valid request: the bytes to send, and how the handshake ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The complete HTTP response to write.
+    pub response: Vec<u8>,
+    /// What the connection starts with, or why there is none.
+    pub outcome: Result<Negotiated, Refused>,
+}
+
+/// Why a server answered a valid request without upgrading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The application rejected the request with this status.
+    Rejected {
+        /// The HTTP status sent.
+        status: u16,
+    },
+    /// The application's [`Accept`] could not be honoured (an unoffered subprotocol, a header
+    /// that cannot be sent); answered with 500.
+    InvalidAccept(HandshakeError),
+}
+
+impl Request {
+    /// Turns an application's decision on this request into the response to send: the 101
+    /// with negotiated extensions ([`accept_with`](Self::accept_with)), the application's
+    /// [`Rejection`], or a 500 if its [`Accept`] is invalid. Adapters write `response` and
+    /// start a connection from `outcome`.
+    pub fn answer(&self, decision: Result<Accept, Rejection>, config: &crate::Config) -> Answer {
+        match decision {
+            Ok(accept) => match self.accept_with(&accept, config) {
+                Ok((response, negotiated)) => Answer { response, outcome: Ok(negotiated) },
+                Err(e) => Answer {
+                    response: reject(500, &[], b""),
+                    outcome: Err(Refused::InvalidAccept(e)),
+                },
+            },
+            Err(rejection) => {
+                let response = rejection.response();
+                let status =
+                    if (300..=599).contains(&rejection.status) { rejection.status } else { 500 };
+                Answer { response, outcome: Err(Refused::Rejected { status }) }
+            }
+        }
+    }
+}
+
 fn check_field(name: &str, value: &str) -> Result<(), HandshakeError> {
     if is_token(name.as_bytes()) && is_field_value(value.as_bytes()) {
         Ok(())
@@ -282,7 +365,8 @@ impl Accept {
 /// A complete HTTP response refusing a handshake: any status, headers and body.
 ///
 /// `Content-Length` and `Connection: close` are added; header fields that could break the
-/// response (CR, LF, non-token names) are dropped.
+/// response (CR, LF, non-token names) are dropped. A status outside 300–599 (a 1xx or 2xx would
+/// not be a refusal) is sent as 500.
 ///
 /// ```
 /// let r = ws_proto::handshake::reject(403, &[("X-Why", "origin")], b"forbidden");
@@ -290,6 +374,7 @@ impl Accept {
 /// assert!(r.ends_with(b"\r\n\r\nforbidden"));
 /// ```
 pub fn reject(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let status = if (300..=599).contains(&status) { status } else { 500 };
     let mut out = String::with_capacity(128 + body.len());
     let _ = write!(out, "HTTP/1.1 {status} {}\r\n", reason_phrase(status));
     let _ = write!(out, "Content-Length: {}\r\nConnection: close\r\n", body.len());
@@ -395,6 +480,26 @@ mod tests {
         let resp =
             String::from_utf8(HandshakeError::UnsupportedVersion.response().unwrap()).unwrap();
         assert!(resp.contains("Sec-WebSocket-Version: 13\r\n"));
+    }
+
+    #[test]
+    fn answers() {
+        let r = parse(GOOD).unwrap().unwrap();
+        let config = crate::Config::default();
+        let a = r.answer(Ok(Accept::new().protocol("chat")), &config);
+        assert!(a.response.starts_with(b"HTTP/1.1 101 "));
+        assert_eq!(a.outcome.unwrap().protocol.as_deref(), Some("chat"));
+        let a = r.answer(Err(Rejection::new(403).header("X-Why", "origin").body("no")), &config);
+        assert!(
+            a.response.starts_with(b"HTTP/1.1 403 Forbidden\r\n") && a.response.ends_with(b"no")
+        );
+        assert_eq!(a.outcome, Err(Refused::Rejected { status: 403 }));
+        let a = r.answer(Err(Rejection::new(101)), &config);
+        assert!(a.response.starts_with(b"HTTP/1.1 500 "), "a refusal never looks like an upgrade");
+        assert_eq!(a.outcome, Err(Refused::Rejected { status: 500 }));
+        let a = r.answer(Ok(Accept::new().protocol("unoffered")), &config);
+        assert!(a.response.starts_with(b"HTTP/1.1 500 "));
+        assert_eq!(a.outcome, Err(Refused::InvalidAccept(HandshakeError::ProtocolNotOffered)));
     }
 
     #[test]

@@ -1,0 +1,177 @@
+//! Client side: connect to a `ws://` or `wss://` URL, or run the handshake on any stream.
+
+use std::io;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Instant;
+
+use ws_proto::handshake::{ClientRequest, Response, WsUrl};
+use ws_proto::rng::ChaChaRandom;
+use ws_proto::{Config, Connection, Role};
+
+use crate::error::Error;
+use crate::io::{read_before, write_all_before};
+use crate::stream::MaybeTlsStream;
+use crate::transport::Transport;
+use crate::websocket::WebSocket;
+
+/// A custom TLS client configuration for [`connect_with`]: an `Arc<rustls::ClientConfig>` (for
+/// example one trusting a private CA, see
+/// [`tls::client_config_with_roots`](crate::tls::client_config_with_roots)).
+#[cfg(feature = "tls")]
+pub type ClientTlsConfig = std::sync::Arc<rustls::ClientConfig>;
+
+/// A custom TLS client configuration for [`connect_with`]. Without the `tls` feature there is
+/// none to give: pass `None` (the signature stays the same whatever the features).
+#[cfg(not(feature = "tls"))]
+#[derive(Debug, Clone, Copy)]
+pub enum ClientTlsConfig {}
+
+/// The connection [`connect`] returns.
+pub type ClientSocket = WebSocket<MaybeTlsStream<TcpStream>>;
+
+/// Connects to `url` (`ws://` or `wss://`) with the default [`Config`].
+///
+/// Resolves the host, opens TCP (with `TCP_NODELAY`), runs TLS for `wss://` (trusting the
+/// webpki root certificates) and the opening handshake. Returns the connection and the server's
+/// response (headers, chosen subprotocol).
+///
+/// ```no_run
+/// let (mut ws, _response) = ws_blocking::connect("ws://127.0.0.1:9001/")?;
+/// ws.send_text("hello")?;
+/// println!("{:?}", ws.recv());
+/// # Ok::<(), ws_blocking::Error>(())
+/// ```
+pub fn connect(url: &str) -> Result<(ClientSocket, Response), Error> {
+    connect_with(url, |request| request, Config::default(), None)
+}
+
+/// Connects to `url` with a customised request, a [`Config`] and optionally a TLS client
+/// configuration (e.g. one trusting a private CA; `None`: the webpki roots).
+///
+/// `customize` receives the request built from the URL and adds headers, subprotocols, an
+/// `Origin`. Name resolution, connecting and the handshake together are bounded by
+/// `config.handshake_timeout`.
+///
+/// ```no_run
+/// use ws_blocking::{Config, connect_with};
+/// let (ws, response) = connect_with(
+///     "wss://example.com/chat",
+///     |req| req.protocol("chat.v1").header("Authorization", "Bearer abc"),
+///     Config::default(),
+///     None,
+/// )?;
+/// assert_eq!(ws.protocol(), response.protocol.as_deref());
+/// # Ok::<(), ws_blocking::Error>(())
+/// ```
+pub fn connect_with(
+    url: &str,
+    customize: impl FnOnce(ClientRequest) -> ClientRequest,
+    config: Config,
+    tls: Option<ClientTlsConfig>,
+) -> Result<(ClientSocket, Response), Error> {
+    let url = WsUrl::parse(url)?;
+    if url.tls && cfg!(not(feature = "tls")) {
+        return Err(Error::TlsNotEnabled);
+    }
+    let deadline = Instant::now() + config.handshake_timeout;
+    let tcp = connect_tcp(&url, deadline)?;
+    tcp.set_nodelay(true)?;
+    let stream = wrap_tls(tcp, &url, tls)?;
+    handshake(stream, customize(ClientRequest::from_url(&url)), config, deadline)
+}
+
+#[cfg(feature = "tls")]
+fn wrap_tls(
+    tcp: TcpStream,
+    url: &WsUrl,
+    tls: Option<ClientTlsConfig>,
+) -> Result<MaybeTlsStream<TcpStream>, Error> {
+    match url.tls {
+        true => crate::tls::client_stream(tcp, &url.host, tls),
+        false => Ok(MaybeTlsStream::Plain(tcp)),
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn wrap_tls(
+    tcp: TcpStream,
+    url: &WsUrl,
+    tls: Option<ClientTlsConfig>,
+) -> Result<MaybeTlsStream<TcpStream>, Error> {
+    match (url.tls, tls) {
+        (false, None) => Ok(MaybeTlsStream::Plain(tcp)),
+        (_, Some(never)) => match never {},
+        (true, None) => Err(Error::TlsNotEnabled),
+    }
+}
+
+/// Tries every address of the URL's host until one accepts, within `deadline`.
+fn connect_tcp(url: &WsUrl, deadline: Instant) -> Result<TcpStream, Error> {
+    let mut last = None;
+    for addr in (url.host.as_str(), url.port).to_socket_addrs()? {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::HandshakeTimeout);
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) if e.kind() == io::ErrorKind::TimedOut => Error::HandshakeTimeout,
+        Some(e) => e.into(),
+        None => io::Error::new(io::ErrorKind::NotFound, "the host has no address").into(),
+    })
+}
+
+/// Runs the client handshake on an already connected `stream` (plain, TLS, a Unix socket, a
+/// proxy tunnel…) and returns the connection with the server's response.
+///
+/// The response's header block is bounded by `config.handshake_limits` and the handshake by
+/// `config.handshake_timeout`. A refusal (any status but 101) fails with
+/// [`Error::Handshake`]; [`Error::status`] gives the server's status.
+///
+/// ```no_run
+/// use std::net::TcpStream;
+/// use ws_blocking::{ClientRequest, Config, client};
+/// let tcp = TcpStream::connect("127.0.0.1:9001")?;
+/// let request = ClientRequest::new("127.0.0.1:9001", "/chat").protocol("chat.v1");
+/// let (ws, response) = client(tcp, request, Config::default())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn client<S: Transport>(
+    stream: S,
+    request: ClientRequest,
+    config: Config,
+) -> Result<(WebSocket<S>, Response), Error> {
+    let deadline = Instant::now() + config.handshake_timeout;
+    handshake(stream, request, config, deadline)
+}
+
+fn handshake<S: Transport>(
+    mut stream: S,
+    request: ClientRequest,
+    config: Config,
+    deadline: Instant,
+) -> Result<(WebSocket<S>, Response), Error> {
+    let request = request.with_config(&config);
+    let (bytes, mut pending) = request.build(&mut ChaChaRandom::from_os())?;
+    write_all_before(&mut stream, &bytes, deadline)?;
+    let mut buf = [0u8; 4096];
+    let response = loop {
+        let n = read_before(&mut stream, &mut buf, deadline)?;
+        if n == 0 {
+            return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
+        }
+        if let Some(response) = pending.feed(&buf[..n])? {
+            break response;
+        }
+    };
+    let now = Instant::now();
+    let mut conn =
+        Connection::new(Role::Client, config, now).with_negotiated(&response.negotiated());
+    let early = conn.handle_data(now, &pending.take_remaining()).err();
+    let ws = WebSocket::after_handshake(stream, conn, response.protocol.clone(), early);
+    Ok((ws, response))
+}

@@ -8,7 +8,8 @@
 //!
 //! Every text and binary message is sent back unchanged; Pings are answered and Close frames
 //! replied to by the connection itself. One task per connection on a multi-threaded executor
-//! (one thread per core). Messages up to 64 MiB (frames up to 16 MiB): the `Config` defaults.
+//! (one thread per core). Messages up to 64 MiB (frames up to 16 MiB): the `Config` defaults;
+//! permessage-deflate is accepted whenever a client offers it.
 //!
 //! Under async-std, the same server is `async_std::task::block_on` for the accept loop and
 //! `async_std::task::spawn` per connection; nothing else changes.
@@ -21,7 +22,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use smol::net::{TcpListener, TcpStream};
 use smol::{Executor, future};
 use ws_async_std::tls::{self, TlsAcceptor};
-use ws_async_std::{Message, WebSocket, accept};
+use ws_async_std::{Accept, Config, DeflateConfig, Message, Request, WebSocket, accept_with};
 
 const USAGE: &str = "usage: echo_server [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE]";
 
@@ -81,10 +82,18 @@ fn main() -> Result<(), Box<dyn Error>> {
 
 async fn serve(tcp: TcpStream, tls: Option<TlsAcceptor>) -> Result<(), ws_async_std::Error> {
     tcp.set_nodelay(true)?;
+    let any = |_: &Request| Ok(Accept::new());
     match tls {
-        Some(acceptor) => echo(tls::accept(tcp, &acceptor).await?).await,
-        None => echo(accept(tcp).await?).await,
+        Some(acceptor) => echo(tls::accept_with(tcp, &acceptor, config(), any).await?).await,
+        None => echo(accept_with(tcp, config(), any).await?).await,
     }
+}
+
+/// Default limits, plus permessage-deflate whenever a client offers it (browsers always do).
+fn config() -> Config {
+    let mut config = Config::default();
+    config.deflate = Some(DeflateConfig::default());
+    config
 }
 
 async fn echo<S: AsyncRead + AsyncWrite + Unpin>(

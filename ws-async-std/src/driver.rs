@@ -273,14 +273,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
 
     /// Queues a whole message of any kind.
     pub(crate) fn queue_message(&mut self, message: Message) -> Result<(), Error> {
-        self.command(|conn, now| match message {
-            Message::Text(text) => conn.send_text(text),
-            Message::Binary(data) => conn.send_binary(data),
-            Message::Ping(payload) => conn.ping(now, &payload),
-            Message::Pong(payload) => conn.pong(&payload),
-            Message::Close(Some(frame)) => conn.close(now, frame.code, frame.reason_str()),
-            Message::Close(None) => conn.close(now, CloseCode::NORMAL, ""),
-        })
+        self.command(|conn, now| conn.send_message(now, message))
     }
 
     /// `Sink::poll_close`: sends a Close (1000) unless one was sent, then flushes.

@@ -122,6 +122,15 @@ impl From<ws_proto::Error> for Error {
     }
 }
 
+impl From<ws_proto::handshake::Refused> for Error {
+    fn from(r: ws_proto::handshake::Refused) -> Self {
+        match r {
+            ws_proto::handshake::Refused::Rejected { status } => Error::Rejected { status },
+            ws_proto::handshake::Refused::InvalidAccept(e) => Error::Handshake(e),
+        }
+    }
+}
+
 impl From<HandshakeError> for Error {
     fn from(e: HandshakeError) -> Self {
         Error::Handshake(e)

@@ -96,13 +96,14 @@ pub use connect::{
 };
 pub use error::Error;
 pub use split::{ReadHalf, ReuniteError, WriteHalf, reunite};
-pub use upgrade::{Rejection, accept, accept_with, client};
+pub use upgrade::{accept, accept_with, client};
 pub use websocket::WebSocket;
 
+pub use ws_proto::deflate::{self, DeflateConfig};
 pub use ws_proto::handshake::{
-    self, Accept, ClientRequest, HandshakeError, HandshakeLimits, Request, Response,
+    self, Accept, ClientRequest, HandshakeError, HandshakeLimits, Rejection, Request, Response,
 };
 pub use ws_proto::{
-    Bytes, CloseCause, CloseCode, CloseFrame, CloseInfo, Config, Connection, Event, Initiator,
-    Message, MessageKind, Payload, PreparedFrame, Role, State, TextPayload, Utf8Bytes,
+    Bytes, CloseCause, CloseCode, CloseFrame, CloseInfo, Compression, Config, Connection, Event,
+    Initiator, Message, MessageKind, Payload, PreparedFrame, Role, State, TextPayload, Utf8Bytes,
 };

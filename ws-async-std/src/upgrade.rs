@@ -7,7 +7,9 @@
 use std::time::Instant;
 
 use futures_io::{AsyncRead, AsyncWrite};
-use ws_proto::handshake::{Accept, ClientRequest, Request, RequestParser, Response, reject};
+use ws_proto::handshake::{
+    Accept, Answer, ClientRequest, Rejection, Request, RequestParser, Response, reject,
+};
 use ws_proto::rng::ChaChaRandom;
 use ws_proto::{Config, Connection, Role};
 
@@ -62,56 +64,6 @@ where
         .with_negotiated(&response.negotiated());
     let inner = Inner::new(stream, conn, response.protocol.clone(), &leftover);
     Ok((WebSocket::from_inner(inner), response))
-}
-
-/// How a server refuses a handshake from the [`accept_with`] callback: an HTTP status, headers
-/// and a body, sent as a complete response before the connection is closed.
-///
-/// ```
-/// use ws_async_std::Rejection;
-/// let refusal = Rejection::new(403).header("X-Reason", "origin").body("forbidden origin\n");
-/// assert_eq!(refusal.status, 403);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Rejection {
-    /// The HTTP status: 3xx, 4xx or 5xx (anything else is sent as 500).
-    pub status: u16,
-    /// Extra response headers (`Content-Length` and `Connection: close` are added; fields with
-    /// CR, LF or invalid names are dropped).
-    pub headers: Vec<(String, String)>,
-    /// The response body.
-    pub body: Vec<u8>,
-}
-
-impl Rejection {
-    /// A refusal with `status`, no extra header and an empty body.
-    pub fn new(status: u16) -> Self {
-        Rejection { status, headers: Vec::new(), body: Vec::new() }
-    }
-
-    /// Adds a response header.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Sets the body.
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
-        self.body = body.into();
-        self
-    }
-
-    /// The status actually sent.
-    fn sent_status(&self) -> u16 {
-        if (300..=599).contains(&self.status) { self.status } else { 500 }
-    }
-
-    fn response(&self) -> Vec<u8> {
-        let headers: Vec<(&str, &str)> =
-            self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        reject(self.sent_status(), &headers, &self.body)
-    }
 }
 
 /// Accepts a WebSocket connection on `stream` with the default [`Config`] and no subprotocol.
@@ -220,19 +172,12 @@ where
             }
         }
     };
-    let accept = match callback(&request) {
-        Ok(accept) => accept,
-        Err(rejection) => {
-            let status = rejection.sent_status();
-            return Ok(Err((stream, rejection.response(), Error::Rejected { status })));
-        }
-    };
-    // Negotiates what the config enables (permessage-deflate) unless `accept` says otherwise.
-    let (response, negotiated) = match request.accept_with(&accept, &config) {
-        Ok(accepted) => accepted,
-        // The callback chose a subprotocol the client did not offer, or a header that cannot be
-        // sent: our fault, not the client's.
-        Err(e) => return Ok(Err((stream, reject(500, &[], b""), Error::Handshake(e)))),
+    // Negotiates what the config enables (permessage-deflate) unless the callback says
+    // otherwise; an invalid `Accept` is our fault and answered with 500.
+    let Answer { response, outcome } = request.answer(callback(&request), &config);
+    let negotiated = match outcome {
+        Ok(negotiated) => negotiated,
+        Err(refused) => return Ok(Err((stream, response, refused.into()))),
     };
     write_all(&mut stream, &response).await?;
     let leftover = parser.take_remaining();

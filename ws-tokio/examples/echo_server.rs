@@ -12,14 +12,15 @@
 //! The hot loop uses `feed`: replies are queued without waiting, and `recv` writes everything
 //! queued with one vectored write before it waits for more input, so a burst of pipelined
 //! messages is answered with few writes. Limits are the defaults: 16 MiB frames, 64 MiB
-//! messages. With `--tls-cert` and `--tls-key` it serves `wss://`.
+//! messages; permessage-deflate is accepted whenever a client offers it. With `--tls-cert` and
+//! `--tls-key` it serves `wss://`.
 
 use std::io;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use ws_tokio::{Error, Message, WebSocket};
+use ws_tokio::{Accept, Config, DeflateConfig, Error, Message, WebSocket};
 
 struct Options {
     addr: String,
@@ -144,14 +145,21 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
 // The socket is bound once and lent to `echo`: passing it by value into another `async fn`
 // would store it twice in the task (once as the argument, once as the local).
 
+/// Default limits, plus permessage-deflate whenever a client offers it (browsers always do).
+fn config() -> Config {
+    let mut config = Config::default();
+    config.deflate = Some(DeflateConfig::default());
+    config
+}
+
 async fn serve_plain(tcp: TcpStream) -> Result<(), Error> {
-    let mut ws = ws_tokio::accept(tcp).await?;
+    let mut ws = ws_tokio::accept_with(tcp, config(), |_| Ok(Accept::new())).await?;
     echo(&mut ws).await
 }
 
 #[cfg(feature = "tls")]
 async fn serve_tls(tcp: TcpStream, tls: ws_tokio::tls::TlsAcceptor) -> Result<(), Error> {
-    let mut ws = ws_tokio::tls::accept(tcp, &tls).await?;
+    let mut ws = ws_tokio::tls::accept_with(tcp, &tls, config(), |_| Ok(Accept::new())).await?;
     echo(&mut ws).await
 }
 

@@ -110,8 +110,7 @@ async fn handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (bytes, mut handshake) =
-        request.limits(config.handshake_limits).build(&mut ChaChaRandom::from_os())?;
+    let (bytes, mut handshake) = request.with_config(&config).build(&mut ChaChaRandom::from_os())?;
     stream.write_all(&bytes).await?;
     stream.flush().await?;
     let mut buf = [0u8; 1024];
@@ -125,8 +124,7 @@ where
         }
     };
     let leftover = handshake.take_remaining();
-    let protocol = response.protocol.clone();
-    let ws = WebSocket::from_parts(stream, Role::Client, config, protocol, &leftover);
+    let ws = WebSocket::from_parts(stream, Role::Client, config, &response.negotiated(), &leftover);
     Ok((ws, response))
 }
 

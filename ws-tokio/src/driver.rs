@@ -115,20 +115,7 @@ impl<S> Driver<S> {
 
     /// Queues a whole message (no IO).
     pub(crate) fn queue(&mut self, message: Message) -> Result<(), Error> {
-        match message {
-            Message::Text(text) => self.conn.send_text(text)?,
-            Message::Binary(data) => self.conn.send_binary(data)?,
-            Message::Ping(payload) => self.conn.ping(Instant::now(), &payload)?,
-            Message::Pong(payload) => self.conn.pong(&payload)?,
-            Message::Close(frame) => {
-                let (code, reason) = match &frame {
-                    Some(f) => (f.code, f.reason_str()),
-                    None => (CloseCode::NORMAL, ""),
-                };
-                self.conn.close(Instant::now(), code, reason)?;
-            }
-        }
-        Ok(())
+        Ok(self.conn.send_message(Instant::now(), message)?)
     }
 }
 

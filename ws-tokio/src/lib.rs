@@ -88,13 +88,14 @@ mod websocket;
 
 pub use client::{ClientSocket, ClientTlsConfig, client, connect, connect_with};
 pub use error::Error;
-pub use server::{Rejection, accept, accept_with};
+pub use server::{accept, accept_with};
 pub use split::{ReadHalf, ReuniteError, WriteHalf, reunite};
 pub use stream::MaybeTlsStream;
 pub use websocket::WebSocket;
 
-pub use ws_proto::handshake::{self, Accept, ClientRequest, Request, Response};
+pub use ws_proto::deflate::{self, DeflateConfig};
+pub use ws_proto::handshake::{self, Accept, ClientRequest, Rejection, Request, Response};
 pub use ws_proto::{
-    Bytes, CloseCode, CloseFrame, CloseInfo, Config, Connection, Event, Message, MessageKind,
-    Payload, PreparedFrame, Role, State, TextPayload, Utf8Bytes,
+    Bytes, CloseCode, CloseFrame, CloseInfo, Compression, Config, Connection, Event, Message,
+    MessageKind, Payload, PreparedFrame, Role, State, TextPayload, Utf8Bytes,
 };

@@ -1,52 +1,15 @@
-//! Server side: [`accept`], [`accept_with`] and [`Rejection`].
+//! Server side: [`accept`] and [`accept_with`].
 
 use std::io;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use ws_proto::handshake::{Accept, HandshakeError, Request, RequestParser, reject};
+use ws_proto::handshake::{Accept, Answer, HandshakeError, Rejection, Request, RequestParser};
 use ws_proto::{Config, Role};
 
 use crate::client::within;
 use crate::error::Error;
 use crate::websocket::WebSocket;
-
-/// How an [`accept_with`] callback refuses a request: the HTTP status, headers and body sent
-/// back (with `Content-Length` and `Connection: close` added).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// HTTP status, e.g. 401, 403 or 404.
-    pub status: u16,
-    /// Extra response headers.
-    pub headers: Vec<(String, String)>,
-    /// Response body.
-    pub body: Vec<u8>,
-}
-
-impl Rejection {
-    /// A rejection with `status`, no extra header and an empty body.
-    pub fn new(status: u16) -> Self {
-        Rejection { status, headers: Vec::new(), body: Vec::new() }
-    }
-
-    /// Adds a response header.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Sets the response body.
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
-        self.body = body.into();
-        self
-    }
-
-    fn response(&self) -> Vec<u8> {
-        let headers: Vec<(&str, &str)> =
-            self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        reject(self.status, &headers, &self.body)
-    }
-}
 
 /// Runs the server handshake on `stream` with the default [`Config`], accepting any valid
 /// request (no subprotocol). See [`accept_with`].
@@ -106,29 +69,19 @@ where
     F: FnOnce(&Request) -> Result<Accept, Rejection>,
 {
     let mut parser = RequestParser::new(config.handshake_limits);
-    let answer = match read_request(&mut stream, &mut parser).await? {
-        Ok(request) => match callback(&request) {
-            Ok(accept) => match request.accept(&accept) {
-                Ok(response) => Ok((response, accept.protocol)),
-                // The callback chose something the request does not allow (an unoffered
-                // subprotocol, a header with CR/LF): our fault, so 500.
-                Err(e) => Err((Some(reject(500, &[], b"")), Error::Handshake(e))),
-            },
-            Err(rejection) => {
-                let status = rejection.status;
-                Err((Some(rejection.response()), Error::Rejected { status }))
-            }
-        },
-        Err(e) => Err((e.response(), Error::Handshake(e))),
+    let request = match read_request(&mut stream, &mut parser).await? {
+        Ok(request) => request,
+        Err(e) => return Err(refuse(stream, e.response(), Error::Handshake(e)).await),
     };
-    let (response, protocol) = match answer {
-        Ok(answer) => answer,
-        Err((response, err)) => return Err(refuse(stream, response, err).await),
+    let Answer { response, outcome } = request.answer(callback(&request), &config);
+    let negotiated = match outcome {
+        Ok(negotiated) => negotiated,
+        Err(refused) => return Err(refuse(stream, Some(response), refused.into()).await),
     };
     stream.write_all(&response).await?;
     stream.flush().await?;
     let leftover = parser.take_remaining();
-    Ok(WebSocket::from_parts(stream, Role::Server, config, protocol, &leftover))
+    Ok(WebSocket::from_parts(stream, Role::Server, config, &negotiated, &leftover))
 }
 
 /// Reads until the request is complete. The inner result is the request or why it is bad.

@@ -24,8 +24,9 @@ pub use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::client::within;
 use crate::error::Error;
-use crate::server::{Rejection, handshake};
+use crate::server::handshake;
 use crate::websocket::WebSocket;
+use ws_proto::handshake::Rejection;
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use tokio::io::{AsyncRead, AsyncWrite};
+use ws_proto::handshake::Negotiated;
 use ws_proto::{CloseInfo, Config, Connection, Message, MessageAssembler, Role, State};
 
 use crate::api::{Drive, recv_api, send_api};
@@ -37,12 +38,13 @@ impl<S> WebSocket<S> {
         stream: S,
         role: Role,
         config: Config,
-        protocol: Option<String>,
+        negotiated: &Negotiated,
         leftover: &[u8],
     ) -> Self {
         let now = Instant::now();
         let assembler = MessageAssembler::new(config.max_message_size);
-        let mut conn = Connection::new(role, config, now);
+        let protocol = negotiated.protocol.clone();
+        let mut conn = Connection::new(role, config, now).with_negotiated(negotiated);
         // An error here fails the connection inside the core (Close queued, Closed event
         // pending); `recv` reports the events and then the end of the stream.
         let error = conn.handle_data(now, leftover).err();
@@ -56,7 +58,7 @@ impl<S> WebSocket<S> {
     /// Wraps a transport on which the opening handshake has already been done elsewhere (for
     /// example by hyper or axum), as `role`.
     pub fn from_raw(stream: S, role: Role, config: Config) -> Self {
-        Self::from_parts(stream, role, config, None, &[])
+        Self::from_parts(stream, role, config, &Negotiated::default(), &[])
     }
 
     pub(crate) fn from_driver(driver: Driver<S>, assembler: MessageAssembler) -> Self {

@@ -1,0 +1,321 @@
+//! The engine of `ws-load`: non-pipelined echo load over raw TCP, and idle connections.
+//!
+//! Each connection sends one pre-encoded masked frame, waits for the whole echo, checks it byte
+//! for byte against the unmasked frame a server must send back, and only then sends the next
+//! (as uWebSockets' `load_test` does). Nothing here uses `ws-proto`: frames and handshake come
+//! from [`crate::wire`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::inputs::{Corpus, Rng, binary_payload, text};
+use crate::wire::{Opcode, client_handshake, encode_frame};
+
+/// Connections opened (TCP connect + upgrade) at the same time: more would overflow the
+/// server's accept backlog and turn into SYN retries of a second or more.
+const CONNECT_CONCURRENCY: usize = 64;
+
+const WARMUP: u8 = 0;
+const MEASURE: u8 = 1;
+const STOP: u8 = 2;
+
+/// Where to connect: a `ws://host:port/path` URL taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `host:port`, for the TCP connect and the `Host` header.
+    pub authority: String,
+    /// The request path, at least `/`.
+    pub path: String,
+}
+
+impl Target {
+    /// Parses a `ws://host:port[/path]` URL (no TLS: the tools measure WebSocket, not TLS).
+    pub fn parse(url: &str) -> Result<Target, String> {
+        let rest = url.strip_prefix("ws://").ok_or_else(|| format!("{url}: only ws:// URLs"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if !authority.contains(':') {
+            return Err(format!("{url}: give the port explicitly"));
+        }
+        Ok(Target { authority: authority.to_owned(), path: path.to_owned() })
+    }
+}
+
+/// A load run's settings.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// The server.
+    pub target: Target,
+    /// Concurrent connections, each with one message in flight.
+    pub conns: usize,
+    /// Payload bytes per message.
+    pub size: usize,
+    /// Send UTF-8 text messages (the server validates them) instead of binary.
+    pub text: bool,
+    /// Seconds of load before measuring starts.
+    pub warmup: Duration,
+    /// Seconds measured.
+    pub duration: Duration,
+    /// Linux: the server's process id, to read its CPU time at the edges of the measured
+    /// window (from `/proc/<pid>/stat`).
+    pub server_pid: Option<u32>,
+}
+
+/// User plus system CPU time of process `pid` so far (all its threads), from
+/// `/proc/<pid>/stat`. Clock ticks are `USER_HZ`, which Linux fixes at 100 for user space.
+pub fn process_cpu_time(pid: u32) -> Result<Duration, String> {
+    const USER_HZ: u64 = 100;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
+    // Fields after the command name (which may contain spaces) start at state (field 3);
+    // utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).ok_or("malformed /proc stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick =
+        |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or("malformed /proc stat");
+    let ticks = tick(11)? + tick(12)?;
+    Ok(Duration::from_millis(ticks * 1000 / USER_HZ))
+}
+
+/// What a load run measured.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    /// Round trips completed entirely inside the measured window.
+    pub messages: u64,
+    /// Length of the measured window.
+    pub elapsed: Duration,
+    /// Round-trip times of those messages, sorted, in nanoseconds.
+    pub latencies: Vec<u32>,
+    /// CPU time the server used during the measured window, if its pid was given.
+    pub server_cpu: Option<Duration>,
+}
+
+impl LoadReport {
+    /// Messages per second over the measured window.
+    pub fn rate(&self) -> f64 {
+        self.messages as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The `q`-quantile round trip (0.5 for the median), in microseconds.
+    pub fn percentile_us(&self, q: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((self.latencies.len() - 1) as f64 * q).round() as usize;
+        f64::from(self.latencies[i]) / 1000.0
+    }
+
+    /// Messages per second of server CPU time, if it was measured.
+    pub fn per_server_cpu_second(&self) -> Option<f64> {
+        self.server_cpu.map(|cpu| self.messages as f64 / cpu.as_secs_f64())
+    }
+}
+
+/// One connection's messages: the masked frame it sends and the exact bytes it must get back.
+struct Exchange {
+    request: Vec<u8>,
+    expected: Vec<u8>,
+}
+
+impl Exchange {
+    fn new(cfg: &LoadConfig, index: usize) -> Exchange {
+        let seed = index as u64 + 1;
+        let (opcode, payload) = if cfg.text {
+            (Opcode::Text, text(Corpus::Latin1, cfg.size, seed))
+        } else {
+            (Opcode::Binary, binary_payload(cfg.size, seed))
+        };
+        let key = Rng::new(seed ^ 0xabcd).mask_key();
+        Exchange {
+            request: encode_frame(opcode, &payload, Some(key)),
+            expected: encode_frame(opcode, &payload, None),
+        }
+    }
+}
+
+/// Opens `n` upgraded connections, at most 64 at a time (more would overflow the server's
+/// accept backlog).
+pub async fn connect_all(target: &Target, n: usize) -> Result<Vec<TcpStream>, String> {
+    let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
+    let mut set = JoinSet::new();
+    for i in 0..n {
+        let (permits, target) = (permits.clone(), target.clone());
+        set.spawn(async move {
+            let _permit = permits.acquire_owned().await.map_err(|e| e.to_string())?;
+            let mut stream = TcpStream::connect(&target.authority)
+                .await
+                .map_err(|e| format!("connect {}: {e}", target.authority))?;
+            stream.set_nodelay(true).map_err(|e| e.to_string())?;
+            let mut nonce = [0u8; 16];
+            Rng::new(i as u64).fill(&mut nonce);
+            client_handshake(&mut stream, &target.authority, &target.path, nonce)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((i, stream))
+        });
+    }
+    let mut streams: Vec<Option<TcpStream>> = (0..n).map(|_| None).collect();
+    while let Some(res) = set.join_next().await {
+        let (i, s) = res.map_err(|e| e.to_string())??;
+        streams[i] = Some(s);
+    }
+    Ok(streams.into_iter().flatten().collect())
+}
+
+/// Sends one message and checks its echo; returns the round-trip time.
+async fn round_trip(
+    stream: &mut TcpStream,
+    ex: &Exchange,
+    buf: &mut [u8],
+) -> Result<Duration, String> {
+    let start = Instant::now();
+    stream.write_all(&ex.request).await.map_err(|e| format!("write: {e}"))?;
+    stream.read_exact(buf).await.map_err(|e| format!("read echo: {e}"))?;
+    let rtt = start.elapsed();
+    if buf != &ex.expected[..] {
+        let at = buf.iter().zip(&ex.expected).position(|(a, b)| a != b).unwrap_or(0);
+        return Err(format!("echo differs from what was sent at byte {at} of {}", buf.len()));
+    }
+    Ok(rtt)
+}
+
+/// Ends a connection politely: a Close frame (1000), then waits briefly for the server to close.
+async fn close(mut stream: TcpStream) {
+    let close = encode_frame(Opcode::Close, &1000u16.to_be_bytes(), Some([0x11, 0x22, 0x33, 0x44]));
+    if stream.write_all(&close).await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 1024];
+    let drain = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+}
+
+/// One connection's loop: echo until told to stop, recording what completes while measuring.
+async fn echo_loop(
+    mut stream: TcpStream,
+    ex: Exchange,
+    phase: Arc<AtomicU8>,
+) -> Result<Vec<u32>, String> {
+    let mut buf = vec![0u8; ex.expected.len()];
+    let mut latencies = Vec::new();
+    loop {
+        let before = phase.load(Ordering::Relaxed);
+        if before == STOP {
+            break;
+        }
+        let rtt = round_trip(&mut stream, &ex, &mut buf).await?;
+        if before == MEASURE && phase.load(Ordering::Relaxed) == MEASURE {
+            latencies.push(u32::try_from(rtt.as_nanos()).unwrap_or(u32::MAX));
+        }
+    }
+    close(stream).await;
+    Ok(latencies)
+}
+
+/// Runs a load test: connect, warm up, measure, close.
+pub async fn run(cfg: &LoadConfig) -> Result<LoadReport, String> {
+    let streams = connect_all(&cfg.target, cfg.conns).await?;
+    let phase = Arc::new(AtomicU8::new(WARMUP));
+    let mut set = JoinSet::new();
+    for (i, stream) in streams.into_iter().enumerate() {
+        set.spawn(echo_loop(stream, Exchange::new(cfg, i), phase.clone()));
+    }
+    let cpu = || cfg.server_pid.map(process_cpu_time).transpose();
+    tokio::time::sleep(cfg.warmup).await;
+    let cpu_start = cpu()?;
+    phase.store(MEASURE, Ordering::Relaxed);
+    let start = Instant::now();
+    tokio::time::sleep(cfg.duration).await;
+    phase.store(STOP, Ordering::Relaxed);
+    let elapsed = start.elapsed();
+    let server_cpu = match (cpu_start, cpu()?) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
+    let mut latencies = Vec::new();
+    let mut first_error = None;
+    while let Some(res) = set.join_next().await {
+        match res.map_err(|e| e.to_string()).and_then(|r| r) {
+            Ok(mut l) => latencies.append(&mut l),
+            Err(e) => first_error = first_error.or(Some(e)),
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    latencies.sort_unstable();
+    Ok(LoadReport { messages: latencies.len() as u64, elapsed, latencies, server_cpu })
+}
+
+/// Opens `conns` connections (optionally exchanging one message on each), reports through
+/// `ready` once all are open and idle, holds them for `hold`, then closes them.
+pub async fn idle(
+    cfg: &LoadConfig,
+    echo_first: bool,
+    hold: Duration,
+    ready: impl FnOnce(usize),
+) -> Result<(), String> {
+    let mut streams = connect_all(&cfg.target, cfg.conns).await?;
+    if echo_first {
+        for (i, s) in streams.iter_mut().enumerate() {
+            let ex = Exchange::new(cfg, i);
+            let mut buf = vec![0u8; ex.expected.len()];
+            round_trip(s, &ex, &mut buf).await?;
+        }
+    }
+    ready(streams.len());
+    tokio::time::sleep(hold).await;
+    let mut set = JoinSet::new();
+    for s in streams {
+        set.spawn(close(s));
+    }
+    while set.join_next().await.is_some() {}
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let t = Target::parse("ws://127.0.0.1:9401/echo").unwrap();
+        assert_eq!((t.authority.as_str(), t.path.as_str()), ("127.0.0.1:9401", "/echo"));
+        assert_eq!(Target::parse("ws://localhost:80").unwrap().path, "/");
+        assert!(Target::parse("wss://h:1").is_err());
+        assert!(Target::parse("ws://h/").is_err());
+    }
+
+    #[test]
+    fn percentiles() {
+        let r = LoadReport {
+            messages: 5,
+            elapsed: Duration::from_secs(1),
+            latencies: vec![1000, 2000, 3000, 4000, 5000],
+            server_cpu: Some(Duration::from_millis(500)),
+        };
+        assert_eq!((r.rate(), r.percentile_us(0.5), r.percentile_us(1.0)), (5.0, 3.0, 5.0));
+        assert_eq!(r.per_server_cpu_second(), Some(10.0));
+    }
+
+    #[test]
+    fn reads_own_cpu_time() {
+        let before = process_cpu_time(std::process::id()).unwrap();
+        let start = Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(200) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        let after = process_cpu_time(std::process::id()).unwrap();
+        assert!(after > before, "200 ms of spinning shows up as CPU time");
+        assert!(process_cpu_time(u32::MAX).is_err());
+    }
+}

@@ -1,0 +1,94 @@
+//! What the peer echo servers share: flags, the runtime and the accept loop.
+//!
+//! Every echo server in a comparison is configured alike, as the ws-tokio `echo_server` example
+//! is: a tokio multi-threaded runtime with `--threads` workers (a current-thread runtime for
+//! `--threads 1`), `TCP_NODELAY` on accepted sockets, 16 MiB frames and 64 MiB messages
+//! (where the library lets them be set apart), no compression.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::cli::Flags;
+
+/// Largest frame the servers accept (the `ws-proto` default).
+pub const MAX_FRAME_SIZE: usize = 16 << 20;
+/// Largest message the servers accept (the `ws-proto` default).
+pub const MAX_MESSAGE_SIZE: usize = 64 << 20;
+
+/// Connection errors printed before the servers go quiet (load runs end by dropping sockets).
+const MAX_LOGGED_ERRORS: usize = 10;
+
+/// `--addr HOST:PORT --threads N`.
+#[derive(Debug, Clone)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    pub addr: String,
+    /// Runtime worker threads.
+    pub threads: usize,
+}
+
+impl ServerArgs {
+    /// Parses the process's arguments, exiting with the usage text on error.
+    pub fn from_env(name: &str) -> ServerArgs {
+        let usage = "usage: [--addr 127.0.0.1:9001] [--threads N]";
+        let parsed = Flags::from_env(&[], usage).and_then(|mut f| {
+            let args = ServerArgs {
+                addr: f.get("addr", "127.0.0.1:9001".to_owned())?,
+                threads: f
+                    .get("threads", std::thread::available_parallelism().map_or(1, |n| n.get()))?,
+            };
+            f.finish()?;
+            if args.threads == 0 {
+                return Err("--threads must be at least 1".to_owned());
+            }
+            Ok(args)
+        });
+        parsed.unwrap_or_else(|e| {
+            eprintln!("{name}: {e}");
+            std::process::exit(2)
+        })
+    }
+}
+
+/// Runs an echo server: accepts on `args.addr` and spawns `handle` for every connection.
+pub fn run<F, Fut, E>(name: &str, args: &ServerArgs, handle: F) -> std::io::Result<()>
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    let rt = match args.threads {
+        1 => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build()?,
+    };
+    rt.block_on(async {
+        let listener = TcpListener::bind(&args.addr).await?;
+        println!(
+            "{name} echo server listening on ws://{} ({} threads)",
+            listener.local_addr()?,
+            args.threads
+        );
+        static ERRORS: AtomicUsize = AtomicUsize::new(0);
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(s) => s,
+                // Out of file descriptors and the like: wait for connections to go away.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            stream.set_nodelay(true)?;
+            let fut = handle(stream);
+            tokio::spawn(async move {
+                if let Err(e) = fut.await {
+                    if ERRORS.fetch_add(1, Ordering::Relaxed) < MAX_LOGGED_ERRORS {
+                        eprintln!("connection error: {e}");
+                    }
+                }
+            });
+        }
+    })
+}

@@ -1,0 +1,90 @@
+//! `ws-load`'s engine against in-process echo servers on loopback: it measures a correct server
+//! and refuses a server whose echo is wrong by a single byte.
+
+use std::time::Duration;
+
+use benches::drivers;
+use benches::load::{self, LoadConfig, Target};
+use benches::wire;
+use tokio::net::TcpListener;
+
+/// Starts an echo server (fastwebsockets, as the peer binary runs it) on an ephemeral port.
+/// `corrupt` flips the last byte of every echoed payload.
+async fn echo_server(corrupt: bool) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                wire::server_handshake(&mut stream).await.ok()?;
+                let mut ws = drivers::fastwebsockets(stream, fastwebsockets::Role::Server);
+                loop {
+                    let mut frame = ws.read_frame().await.ok()?;
+                    match frame.opcode {
+                        fastwebsockets::OpCode::Close => return Some(()),
+                        fastwebsockets::OpCode::Binary | fastwebsockets::OpCode::Text => {
+                            if corrupt {
+                                if let Some(b) = frame.payload.to_mut().last_mut() {
+                                    *b ^= 1;
+                                }
+                            }
+                            ws.write_frame(frame).await.ok()?;
+                        }
+                        _ => {}
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn config(addr: &str, text: bool) -> LoadConfig {
+    LoadConfig {
+        target: Target::parse(&format!("ws://{addr}/")).unwrap(),
+        conns: 4,
+        size: 300,
+        text,
+        warmup: Duration::from_millis(50),
+        duration: Duration::from_millis(300),
+        server_pid: Some(std::process::id()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn measures_a_correct_server() {
+    let addr = echo_server(false).await;
+    for text in [false, true] {
+        let report = load::run(&config(&addr, text)).await.unwrap();
+        assert!(report.messages > 0);
+        assert_eq!(report.latencies.len() as u64, report.messages);
+        assert!(report.latencies.windows(2).all(|w| w[0] <= w[1]), "sorted");
+        assert!(report.percentile_us(0.99) >= report.percentile_us(0.5));
+        assert!(report.server_cpu.is_some());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_a_wrong_echo() {
+    let addr = echo_server(true).await;
+    let err = load::run(&config(&addr, false)).await.unwrap_err();
+    assert!(err.contains("echo differs") && err.contains("byte 303"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_mode_opens_and_closes_connections() {
+    let addr = echo_server(false).await;
+    let mut cfg = config(&addr, false);
+    cfg.conns = 100;
+    let mut opened = 0;
+    load::idle(&cfg, true, Duration::from_millis(50), |n| opened = n).await.unwrap();
+    assert_eq!(opened, 100);
+}
+
+#[tokio::test]
+async fn connection_refused_is_an_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    assert!(load::run(&config(&addr, false)).await.is_err());
+}

@@ -35,8 +35,8 @@ pub enum Event {
     CloseReceived(Option<CloseFrame>),
     /// The connection is closed: the last event. Drain [`poll_transmit`](crate::Connection::poll_transmit)
     /// and then close the transport when [`should_close_transport`](crate::Connection::should_close_transport)
-    /// says so.
-    Closed(CloseInfo),
+    /// says so. (Boxed: it is rare, and keeping it small keeps every event small.)
+    Closed(Box<CloseInfo>),
 }
 
 /// Who started closing.

@@ -25,10 +25,10 @@ const BLOCK: usize = 64;
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = rotate_key(key, offset);
-    if buf.len() < 16 {
-        return apply_mask_bytewise(buf, key, 0);
-    }
     let word = u32::from_ne_bytes(key);
+    if buf.len() < BLOCK {
+        return mask_words(buf, word, key);
+    }
     let pattern: [u8; BLOCK] = {
         let mut p = [0u8; BLOCK];
         for chunk in p.chunks_exact_mut(4) {
@@ -44,14 +44,20 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
             *b ^= k;
         }
     }
-    // The remainder is shorter than a block; whole 4-byte words first, then the last bytes.
-    let rest = blocks.into_remainder();
-    let mut words = rest.chunks_exact_mut(4);
+    mask_words(blocks.into_remainder(), word, key);
+}
+
+/// Masks a short buffer: whole 4-byte words, then the last bytes.
+#[inline]
+fn mask_words(buf: &mut [u8], word: u32, key: [u8; 4]) {
+    let mut words = buf.chunks_exact_mut(4);
     for w in &mut words {
         let v = u32::from_ne_bytes([w[0], w[1], w[2], w[3]]) ^ word;
         w.copy_from_slice(&v.to_ne_bytes());
     }
-    apply_mask_bytewise(words.into_remainder(), key, 0);
+    for (b, k) in words.into_remainder().iter_mut().zip(key) {
+        *b ^= k;
+    }
 }
 
 /// The byte-at-a-time reference implementation of [`apply_mask`]: slow, simple and used as the
@@ -65,9 +71,9 @@ pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
 /// The key as seen from payload position `offset`.
 #[inline]
 fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let mut k = key;
-    k.rotate_left(offset % 4);
-    k
+    // Byte `i` of the rotated key is byte `(offset + i) % 4` of the original.
+    let o = offset % 4;
+    [key[o], key[(o + 1) % 4], key[(o + 2) % 4], key[(o + 3) % 4]]
 }
 
 #[cfg(test)]

@@ -324,6 +324,17 @@ impl MessageAssembler {
         first: bool,
         fin: bool,
     ) -> Result<Option<Message>, CapacityError> {
+        if first && fin && self.first.is_none() && self.buf.is_empty() {
+            // The common case: a whole message in one frame, passed through.
+            if payload.len() > self.max {
+                let size = payload.len() as u64;
+                return Err(CapacityError::MessageTooLarge { size, max: self.max });
+            }
+            return Ok(Some(match kind {
+                MessageKind::Text => Message::Text(Utf8Bytes::from_validated(payload)),
+                MessageKind::Binary => Message::Binary(payload),
+            }));
+        }
         if first {
             self.first = None;
             self.buf.clear();

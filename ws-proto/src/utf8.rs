@@ -82,9 +82,18 @@ impl Utf8Validator {
                 None => return Ok(()),
             }
         }
-        if simdutf8::basic::from_utf8(input).is_ok() {
-            self.complete += input.len() as u64;
-            return Ok(());
+        // A piece usually ends mid code point when text is split; check the complete prefix
+        // with the fast validator and keep the (at most 3-byte) tail for the next piece, so the
+        // common case never needs the slower position-reporting scan.
+        let cut = complete_prefix_len(input);
+        if simdutf8::basic::from_utf8(&input[..cut]).is_ok() {
+            let tail = &input[cut..];
+            if tail.is_empty() || is_valid_prefix(tail) {
+                self.pending[..tail.len()].copy_from_slice(tail);
+                self.pending_len = tail.len() as u8;
+                self.complete += cut as u64;
+                return Ok(());
+            }
         }
         // Rare path: find out where it went wrong.
         match simdutf8::compat::from_utf8(input) {
@@ -143,6 +152,34 @@ impl Utf8Validator {
         self.complete += char_len as u64;
         Ok(Some(char_len - have))
     }
+}
+
+/// Length of `input` without a trailing incomplete multi-byte sequence (judged by its lead
+/// byte alone; whether that tail is a valid prefix is checked separately).
+#[inline]
+fn complete_prefix_len(input: &[u8]) -> usize {
+    let len = input.len();
+    for back in 1..=len.min(3) {
+        let b = input[len - back];
+        if b < 0x80 {
+            return len; // ASCII ends the input: nothing pending
+        }
+        if b >= 0xc0 {
+            let need = match b {
+                0xc0..=0xdf => 2,
+                0xe0..=0xef => 3,
+                _ => 4,
+            };
+            return if back < need { len - back } else { len };
+        }
+        // A continuation byte: keep looking for its lead.
+    }
+    len
+}
+
+/// True if `tail` (1–3 bytes) can still become a valid code point.
+fn is_valid_prefix(tail: &[u8]) -> bool {
+    matches!(std::str::from_utf8(tail), Err(e) if e.valid_up_to() == 0 && e.error_len().is_none())
 }
 
 #[cfg(test)]

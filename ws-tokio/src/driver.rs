@@ -26,8 +26,10 @@ use ws_proto::{CloseCode, Connection, Event, Message, MessageAssembler};
 
 use crate::error::Error;
 
-/// Bytes read at a frame boundary before they are handed to the core.
-const STAGE_LEN: usize = 8 << 10;
+/// Bytes read at a frame boundary before they are handed to the core: large enough that a
+/// typical message (up to ~64 KiB) arrives in one read. It lives on the poll's stack, never in
+/// the connection, so idle connections do not pay for it.
+const STAGE_LEN: usize = 64 << 10;
 /// Most queued chunks passed to one vectored write.
 const MAX_SLICES: usize = 32;
 
@@ -246,10 +248,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Reads once into the core.
     fn poll_read_some(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let read_size = self.conn.config().read_buffer_size.max(1);
-        if self.conn.recv_buffered() == 0 && read_size <= STAGE_LEN {
+        if self.conn.recv_buffered() == 0 {
             let mut stage = [MaybeUninit::<u8>::uninit(); STAGE_LEN];
-            let mut buf = ReadBuf::uninit(&mut stage[..read_size]);
+            let mut buf = ReadBuf::uninit(&mut stage);
             ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf))?;
             let now = Instant::now();
             match buf.filled() {
@@ -284,7 +285,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     #[cold]
     #[inline(never)]
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut scratch = [MaybeUninit::<u8>::uninit(); STAGE_LEN];
+        let mut scratch = [MaybeUninit::<u8>::uninit(); 8 << 10];
         let mut buf = ReadBuf::uninit(&mut scratch);
         match ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf)) {
             Ok(()) if !buf.filled().is_empty() => {}

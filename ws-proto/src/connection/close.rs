@@ -110,7 +110,7 @@ impl Connection {
             cause,
         };
         self.close.info = Some(info.clone());
-        self.events.push_back(Event::Closed(info));
+        self.events.push_back(Event::Closed(Box::new(info)));
         self.close.transport_close = failed || self.role == Role::Server || self.close.eof;
     }
 }

@@ -88,9 +88,9 @@ impl Connection {
         if let Some(f) = &self.frame {
             // Make room for the rest of the frame, but let a declared length reserve memory
             // only in proportion to what has actually arrived (a peer announcing 16 MiB and
-            // sending 10 bytes gets 256 KiB, not 16 MiB).
+            // sending 10 bytes gets 256 KiB, not 16 MiB; then 4x what arrived, per step).
             let missing = (f.header_len + f.payload_len()).saturating_sub(self.filled);
-            want = want.max(missing.min(self.filled.max(GROWTH_STEP)));
+            want = want.max(missing.min((self.filled * 4).max(GROWTH_STEP)));
         }
         let spare = self.rbuf.len() - self.filled;
         if spare < want {

@@ -140,8 +140,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 *slot = IoSlice::new(chunk);
                 count += 1;
             }
-            let result =
-                ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..count]));
+            // One chunk (the common case: small frames share one buffer) takes the plain write
+            // path, which is shorter in the kernel than writev.
+            let stream = Pin::new(&mut self.stream);
+            let result = ready!(match count {
+                1 => stream.poll_write(cx, &slices[0]),
+                _ => stream.poll_write_vectored(cx, &slices[..count]),
+            });
             match result {
                 Ok(0) => return Poll::Ready(self.write_failed(io::ErrorKind::WriteZero.into())),
                 Ok(n) => {

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::{Connection, State};
 use crate::config::Role;
@@ -251,33 +251,20 @@ impl Connection {
             },
             other => other,
         };
+        // Everything else is copied (and masked) into the reusable tail buffer.
         let data = payload.as_slice();
-        match key {
-            Some(key) if big => {
-                // A large client frame we may not mutate: one masked copy of its own.
-                let mut buf = BytesMut::with_capacity(hlen + len);
-                buf.extend_from_slice(&hbuf[..hlen]);
-                buf.extend_from_slice(data);
-                apply_mask(&mut buf[hlen..], key, 0);
-                self.tx.push_chunk(buf.freeze());
-            }
-            _ => {
-                let tail = self.tx.tail();
-                tail.reserve(hlen + len);
-                tail.extend_from_slice(&hbuf[..hlen]);
-                let start = tail.len();
-                tail.extend_from_slice(data);
-                if let Some(key) = key {
-                    apply_mask(&mut tail[start..], key, 0);
-                }
-                self.tx.appended(hlen + len);
-            }
+        let tail = self.tx.tail();
+        tail.reserve(hlen + len);
+        tail.extend_from_slice(&hbuf[..hlen]);
+        let start = tail.len();
+        tail.extend_from_slice(data);
+        if let Some(key) = key {
+            apply_mask(&mut tail[start..], key, 0);
         }
+        self.tx.appended(hlen + len);
     }
 
     fn push_with_header(&mut self, header: &[u8], payload: Bytes) {
-        self.tx.tail().extend_from_slice(header);
-        self.tx.appended(header.len());
-        self.tx.push_chunk(payload);
+        self.tx.push_frame(header, payload);
     }
 }

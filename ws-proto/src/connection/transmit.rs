@@ -2,18 +2,57 @@
 //!
 //! Small frames are appended (header and payload together) to one contiguous `tail` buffer, so a
 //! burst of small messages becomes one write. Large payloads are queued as their own `Bytes`
-//! chunk without copying, so an adapter writes header and payload with one vectored write.
-//! Order is preserved: every chunk in `chunks` precedes `tail`.
+//! chunk without copying, behind an inline header chunk, so an adapter writes header and
+//! payload with one vectored write. Order is preserved: every chunk in `chunks` precedes `tail`.
 
 use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::Connection;
+use crate::frame::MAX_HEADER_LEN;
+
+/// Largest tail buffer kept for reuse once it has been written out.
+const TAIL_KEEP: usize = 1 << 20;
+
+/// One queued piece: shared bytes, or a frame header kept inline (so a large payload queued
+/// without copying costs no allocation and no split of the tail buffer for its header).
+#[derive(Debug)]
+enum Chunk {
+    Shared(Bytes),
+    Header { buf: [u8; MAX_HEADER_LEN], start: u8, end: u8 },
+}
+
+impl Chunk {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Chunk::Shared(b) => b,
+            Chunk::Header { buf, start, end } => &buf[*start as usize..*end as usize],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    fn advance(&mut self, n: usize) {
+        match self {
+            Chunk::Shared(b) => b.advance(n),
+            Chunk::Header { start, .. } => *start += n as u8,
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Chunk::Shared(b) => b,
+            h @ Chunk::Header { .. } => Bytes::copy_from_slice(h.as_slice()),
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct TxQueue {
-    chunks: VecDeque<Bytes>,
+    chunks: VecDeque<Chunk>,
     tail: BytesMut,
     len: usize,
 }
@@ -33,16 +72,33 @@ impl TxQueue {
         self.len += n;
     }
 
+    /// Moves what the tail holds into the chunk list, so a chunk can follow it in order.
+    fn seal_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.chunks.push_back(Chunk::Shared(self.tail.split().freeze()));
+        }
+    }
+
+    /// Queues a frame header followed by its payload, after everything already queued.
+    pub(crate) fn push_frame(&mut self, header: &[u8], payload: Bytes) {
+        self.seal_tail();
+        let mut buf = [0u8; MAX_HEADER_LEN];
+        buf[..header.len()].copy_from_slice(header);
+        self.chunks.push_back(Chunk::Header { buf, start: 0, end: header.len() as u8 });
+        self.len += header.len() + payload.len();
+        if !payload.is_empty() {
+            self.chunks.push_back(Chunk::Shared(payload));
+        }
+    }
+
     /// Queues a chunk after everything already queued.
     pub(crate) fn push_chunk(&mut self, chunk: Bytes) {
         if chunk.is_empty() {
             return;
         }
-        if !self.tail.is_empty() {
-            self.chunks.push_back(self.tail.split().freeze());
-        }
+        self.seal_tail();
         self.len += chunk.len();
-        self.chunks.push_back(chunk);
+        self.chunks.push_back(Chunk::Shared(chunk));
     }
 
     pub(crate) fn release_if_empty(&mut self) {
@@ -54,7 +110,7 @@ impl TxQueue {
 
     fn pop(&mut self) -> Option<Bytes> {
         let chunk = match self.chunks.pop_front() {
-            Some(c) => c,
+            Some(c) => c.into_bytes(),
             None if !self.tail.is_empty() => self.tail.split().freeze(),
             None => return None,
         };
@@ -82,8 +138,13 @@ impl TxQueue {
             }
         }
         if self.tail.is_empty() {
-            // Lets the next append reuse the buffer from its start.
-            self.tail.clear();
+            if self.tail.capacity() > TAIL_KEEP {
+                // Grown for an unusually large copied frame: give it back.
+                self.tail = BytesMut::new();
+            } else {
+                // Lets the next append reuse the buffer from its start.
+                self.tail.clear();
+            }
         }
     }
 }
@@ -91,7 +152,7 @@ impl TxQueue {
 /// The queued outgoing bytes as slices, in order: from [`Connection::transmit_chunks`].
 #[derive(Debug)]
 pub struct TransmitChunks<'a> {
-    chunks: std::collections::vec_deque::Iter<'a, Bytes>,
+    chunks: std::collections::vec_deque::Iter<'a, Chunk>,
     tail: Option<&'a [u8]>,
 }
 
@@ -100,7 +161,7 @@ impl<'a> Iterator for TransmitChunks<'a> {
 
     fn next(&mut self) -> Option<&'a [u8]> {
         match self.chunks.next() {
-            Some(c) => Some(c),
+            Some(c) => Some(c.as_slice()),
             None => self.tail.take(),
         }
     }
@@ -144,7 +205,7 @@ mod tests {
     use super::*;
 
     fn collect(q: &TxQueue) -> Vec<u8> {
-        let mut out: Vec<u8> = q.chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        let mut out: Vec<u8> = q.chunks.iter().flat_map(|c| c.as_slice().iter().copied()).collect();
         out.extend_from_slice(&q.tail);
         out
     }

@@ -47,15 +47,21 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     mask_words(blocks.into_remainder(), word, key);
 }
 
-/// Masks a short buffer: whole 4-byte words, then the last bytes.
+/// Masks a short buffer: 8-byte words, then at most one 4-byte word, then the last bytes.
 #[inline]
 fn mask_words(buf: &mut [u8], word: u32, key: [u8; 4]) {
-    let mut words = buf.chunks_exact_mut(4);
+    let wide = (word as u64) | (word as u64) << 32;
+    let mut words = buf.chunks_exact_mut(8);
     for w in &mut words {
-        let v = u32::from_ne_bytes([w[0], w[1], w[2], w[3]]) ^ word;
-        w.copy_from_slice(&v.to_ne_bytes());
+        let w: &mut [u8; 8] = w.try_into().expect("chunks_exact yields 8 bytes");
+        *w = (u64::from_ne_bytes(*w) ^ wide).to_ne_bytes();
     }
-    for (b, k) in words.into_remainder().iter_mut().zip(key) {
+    let rest = words.into_remainder();
+    let (four, rest) = rest.split_at_mut(rest.len() & 4);
+    if let Ok(w) = <&mut [u8; 4]>::try_from(four) {
+        *w = (u32::from_ne_bytes(*w) ^ word).to_ne_bytes();
+    }
+    for (b, k) in rest.iter_mut().zip(key) {
         *b ^= k;
     }
 }

@@ -307,6 +307,7 @@ impl MessageAssembler {
     /// does not end its message and for [`Event::Closed`], which has no message form.
     ///
     /// Text is trusted to be valid UTF-8 as a whole: the connection validated it.
+    #[inline]
     pub fn push(&mut self, event: Event) -> Result<Option<Message>, CapacityError> {
         match event {
             Event::Data { kind, payload, first, fin } => self.push_data(kind, payload, first, fin),
@@ -317,6 +318,7 @@ impl MessageAssembler {
         }
     }
 
+    #[inline]
     fn push_data(
         &mut self,
         kind: MessageKind,
@@ -324,17 +326,24 @@ impl MessageAssembler {
         first: bool,
         fin: bool,
     ) -> Result<Option<Message>, CapacityError> {
-        if first && fin && self.first.is_none() && self.buf.is_empty() {
+        if first && fin && self.first.is_none() && self.buf.is_empty() && payload.len() <= self.max
+        {
             // The common case: a whole message in one frame, passed through.
-            if payload.len() > self.max {
-                let size = payload.len() as u64;
-                return Err(CapacityError::MessageTooLarge { size, max: self.max });
-            }
             return Ok(Some(match kind {
                 MessageKind::Text => Message::Text(Utf8Bytes::from_validated(payload)),
                 MessageKind::Binary => Message::Binary(payload),
             }));
         }
+        self.push_fragment(kind, payload, first, fin)
+    }
+
+    fn push_fragment(
+        &mut self,
+        kind: MessageKind,
+        payload: Bytes,
+        first: bool,
+        fin: bool,
+    ) -> Result<Option<Message>, CapacityError> {
         if first {
             self.first = None;
             self.buf.clear();

@@ -200,7 +200,17 @@ impl Connection {
     /// changed) only once the events that arrived before it have been taken, so messages that
     /// preceded it can still be answered.
     #[must_use]
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.deferred.is_some() {
+            return self.poll_event_deferred();
+        }
+        self.events.pop_front()
+    }
+
+    /// [`poll_event`](Self::poll_event) while a Close or failure waits for its turn.
+    #[cold]
+    fn poll_event_deferred(&mut self) -> Option<Event> {
         if let Some((_, 0)) = self.deferred {
             if let Some((d, _)) = self.deferred.take() {
                 self.apply(d);

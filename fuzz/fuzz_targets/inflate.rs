@@ -1,0 +1,15 @@
+//! The `inflate` fuzz target: see [`ws_fuzz::inflate::run`]. Without cargo-fuzz (no `--cfg fuzzing`)
+//! this builds as a replay tool: `cargo run --bin inflate -- FILE...`.
+
+#![cfg_attr(fuzzing, no_main)]
+
+#[global_allocator]
+static ALLOC: ws_fuzz::alloc::Counting = ws_fuzz::alloc::Counting;
+
+#[cfg(fuzzing)]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ws_fuzz::inflate::run(data));
+
+#[cfg(not(fuzzing))]
+fn main() {
+    ws_fuzz::replay_files("inflate", std::env::args_os().skip(1));
+}

@@ -1,0 +1,389 @@
+//! `frame_server` and `frame_client`: arbitrary bytes into an open [`Connection`].
+//!
+//! Input layout: a control byte (limits, auto-pong, read size, input path, EOF), two bytes
+//! seeding the chunking, then the byte stream the peer "sent" after the handshake.
+//!
+//! Invariants checked:
+//! * no panic; every error is a protocol or capacity error (never a usage error);
+//! * memory is bounded by the limits: the peak heap of a run grows with the bytes that
+//!   actually arrived, never with lengths a header declares (counting allocator); an open
+//!   connection buffers less than one maximal frame,
+//!   `recv_buf` never offers more than the read size plus one frame, output stays linear in
+//!   input, no event carries more than `max_frame_size` and no message more than
+//!   `max_message_size`;
+//! * the right close code: a failure sends exactly one Close carrying
+//!   [`Error::close_code`](ws_proto::Error::close_code) and reports it in [`Event::Closed`];
+//!   a peer's Close is echoed; every Ping gets its Pong (with `auto_pong`) before any Close;
+//! * nothing is emitted after [`Event::Closed`]: no event, no byte, whatever input, timeout
+//!   or EOF follows;
+//! * split invariance: the events, the output and the error do not depend on the chunking
+//!   or on `handle_data` versus `recv_buf` + `commit`.
+
+use ws_proto::frame::MAX_HEADER_LEN;
+use ws_proto::handshake::Negotiated;
+use ws_proto::rng::ChaChaRandom;
+use ws_proto::{
+    CloseCause, Config, Connection, Error, Event, Message, MessageAssembler, Role, State,
+};
+
+use crate::alloc::bounded;
+use crate::common::{Splitter, at, control_prefix, decode_wire};
+
+/// Heap a run may use whatever its input: the connection, the checker, the event queue.
+const MEMORY_SLACK: usize = 64 << 10;
+
+/// The `frame_server` target: the stream comes from a client (frames must be masked).
+pub fn run_server(data: &[u8]) {
+    run(Role::Server, data);
+}
+
+/// The `frame_client` target: the stream comes from a server (frames must not be masked).
+pub fn run_client(data: &[u8]) {
+    run(Role::Client, data);
+}
+
+/// The configuration a control byte selects. Small limits make capacity errors reachable.
+pub fn config_for(ctl: u8) -> Config {
+    let mut c = Config::default();
+    c.max_frame_size = [16 << 20, 125, 1024, 64][usize::from(ctl & 3)];
+    c.max_message_size = [64 << 20, 200, 2048, 100][usize::from((ctl >> 2) & 3)];
+    c.auto_pong = ctl & 0x10 == 0;
+    if ctl & 0x20 != 0 {
+        c.read_buffer_size = 16;
+    }
+    c
+}
+
+fn run(role: Role, data: &[u8]) {
+    let (ctl, seed, stream) = control_prefix(data);
+    let setup = Setup {
+        role,
+        config: config_for(ctl),
+        negotiated: None,
+        mixed_paths: ctl & 0x40 != 0,
+        eof: ctl & 0x80 != 0,
+        extra_memory: 0,
+    };
+    check_stream(&setup, seed, stream);
+}
+
+/// How to run one stream through a connection.
+pub(crate) struct Setup {
+    pub(crate) role: Role,
+    pub(crate) config: Config,
+    /// What the handshake negotiated (permessage-deflate), if anything.
+    pub(crate) negotiated: Option<Negotiated>,
+    /// Feed some chunks through `recv_buf` + `commit`.
+    pub(crate) mixed_paths: bool,
+    /// End with EOF.
+    pub(crate) eof: bool,
+    /// Heap allowed on top of the frame targets' bound (decompression).
+    pub(crate) extra_memory: usize,
+}
+
+/// Runs `stream` through a connection twice (chunked by `seed`, and whole), checking every
+/// invariant of the module documentation, and returns what it did.
+pub(crate) fn check_stream(setup: &Setup, seed: u64, stream: &[u8]) -> Outcome {
+    let chunks = Splitter::new(seed).split(stream);
+    // Memory follows what actually arrived, never what a header declares: a connection may
+    // hold the input, one read buffer and bookkeeping per event, nothing more. Every 2 bytes
+    // can be a frame (an empty unmasked one), hence an event; each event is held twice (the
+    // connection's queue, the checker's record), each in a doubling buffer.
+    let events = stream.len() / 2 + 4;
+    let limit = MEMORY_SLACK
+        + 48 * stream.len()
+        + 4 * std::mem::size_of::<Event>() * events
+        + 2 * setup.config.read_buffer_size
+        + setup.extra_memory;
+    let chunked = bounded("chunked", limit, || {
+        drive(setup, &chunks, Splitter::new(seed ^ 0x5555), setup.mixed_paths)
+    });
+    let whole = bounded("whole", limit, || drive(setup, &[stream], Splitter::new(seed), false));
+    assert_eq!(chunked, whole, "the outcome depends on how the input was split");
+    whole
+}
+
+/// What a connection did with a stream.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    pub(crate) events: Vec<Event>,
+    pub(crate) output: Vec<u8>,
+    pub(crate) error: Option<Error>,
+}
+
+fn drive(setup: &Setup, chunks: &[&[u8]], mut choices: Splitter, mixed_paths: bool) -> Outcome {
+    let (role, config, eof) = (setup.role, &setup.config, setup.eof);
+    let now = at(0);
+    let mut conn =
+        Connection::new(role, config.clone(), now).with_rng(Box::new(ChaChaRandom::from_seed(7)));
+    if let Some(n) = &setup.negotiated {
+        conn = conn.with_negotiated(n);
+    }
+    let mut ck = Checker::new(role, config, setup.negotiated.is_some());
+    let mut fed = 0;
+    for chunk in chunks {
+        fed += chunk.len();
+        let result = if mixed_paths && choices.coin() {
+            feed_commit(&mut conn, config, chunk)
+        } else {
+            conn.handle_data(now, chunk)
+        };
+        ck.after_input(&mut conn, result, chunk.len(), &mut choices);
+        assert!(
+            ck.output.len() <= 3 * fed + 8,
+            "{} bytes written for {fed} received",
+            ck.output.len()
+        );
+    }
+    // No timer is configured: only a closing connection may have a deadline, and running the
+    // timers an hour later must not produce anything but a transport close.
+    if conn.state() == State::Open {
+        assert_eq!(conn.poll_timeout(), None, "no timer configured, yet a deadline");
+    }
+    conn.handle_timeout(at(3_600_000));
+    ck.after_input(&mut conn, Ok(()), 0, &mut choices);
+    if eof {
+        conn.handle_eof(at(3_600_001));
+        ck.eof = true;
+        ck.after_input(&mut conn, Ok(()), 0, &mut choices);
+        assert!(conn.is_closed(), "EOF must close the connection");
+        assert!(conn.should_close_transport());
+    }
+    ck.finish(&conn);
+    Outcome { events: ck.events, output: ck.output, error: ck.error }
+}
+
+/// Feeds `chunk` through the zero-copy path, in as many reads as `recv_buf` needs.
+fn feed_commit(conn: &mut Connection, config: &Config, chunk: &[u8]) -> Result<(), Error> {
+    let mut rest = chunk;
+    while !rest.is_empty() {
+        let buf = conn.recv_buf();
+        let bound = config.read_buffer_size.max(1) + MAX_HEADER_LEN + config.max_frame_size;
+        assert!(!buf.is_empty(), "recv_buf offered no room");
+        assert!(buf.len() <= bound, "recv_buf offered {} bytes (bound {bound})", buf.len());
+        let n = buf.len().min(rest.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        rest = &rest[n..];
+        conn.commit(at(0), n)?;
+    }
+    Ok(())
+}
+
+/// Checks every step of one connection's life and records what it saw.
+struct Checker {
+    role: Role,
+    max_frame: usize,
+    /// Largest payload one event may carry: a frame, or an inflated frame.
+    max_event: usize,
+    max_message: usize,
+    auto_pong: bool,
+    assembler: MessageAssembler,
+    in_message: Option<ws_proto::MessageKind>,
+    events: Vec<Event>,
+    output: Vec<u8>,
+    error: Option<Error>,
+    expected_pongs: Vec<Vec<u8>>,
+    close_received: Option<Option<ws_proto::CloseFrame>>,
+    closed: bool,
+    /// Output length once the `Closed` event and the bytes queued with it were drained.
+    silent_from: Option<usize>,
+    eof: bool,
+}
+
+impl Checker {
+    fn new(role: Role, config: &Config, inflating: bool) -> Self {
+        let max_event = if inflating { config.max_message_size } else { config.max_frame_size };
+        Checker {
+            role,
+            max_frame: config.max_frame_size,
+            max_event,
+            max_message: config.max_message_size,
+            auto_pong: config.auto_pong,
+            assembler: MessageAssembler::new(config.max_message_size),
+            in_message: None,
+            events: Vec::new(),
+            output: Vec::new(),
+            error: None,
+            expected_pongs: Vec::new(),
+            close_received: None,
+            closed: false,
+            silent_from: None,
+            eof: false,
+        }
+    }
+
+    fn after_input(
+        &mut self,
+        conn: &mut Connection,
+        result: Result<(), Error>,
+        fed: usize,
+        choices: &mut Splitter,
+    ) {
+        if let Err(e) = result {
+            assert!(self.error.is_none(), "second error {e:?} after {:?}", self.error);
+            assert!(!matches!(e, Error::Usage(_)), "input produced a usage error: {e:?}");
+            assert!(e.close_code().is_some());
+            self.error = Some(e);
+        }
+        let bound = MAX_HEADER_LEN + self.max_frame;
+        assert!(conn.recv_buffered() <= bound + fed, "buffered {}", conn.recv_buffered());
+        self.drain_events(conn);
+        if conn.state() == State::Open {
+            // Open after draining: no Close, failure or EOF. At most one incomplete frame.
+            assert!(conn.recv_buffered() < bound, "open connection buffers {} bytes", {
+                conn.recv_buffered()
+            });
+            assert!(self.error.is_none(), "error {:?} but still open", self.error);
+        }
+        self.drain_transmit(conn, choices);
+        if self.closed && self.silent_from.is_none() {
+            self.silent_from = Some(self.output.len());
+        }
+    }
+
+    fn drain_events(&mut self, conn: &mut Connection) {
+        while let Some(ev) = conn.poll_event() {
+            assert!(!self.closed, "event {ev:?} after Closed");
+            if self.close_received.is_some() {
+                assert!(matches!(ev, Event::Closed(_)), "{ev:?} between CloseReceived and Closed");
+            }
+            self.check_event(conn, &ev);
+            self.events.push(ev);
+        }
+    }
+
+    fn check_event(&mut self, conn: &Connection, ev: &Event) {
+        match ev {
+            Event::Data { kind, payload, first, fin } => {
+                assert!(payload.len() <= self.max_event, "frame of {} bytes", payload.len());
+                assert_eq!(*first, self.in_message.is_none(), "first flag out of step");
+                if let Some(k) = self.in_message {
+                    assert_eq!(k, *kind, "kind changed inside a message");
+                }
+                self.in_message = if *fin { None } else { Some(*kind) };
+                match self.assembler.push(ev.clone()) {
+                    Ok(Some(Message::Text(t))) => {
+                        assert!(
+                            std::str::from_utf8(t.as_bytes()).is_ok(),
+                            "invalid text delivered"
+                        );
+                        assert!(t.len() <= self.max_message);
+                    }
+                    Ok(Some(Message::Binary(b))) => assert!(b.len() <= self.max_message),
+                    Ok(_) => {}
+                    Err(e) => panic!("the assembler refused what the connection accepted: {e:?}"),
+                }
+            }
+            Event::Ping(p) => {
+                assert!(p.len() <= 125);
+                if self.auto_pong {
+                    self.expected_pongs.push(p.to_vec());
+                }
+            }
+            Event::Pong(p) => assert!(p.len() <= 125),
+            Event::CloseReceived(f) => {
+                if let Some(f) = f {
+                    assert!(f.code.is_sendable(), "accepted close code {}", f.code);
+                    assert!(f.reason.len() <= 123);
+                    assert!(std::str::from_utf8(&f.reason).is_ok());
+                }
+                self.close_received = Some(f.clone());
+            }
+            Event::Closed(info) => {
+                self.closed = true;
+                assert!(conn.is_closed());
+                match (&self.error, info.cause) {
+                    (Some(Error::Protocol(e)), CloseCause::Protocol(c)) => assert_eq!(*e, c),
+                    (Some(Error::Capacity(e)), CloseCause::Capacity(c)) => assert_eq!(*e, c),
+                    (Some(e), cause) => panic!("error {e:?} reported as {cause:?}"),
+                    (None, CloseCause::Handshake) => {
+                        let Some(received) = &self.close_received else {
+                            panic!("clean close without the peer's Close")
+                        };
+                        assert!(info.clean);
+                        assert_eq!(
+                            info.received.as_ref().map(|f| f.code),
+                            Some(match received {
+                                Some(f) => f.code,
+                                None => ws_proto::CloseCode::NO_STATUS,
+                            })
+                        );
+                    }
+                    (None, CloseCause::EndOfStream) => assert!(self.eof, "EndOfStream without EOF"),
+                    (None, cause) => panic!("closed by {cause:?} with no timer configured"),
+                }
+                if let Some(e) = &self.error {
+                    assert_eq!(info.sent.as_ref().map(|f| f.code), e.close_code());
+                    assert!(!info.clean);
+                    assert!(conn.should_close_transport(), "a failed connection must close");
+                }
+                if self.role == Role::Server && info.cause == CloseCause::Handshake {
+                    assert!(conn.should_close_transport(), "the server closes TCP first");
+                }
+            }
+        }
+    }
+
+    fn drain_transmit(&mut self, conn: &mut Connection, choices: &mut Splitter) {
+        let before = self.output.len();
+        loop {
+            if choices.coin() {
+                match conn.poll_transmit() {
+                    Some(b) => self.output.extend_from_slice(&b),
+                    None => break,
+                }
+            } else {
+                let total = conn.transmit_len();
+                if total == 0 {
+                    break;
+                }
+                let queued: Vec<u8> = conn.transmit_chunks().flatten().copied().collect();
+                assert_eq!(queued.len(), total, "transmit_chunks disagrees with transmit_len");
+                let n = 1 + (choices.next_u64() % total as u64) as usize;
+                self.output.extend_from_slice(&queued[..n]);
+                conn.advance_transmit(n);
+            }
+        }
+        assert_eq!(conn.transmit_len(), 0);
+        if let Some(from) = self.silent_from {
+            assert_eq!(from, self.output.len(), "bytes written after Closed");
+        }
+        let _ = before;
+    }
+
+    /// Checks the whole output: the Pongs owed, then at most one Close with the right code.
+    fn finish(&self, conn: &Connection) {
+        let (frames, used) = decode_wire(&self.output);
+        assert_eq!(used, self.output.len(), "output ends inside a frame");
+        for f in &frames {
+            assert_eq!(f.masked, self.role == Role::Client, "wrong masking on {f:?}");
+            assert_eq!(f.rsv, 0);
+            assert!(f.fin);
+        }
+        let pongs: Vec<&Vec<u8>> =
+            frames.iter().take_while(|f| f.opcode == 0xA).map(|f| &f.payload).collect();
+        let expected: Vec<&Vec<u8>> = self.expected_pongs.iter().collect();
+        assert_eq!(pongs, expected, "Pongs sent differ from Pings received");
+        let rest = &frames[pongs.len()..];
+        let close_expected = self.error.is_some() || self.close_received.is_some();
+        match rest {
+            [] => assert!(!close_expected, "no Close sent (error {:?})", self.error),
+            [close] => {
+                assert_eq!(close.opcode, 0x8, "unexpected frame {close:?}");
+                match (&self.error, &self.close_received) {
+                    (Some(e), _) => {
+                        assert_eq!(close.payload.len(), 2, "failure Close carries a reason");
+                        assert_eq!(close.close_code(), e.close_code().map(|c| c.0));
+                    }
+                    (None, Some(Some(f))) => assert_eq!(close.payload, f.code.0.to_be_bytes()),
+                    (None, Some(None)) => assert!(close.payload.is_empty()),
+                    (None, None) => panic!("Close sent for no reason"),
+                }
+            }
+            more => panic!("frames after the Pongs: {more:?}"),
+        }
+        if self.error.is_some() || self.close_received.is_some() {
+            assert!(conn.is_closed());
+        }
+    }
+}

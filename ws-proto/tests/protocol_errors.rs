@@ -246,3 +246,32 @@ fn no_data_after_close() {
     assert!(events.iter().all(|e| !matches!(e, Event::Data { .. })), "{events:?}");
     assert_eq!(s.send_text("x"), Err(ws_proto::UsageError::Closed));
 }
+
+#[test]
+fn a_declared_length_reserves_memory_only_for_what_arrived() {
+    // Found by the frame_client fuzz target: a 16-bit length (64 KiB) announced after a few
+    // bytes made `recv_buf` reserve the whole frame. Room follows the bytes that arrived.
+    let now = Instant::now();
+    for declared in [64 << 10, 1 << 20, 16 << 20] {
+        let mut s = server(now);
+        let frame = client_frame(OpCode::Binary, true, &vec![7; declared]);
+        s.handle_data(now, &frame[..20]).unwrap();
+        let room = s.recv_buf().len();
+        assert!(room <= Config::default().read_buffer_size, "{room} bytes for {declared}");
+        assert!(s.recv_capacity() <= 2 * Config::default().read_buffer_size + 20);
+        // Feeding the rest through recv_buf/commit still works and grows geometrically.
+        let mut at = 20;
+        let mut reads = 0;
+        while at < frame.len() {
+            let buf = s.recv_buf();
+            let n = buf.len().min(frame.len() - at);
+            buf[..n].copy_from_slice(&frame[at..at + n]);
+            s.commit(now, n).unwrap();
+            at += n;
+            reads += 1;
+        }
+        assert!(reads <= 12, "{reads} reads for {declared} bytes");
+        let Some(Event::Data { payload, fin: true, .. }) = s.poll_event() else { panic!() };
+        assert_eq!(payload.len(), declared);
+    }
+}

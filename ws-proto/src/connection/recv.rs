@@ -18,9 +18,6 @@ use crate::frame::{FrameHeader, OpCode};
 use crate::mask::apply_mask;
 use crate::message::MessageKind;
 
-/// Initial room a partly received frame may claim beyond what has arrived.
-const GROWTH_STEP: usize = 256 << 10;
-
 /// The incoming data message in progress.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct InMessage {
@@ -87,10 +84,11 @@ impl Connection {
         let mut want = self.config.read_buffer_size.max(1);
         if let Some(f) = &self.frame {
             // Make room for the rest of the frame, but let a declared length reserve memory
-            // only in proportion to what has actually arrived (a peer announcing 16 MiB and
-            // sending 10 bytes gets 256 KiB, not 16 MiB; then 4x what arrived, per step).
+            // only in proportion to what has actually arrived: at most 4x the buffered bytes
+            // per step (a peer announcing 16 MiB and sending 10 bytes gets the usual
+            // `read_buffer_size`, not 16 MiB; growth is geometric while data keeps coming).
             let missing = (f.header_len + f.payload_len()).saturating_sub(self.filled);
-            want = want.max(missing.min((self.filled * 4).max(GROWTH_STEP)));
+            want = want.max(missing.min(self.filled * 4));
         }
         let spare = self.rbuf.len() - self.filled;
         if spare < want {

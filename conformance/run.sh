@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The conformance harness's one entry point.
+#
+#   conformance/run.sh [all|autobahn|interop]        (default: all)
+#
+# autobahn: installs wstest (install-wstest.sh), builds the adapters' echo_server examples and
+#   this crate's binaries in release mode, runs the Autobahn|Testsuite against every agent of
+#   autobahn/expected.json (3 adapters x server and client role, all cases), prints one summary
+#   line per agent and fails unless every case is OK or INFORMATIONAL. Reports:
+#   conformance/reports/autobahn/index.html.
+# interop: installs the peers (install-peers.sh) and runs the interop checks against Python
+#   websockets, Node ws and headless Chromium. Logs: conformance/reports/interop/.
+#
+# Environment: CONFORMANCE_TOOLS (where tools are installed, default conformance/.tools),
+# CARGO_TARGET_DIR (default: the workspace's target/), AUTOBAHN_JOBS (wstest processes at once,
+# default 4), and for development only AUTOBAHN_CASES (e.g. "1.*,12.1.*") and AUTOBAHN_AGENTS
+# (e.g. "ws-tokio-server"), which make a partial run that says so in its summary.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+what=${1:-all}
+case "$what" in
+    all | autobahn | interop) ;;
+    *)
+        echo "usage: $0 [all|autobahn|interop]" >&2
+        exit 2
+        ;;
+esac
+export CONFORMANCE_TOOLS=${CONFORMANCE_TOOLS:-$here/.tools}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+bin="$CONFORMANCE_TOOLS/bin"
+mkdir -p "$bin" "$here/reports"
+started=$SECONDS
+step() { printf '\n--- conformance: %s (%s, %d s)\n' "$1" "$(date +%T)" $((SECONDS - started)); }
+
+step "building (release)"
+cd "$root"
+cargo build --release --locked -p conformance --bins
+for name in autobahn autobahn-client interop interop-server interop-client; do
+    cp "$CARGO_TARGET_DIR/release/$name" "$bin/$name"
+done
+if [ "$what" != interop ]; then
+    # The three examples share a name, so each is copied away before the next is built.
+    for adapter in tokio async-std blocking; do
+        cargo build --release --locked -p "ws-$adapter" --example echo_server
+        cp "$CARGO_TARGET_DIR/release/examples/echo_server" "$bin/echo_server-$adapter"
+    done
+fi
+
+status=0
+if [ "$what" != interop ]; then
+    step "installing wstest"
+    wstest=$("$here/install-wstest.sh")
+    step "Autobahn|Testsuite"
+    args=(--wstest "$wstest" --bin-dir "$bin" --spec-dir "$here/autobahn" --out "$here/reports/autobahn"
+        --jobs "${AUTOBAHN_JOBS:-4}")
+    [ -z "${AUTOBAHN_CASES:-}" ] || args+=(--cases "$AUTOBAHN_CASES")
+    [ -z "${AUTOBAHN_AGENTS:-}" ] || args+=(--agents "$AUTOBAHN_AGENTS")
+    "$bin/autobahn" "${args[@]}" || status=1
+fi
+if [ "$what" != autobahn ]; then
+    step "installing the interop peers"
+    "$here/install-peers.sh"
+    step "interop"
+    "$bin/interop" --bin-dir "$bin" --peers-dir "$here/peers" \
+        --python "$CONFORMANCE_TOOLS/python-venv/bin/python" --out "$here/reports/interop" || status=1
+fi
+step "done: $([ $status -eq 0 ] && echo green || echo RED)"
+exit $status

@@ -182,8 +182,7 @@ fn info(ws: &mut dyn Session) -> Result<String, BoxError> {
         Some(false) => "no",
         None => "unknown",
     };
-    let agreed =
-        matches!((ours, server_deflate.as_str()), ("yes", "yes" | "unknown") | ("unknown", "yes"));
+    let agreed = (ours, server_deflate.as_str()) == ("yes", "yes");
     if !agreed {
         return Err(format!(
             "permessage-deflate not in use on both ends (client: {ours}, server: {server_deflate})"

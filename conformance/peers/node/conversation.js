@@ -155,7 +155,7 @@ async function runClient(connect, log) {
     if (reply.kind !== 'text' || !reply.data.startsWith(prefix)) throw new StepFailed(`server said ${describe(reply)}`);
     const server = reply.data.slice(prefix.length);
     const ours = deflateInUse(ws) ? 'yes' : 'no';
-    if (!(ours === 'yes' && (server === 'yes' || server === 'unknown'))) {
+    if (!(ours === 'yes' && server === 'yes')) {
       throw new StepFailed(`permessage-deflate not in use on both ends (client: ${ours}, server: ${server})`);
     }
     return `permessage-deflate: client ${ours}, server ${server}`;

@@ -13,8 +13,6 @@ use super::{BoxError, Chooser, Session, TimedOut};
 
 struct BlockingSession {
     ws: WebSocket<MaybeTlsStream<TcpStream>>,
-    /// Known on the client side (from the handshake response); the server side does not say.
-    deflate: Option<bool>,
 }
 
 pub(super) fn connect(
@@ -24,8 +22,8 @@ pub(super) fn connect(
     roots: Option<rustls::RootCertStore>,
 ) -> Result<Box<dyn Session>, BoxError> {
     let tls = roots.map(ws_blocking::tls::client_config_with_roots).transpose()?;
-    let (ws, response) = ws_blocking::connect_with(url, customize, config, tls)?;
-    Ok(Box::new(BlockingSession { ws, deflate: Some(response.deflate.is_some()) }))
+    let (ws, _response) = ws_blocking::connect_with(url, customize, config, tls)?;
+    Ok(Box::new(BlockingSession { ws }))
 }
 
 pub(super) fn accept(
@@ -39,7 +37,7 @@ pub(super) fn accept(
         None => MaybeTlsStream::Plain(tcp),
     };
     let ws = ws_blocking::accept_with(stream, config, |request| Ok(choose(request)))?;
-    Ok(Box::new(BlockingSession { ws, deflate: None }))
+    Ok(Box::new(BlockingSession { ws }))
 }
 
 impl Session for BlockingSession {
@@ -78,7 +76,8 @@ impl Session for BlockingSession {
     }
 
     fn deflate(&self) -> Option<bool> {
-        self.deflate
+        // What the connection does, not what the response said.
+        Some(self.ws.connection().deflate_enabled())
     }
 
     fn close_info(&self) -> Option<CloseInfo> {

@@ -95,7 +95,7 @@ fn pair(config: &Config) -> (Connection, Connection) {
     let mut rng = ChaChaRandom::from_seed(1);
     let (req, mut hs) = ClientRequest::new("h", "/").with_config(config).build(&mut rng).unwrap();
     let request = RequestParser::new(Default::default()).feed(&req).unwrap().unwrap();
-    let (response, negotiated) = request.accept_with(&Accept::new(), config).unwrap();
+    let (response, negotiated) = request.accept_response(&Accept::new(), config).unwrap();
     let client_neg = hs.feed(&response).unwrap().unwrap().negotiated();
     let client = Connection::new(Role::Client, config.clone(), now)
         .with_rng(Box::new(ChaChaRandom::from_seed(2)))
@@ -110,7 +110,7 @@ fn send_one(client: &mut Connection, server: &mut Connection, text: &str, now: I
     let mut wire = 0;
     while let Some(chunk) = client.poll_transmit() {
         wire += chunk.len();
-        server.handle_data(now, &chunk).unwrap();
+        server.handle_data(now, &chunk);
     }
     while let Some(event) = server.poll_event() {
         black_box(matches!(event, Event::Data { .. }));

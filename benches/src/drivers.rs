@@ -35,7 +35,7 @@ impl Proto {
     /// A connection in `role` with the default configuration (16 MiB frames, 64 MiB messages).
     pub fn new(role: Role) -> Proto {
         let config = Config::default();
-        let assembler = MessageAssembler::new(config.max_message_size);
+        let assembler = MessageAssembler::new();
         let now = Instant::now();
         Proto { conn: Connection::new(role, config, now), assembler, now }
     }
@@ -44,16 +44,28 @@ impl Proto {
     pub fn next_message(&mut self, io: &mut impl Read) -> io::Result<Message> {
         loop {
             while let Some(event) = self.conn.poll_event() {
-                let message = self.assembler.push(event).map_err(io::Error::other)?;
-                if let Some(m @ (Message::Text(_) | Message::Binary(_))) = message {
+                if let ws_proto::Event::Closed(info) = &event {
+                    let e =
+                        info.error().map_or(io::ErrorKind::UnexpectedEof.into(), io::Error::other);
+                    return Err(e);
+                }
+                if let Some(m @ (Message::Text(_) | Message::Binary(_))) =
+                    self.assembler.push(event)
+                {
                     return Ok(m);
                 }
+            }
+            if let Some(info) = self.conn.close_info() {
+                // The connection failed or closed: its Closed event waits for a transport
+                // this driver does not model.
+                let e = info.error().map_or(io::ErrorKind::UnexpectedEof.into(), io::Error::other);
+                return Err(e);
             }
             let n = io.read(self.conn.recv_buf())?;
             if n == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
-            self.conn.commit(self.now, n).map_err(io::Error::other)?;
+            self.conn.commit(self.now, n);
         }
     }
 

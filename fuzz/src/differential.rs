@@ -130,18 +130,15 @@ fn with_ws_proto(
     config.max_frame_size = max_frame;
     config.max_message_size = max_message;
     let mut conn = Connection::new(Role::Server, config, at(0));
-    let mut asm = MessageAssembler::new(max_message);
+    let mut asm = MessageAssembler::new();
     let mut msgs = Vec::new();
-    let mut error = None;
     for chunk in chunks {
-        if let Err(e) = conn.handle_data(at(0), chunk) {
-            error = Some(e);
-        }
+        conn.handle_data(at(0), chunk);
         while let Some(ev) = conn.poll_event() {
             if matches!(ev, Event::Closed(_)) {
                 continue;
             }
-            match asm.push(ev).expect("the connection enforces the limit first") {
+            match asm.push(ev) {
                 Some(Message::Text(t)) => msgs.push(Msg::Text(t.as_bytes().to_vec())),
                 Some(Message::Binary(b)) => msgs.push(Msg::Binary(b.to_vec())),
                 Some(Message::Ping(p)) => msgs.push(Msg::Ping(p.to_vec())),
@@ -152,6 +149,8 @@ fn with_ws_proto(
                 None => {}
             }
         }
+        // A failure takes effect once the events before it are taken (above).
+        let error = conn.close_info().and_then(|info| info.error());
         if error.is_some() {
             return (msgs, End::Rejected, error);
         }

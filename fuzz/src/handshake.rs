@@ -18,8 +18,8 @@
 //! * client: success means status 101, an offered subprotocol and offered extensions only.
 
 use ws_proto::handshake::{
-    Accept, ClientHandshake, ClientRequest, HandshakeError, HandshakeLimits, RequestParser,
-    Response, derive_accept_key,
+    Accept, ClientRequest, HandshakeError, HandshakeLimits, RequestParser, Response,
+    ResponseParser, derive_accept_key,
 };
 use ws_proto::rng::ChaChaRandom;
 
@@ -71,16 +71,16 @@ impl Parser for RequestParser {
     }
 }
 
-impl Parser for ClientHandshake {
+impl Parser for ResponseParser {
     type Output = Response;
     fn feed(&mut self, data: &[u8]) -> Result<Option<Self::Output>, HandshakeError> {
-        ClientHandshake::feed(self, data)
+        ResponseParser::feed(self, data)
     }
     fn take_remaining(&mut self) -> Vec<u8> {
-        ClientHandshake::take_remaining(self)
+        ResponseParser::take_remaining(self)
     }
     fn work(&self) -> u64 {
-        ClientHandshake::work(self)
+        ResponseParser::work(self)
     }
 }
 
@@ -170,7 +170,9 @@ fn check_accept(req: &ws_proto::handshake::Request) {
             );
             a = a.protocol(p.clone());
         }
-        let resp = req.accept(&a).expect("accepting an offered subprotocol");
+        let (resp, _) = req
+            .accept_response(&a, &ws_proto::Config::default())
+            .expect("accepting an offered subprotocol");
         let text = String::from_utf8(resp).expect("ASCII response");
         let lines: Vec<&str> = text.split("\r\n").collect();
         let mut expected = vec![
@@ -189,7 +191,7 @@ fn check_accept(req: &ws_proto::handshake::Request) {
 
 /// The client request a control byte selects: what it offers decides what a response may
 /// select. The key is always the one [`CLIENT_KEY_SEED`] generates.
-pub fn client_request(ctl: u8) -> (Vec<u8>, ClientHandshake, ClientRequest) {
+pub fn client_request(ctl: u8) -> (Vec<u8>, ResponseParser, ClientRequest) {
     let mut req = ClientRequest::new("example.com", "/chat").limits(limits_for(ctl));
     if ctl & 0x10 != 0 {
         req = req.protocol("chat").protocol("superchat");

@@ -187,7 +187,7 @@ fn responses() -> Vec<(&'static str, Vec<u8>)> {
         }
         a.extensions = ext.map(str::to_owned);
         let mut v = vec![ctl, 3, 0];
-        v.extend(parsed.accept(&a).expect("acceptable"));
+        v.extend(parsed.accept_response(&a, &ws_proto::Config::default()).expect("acceptable").0);
         v
     };
     let mut with_frame = accept_for(0, None, None);

@@ -1,20 +1,18 @@
-//! Client connections from a URL: DNS, TCP, TLS for `wss://`, then the opening handshake.
+//! Client connections: [`connect`] and [`connect_with`] from a URL (DNS, TCP, TLS for `wss://`,
+//! then the opening handshake), and [`client`] over a stream you connected yourself.
 //!
 //! Sockets and name resolution come from `async-net` (the reactor of `async-io`, resolution on
 //! the `blocking` thread pool): runtime-independent, so [`connect`] works under smol, async-std
 //! or any other executor. [`TcpStream`] is the very type smol exposes as `smol::net::TcpStream`.
 
-use std::io::{self, IoSlice, IoSliceMut};
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::time::Instant;
 
 use futures_io::{AsyncRead, AsyncWrite};
+use ws_common::{ConnectPlan, aio};
 use ws_proto::Config;
-use ws_proto::handshake::{ClientRequest, Response, WsUrl};
+use ws_proto::handshake::{ClientHandshake, ClientRequest, Handshake, Response};
 
-use crate::io::with_timeout;
-use crate::upgrade::client_handshake;
-use crate::{Error, WebSocket};
+use crate::{Error, FuturesIo, MaybeTlsStream, WebSocket};
 
 pub use async_net::TcpStream;
 
@@ -30,18 +28,6 @@ pub enum ClientTlsConfig {}
 
 /// What [`connect`] returns: a connection over TCP, with or without TLS.
 pub type ClientSocket = WebSocket<MaybeTlsStream<TcpStream>>;
-
-/// A stream that is either plain or wrapped in TLS, as [`connect`] returns for `ws://` and
-/// `wss://` URLs.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum MaybeTlsStream<S> {
-    /// `ws://`: the stream as is.
-    Plain(S),
-    /// `wss://`: TLS over the stream.
-    #[cfg(feature = "tls")]
-    Tls(Box<crate::tls::ClientTlsStream<S>>),
-}
 
 /// Connects to a `ws://` or `wss://` URL with the default [`Config`] and no extra header.
 ///
@@ -79,104 +65,59 @@ pub async fn connect_with(
     config: Config,
     tls: Option<ClientTlsConfig>,
 ) -> Result<(ClientSocket, Response), Error> {
-    let url = WsUrl::parse(url)?;
-    let request = customize(ClientRequest::from_url(&url));
-    with_timeout(config.handshake_timeout, async move {
-        let tcp = TcpStream::connect((url.host.as_str(), url.port)).await?;
+    let ConnectPlan { host, port, tls: wss, request } =
+        ConnectPlan::new(url, customize, cfg!(feature = "tls"))?;
+    let hs = ClientHandshake::new(request, config, Instant::now())?;
+    let deadline = hs.poll_timeout();
+    let setup = async move {
+        let tcp = TcpStream::connect((host.as_str(), port)).await?;
         tcp.set_nodelay(true)?;
         let stream =
-            if url.tls { wrap_tls(&url.host, tcp, tls).await? } else { MaybeTlsStream::Plain(tcp) };
-        client_handshake(stream, request, config).await
-    })
-    .await
+            if wss { wrap_tls(tcp, &host, tls).await? } else { MaybeTlsStream::Plain(tcp) };
+        aio::client(stream, hs).await
+    };
+    aio::within::<FuturesIo, _>(deadline, Box::pin(setup)).await
+}
+
+/// Runs the client side of the opening handshake over an already connected `stream`.
+///
+/// `request` carries the resource, `Host`, subprotocols, `Origin` and extra headers; the
+/// offers `config` enables (permessage-deflate) and its header limits are added, and the
+/// exchange is bounded by `config.handshake_timeout`. A server that refuses the upgrade yields
+/// [`Error::Handshake`] with `is_rejection()`; [`Error::status`] gives its HTTP status.
+pub async fn client<S>(
+    stream: S,
+    request: ClientRequest,
+    config: Config,
+) -> Result<(WebSocket<S>, Response), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let hs = ClientHandshake::new(request, config, Instant::now())?;
+    Box::pin(aio::client(stream, hs)).await
 }
 
 #[cfg(feature = "tls")]
 async fn wrap_tls(
-    host: &str,
     tcp: TcpStream,
+    host: &str,
     tls: Option<ClientTlsConfig>,
 ) -> Result<MaybeTlsStream<TcpStream>, Error> {
-    let stream = crate::tls::connect_tls(host, tcp, tls).await?;
+    let config = tls.unwrap_or_else(crate::tls::default_client_config);
+    let name = ws_common::tls::server_name(host)?;
+    let stream = futures_rustls::TlsConnector::from(config).connect(name, tcp).await?;
     Ok(MaybeTlsStream::Tls(Box::new(stream)))
 }
 
 #[cfg(not(feature = "tls"))]
 async fn wrap_tls(
-    _host: &str,
     _tcp: TcpStream,
-    _tls: Option<ClientTlsConfig>,
+    _host: &str,
+    tls: Option<ClientTlsConfig>,
 ) -> Result<MaybeTlsStream<TcpStream>, Error> {
-    Err(Error::TlsNotEnabled)
-}
-
-impl<S> MaybeTlsStream<S> {
-    /// True for `wss://` connections.
-    pub fn is_tls(&self) -> bool {
-        !matches!(self, MaybeTlsStream::Plain(_))
-    }
-
-    /// The plain stream underneath (the TCP connection).
-    pub fn get_ref(&self) -> &S {
-        match self {
-            MaybeTlsStream::Plain(s) => s,
-            #[cfg(feature = "tls")]
-            MaybeTlsStream::Tls(s) => s.get_ref().0,
-        }
-    }
-}
-
-/// Forwards a `poll_*` call to the stream inside, whichever variant it is.
-macro_rules! forward {
-    ($self:ident, $method:ident($($arg:expr),*)) => {
-        match $self.get_mut() {
-            MaybeTlsStream::Plain(s) => Pin::new(s).$method($($arg),*),
-            #[cfg(feature = "tls")]
-            MaybeTlsStream::Tls(s) => Pin::new(&mut **s).$method($($arg),*),
-        }
-    };
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MaybeTlsStream<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        forward!(self, poll_read(cx, buf))
-    }
-
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        forward!(self, poll_read_vectored(cx, bufs))
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTlsStream<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        forward!(self, poll_write(cx, buf))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        forward!(self, poll_write_vectored(cx, bufs))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        forward!(self, poll_flush(cx))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        forward!(self, poll_close(cx))
+    match tls {
+        Some(never) => match never {},
+        // ConnectPlan refused wss:// already.
+        None => Err(Error::TlsNotEnabled),
     }
 }

@@ -46,12 +46,12 @@
 //! # }
 //! ```
 //!
-//! Under async-std the same code runs with `async_std::task::block_on`, `async_std::task::spawn`
-//! and `async_std::net::TcpListener`; its `TcpStream` works with [`accept`] and [`client`]
-//! directly. One caveat: its `AsyncWrite::poll_close` only flushes and does not shut the socket
-//! down, so the FIN goes out when the [`WebSocket`] is dropped rather than when `recv` returns
-//! `None`. For the shutdown at the right moment use [`TcpStream`] (`async_net`'s, the type smol
-//! uses, which runs under async-std's executor too).
+//! Under async-std the same code runs with `async_std::task::block_on` and
+//! `async_std::task::spawn`. Use [`TcpStream`] (`async_net`'s, the type smol uses, which runs
+//! under async-std's executor too) for the sockets: async-std's own `TcpStream` cannot
+//! half-close (its `AsyncWrite::poll_close` only flushes), so the FIN that ends a closing
+//! handshake would wait until the socket is dropped, and a failed connection would wait out
+//! `close_timeout` for a peer that is itself waiting for that FIN.
 //!
 //! ## What it offers
 //!
@@ -71,33 +71,60 @@
 //!
 //! ## How it works
 //!
-//! Each `poll` reads straight into the core's buffer (`recv_buf` + `commit`), takes the events,
-//! writes what the core queued with vectored writes (`transmit_chunks` + `advance_transmit`),
-//! sleeps until `poll_timeout`, and closes the transport gracefully (shutdown, then a bounded
-//! drain) when the core says so. There is no protocol logic here: framing, masking, UTF-8,
-//! limits, the closing handshake and the timers' meaning all live in `ws-proto`.
+//! This crate is the futures-io binding of `ws-common`'s async driver, the same driver
+//! `ws-tokio` runs: each `poll` reads straight into the core's buffer, takes the events, writes
+//! what the core queued with vectored writes, sleeps until the core's deadline and carries out
+//! what the core says about the transport (shut down, drain, close). There is no protocol logic
+//! and no policy here; framing, masking, UTF-8, limits, the closing handshake, the timers and
+//! the transport's end all live in `ws-proto`, and every adapter passes the same test kit
+//! (`ws-kit`).
+//!
+//! When `recv` returns a peer's protocol error, the Close frame with its code has been written
+//! (or `close_timeout` gave up on a peer that did not read it) and the write side is shut down:
+//! stopping at the first `Err` loses nothing.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod api;
 mod connect;
-mod driver;
-mod error;
-mod io;
-mod split;
+mod server;
 #[cfg(feature = "tls")]
 pub mod tls;
-mod upgrade;
-mod websocket;
 
-pub use connect::{
-    ClientSocket, ClientTlsConfig, MaybeTlsStream, TcpStream, connect, connect_with,
-};
-pub use error::Error;
-pub use split::{ReadHalf, ReuniteError, WriteHalf, reunite};
-pub use upgrade::{accept, accept_with, client};
-pub use websocket::WebSocket;
+pub use connect::{ClientSocket, ClientTlsConfig, TcpStream, client, connect, connect_with};
+pub use server::{accept, accept_async, accept_with};
+pub use ws_common::Error;
+pub use ws_common::aio::ReuniteError;
+pub use ws_common::rt::FuturesIo;
+
+/// A WebSocket connection over a futures-io transport `S`, after the opening handshake:
+/// `ws-common`'s driver on the futures-io binding. See [`ws_common::aio::WebSocket`] for every
+/// method.
+pub type WebSocket<S> = ws_common::aio::WebSocket<S, FuturesIo>;
+
+/// The receiving half of a split [`WebSocket`].
+pub type ReadHalf<S> = ws_common::aio::ReadHalf<S, FuturesIo>;
+
+/// The sending half of a split [`WebSocket`].
+pub type WriteHalf<S> = ws_common::aio::WriteHalf<S, FuturesIo>;
+
+/// Puts the halves of one [`WebSocket`] back together.
+pub fn reunite<S>(
+    read: ReadHalf<S>,
+    write: WriteHalf<S>,
+) -> Result<WebSocket<S>, ReuniteError<S, FuturesIo>> {
+    ws_common::aio::reunite(read, write)
+}
+
+/// A stream that is either plain or wrapped in TLS, as [`connect`] returns for `ws://` and
+/// `wss://` URLs.
+#[cfg(feature = "tls")]
+pub type MaybeTlsStream<S> = ws_common::MaybeTls<S, futures_rustls::client::TlsStream<S>>;
+
+/// A stream that is either plain or wrapped in TLS, as [`connect`] returns. (Built without the
+/// `tls` feature: always plain.)
+#[cfg(not(feature = "tls"))]
+pub type MaybeTlsStream<S> = ws_common::MaybeTls<S, ws_common::NoTls>;
 
 pub use ws_proto::deflate::{self, DeflateConfig};
 pub use ws_proto::handshake::{
@@ -105,5 +132,6 @@ pub use ws_proto::handshake::{
 };
 pub use ws_proto::{
     Bytes, CloseCause, CloseCode, CloseFrame, CloseInfo, Compression, Config, Connection, Event,
-    Initiator, Message, MessageKind, Payload, PreparedFrame, Role, State, TextPayload, Utf8Bytes,
+    Initiator, Message, MessageKind, Payload, PreparedFrame, Role, State, TextPayload, Transport,
+    Utf8Bytes,
 };

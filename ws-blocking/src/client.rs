@@ -4,14 +4,14 @@ use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Instant;
 
-use ws_proto::handshake::{ClientRequest, Response, WsUrl};
-use ws_proto::rng::ChaChaRandom;
-use ws_proto::{Config, Connection, Role};
+use ws_common::ConnectPlan;
+use ws_proto::Config;
+use ws_proto::handshake::{ClientHandshake, ClientRequest, Handshake, HandshakeError, Response};
 
-use crate::error::Error;
-use crate::io::{read_before, write_all_before};
+use crate::Error;
 use crate::stream::MaybeTlsStream;
 use crate::transport::Transport;
+use crate::upgrade::{drive, result};
 use crate::websocket::WebSocket;
 
 /// A custom TLS client configuration for [`connect_with`]: an `Arc<rustls::ClientConfig>` (for
@@ -69,49 +69,45 @@ pub fn connect_with(
     config: Config,
     tls: Option<ClientTlsConfig>,
 ) -> Result<(ClientSocket, Response), Error> {
-    let url = WsUrl::parse(url)?;
-    if url.tls && cfg!(not(feature = "tls")) {
-        return Err(Error::TlsNotEnabled);
-    }
-    let deadline = Instant::now() + config.handshake_timeout;
-    let tcp = connect_tcp(&url, deadline)?;
+    let ConnectPlan { host, port, tls: wss, request } =
+        ConnectPlan::new(url, customize, cfg!(feature = "tls"))?;
+    let hs = ClientHandshake::new(request, config, Instant::now())?;
+    let deadline = hs.poll_timeout().unwrap_or_else(Instant::now);
+    let tcp = connect_tcp(&host, port, deadline)?;
     tcp.set_nodelay(true)?;
-    let stream = wrap_tls(tcp, &url, tls)?;
-    handshake(stream, customize(ClientRequest::from_url(&url)), config, deadline)
+    let stream = if wss { wrap_tls(tcp, &host, tls)? } else { MaybeTlsStream::Plain(tcp) };
+    handshake(stream, hs)
 }
 
 #[cfg(feature = "tls")]
 fn wrap_tls(
     tcp: TcpStream,
-    url: &WsUrl,
+    host: &str,
     tls: Option<ClientTlsConfig>,
 ) -> Result<MaybeTlsStream<TcpStream>, Error> {
-    match url.tls {
-        true => crate::tls::client_stream(tcp, &url.host, tls),
-        false => Ok(MaybeTlsStream::Plain(tcp)),
-    }
+    crate::tls::client_stream(tcp, host, tls)
 }
 
 #[cfg(not(feature = "tls"))]
 fn wrap_tls(
-    tcp: TcpStream,
-    url: &WsUrl,
+    _tcp: TcpStream,
+    _host: &str,
     tls: Option<ClientTlsConfig>,
 ) -> Result<MaybeTlsStream<TcpStream>, Error> {
-    match (url.tls, tls) {
-        (false, None) => Ok(MaybeTlsStream::Plain(tcp)),
-        (_, Some(never)) => match never {},
-        (true, None) => Err(Error::TlsNotEnabled),
+    match tls {
+        Some(never) => match never {},
+        // ConnectPlan refused wss:// already.
+        None => Err(Error::TlsNotEnabled),
     }
 }
 
-/// Tries every address of the URL's host until one accepts, within `deadline`.
-fn connect_tcp(url: &WsUrl, deadline: Instant) -> Result<TcpStream, Error> {
+fn connect_tcp(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, Error> {
+    let timeout = || Error::Handshake(HandshakeError::Timeout);
     let mut last = None;
-    for addr in (url.host.as_str(), url.port).to_socket_addrs()? {
+    for addr in (host, port).to_socket_addrs()? {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(Error::HandshakeTimeout);
+            return Err(timeout());
         }
         match TcpStream::connect_timeout(&addr, left) {
             Ok(tcp) => return Ok(tcp),
@@ -119,7 +115,7 @@ fn connect_tcp(url: &WsUrl, deadline: Instant) -> Result<TcpStream, Error> {
         }
     }
     Err(match last {
-        Some(e) if e.kind() == io::ErrorKind::TimedOut => Error::HandshakeTimeout,
+        Some(e) if e.kind() == io::ErrorKind::TimedOut => timeout(),
         Some(e) => e.into(),
         None => io::Error::new(io::ErrorKind::NotFound, "the host has no address").into(),
     })
@@ -145,33 +141,14 @@ pub fn client<S: Transport>(
     request: ClientRequest,
     config: Config,
 ) -> Result<(WebSocket<S>, Response), Error> {
-    let deadline = Instant::now() + config.handshake_timeout;
-    handshake(stream, request, config, deadline)
+    handshake(stream, ClientHandshake::new(request, config, Instant::now())?)
 }
 
 fn handshake<S: Transport>(
     mut stream: S,
-    request: ClientRequest,
-    config: Config,
-    deadline: Instant,
+    mut hs: ClientHandshake,
 ) -> Result<(WebSocket<S>, Response), Error> {
-    let request = request.with_config(&config);
-    let (bytes, mut pending) = request.build(&mut ChaChaRandom::from_os())?;
-    write_all_before(&mut stream, &bytes, deadline)?;
-    let mut buf = [0u8; 4096];
-    let response = loop {
-        let n = read_before(&mut stream, &mut buf, deadline)?;
-        if n == 0 {
-            return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
-        }
-        if let Some(response) = pending.feed(&buf[..n])? {
-            break response;
-        }
-    };
-    let now = Instant::now();
-    let mut conn =
-        Connection::new(Role::Client, config, now).with_negotiated(&response.negotiated());
-    let early = conn.handle_data(now, &pending.take_remaining()).err();
-    let ws = WebSocket::after_handshake(stream, conn, response.protocol.clone(), early);
-    Ok((ws, response))
+    let io_error = drive(&mut stream, &mut hs, |_| {});
+    let (conn, response) = result(hs.finish(), io_error)?;
+    Ok((WebSocket::after_handshake(stream, conn), response))
 }

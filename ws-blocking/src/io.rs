@@ -1,6 +1,5 @@
-//! IO helpers shared by the whole-connection and the split paths: vectored write loops, read
-//! timeouts that follow the connection's deadlines, deadline-bounded handshake IO and the drain
-//! after closing.
+//! IO helpers shared by the whole-connection and the split paths: vectored write loops, and read
+//! and write timeouts that follow the connection's deadlines.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
@@ -8,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use ws_proto::{Bytes, Connection, State};
 
-use crate::error::Error;
 use crate::transport::Transport;
 
 /// Shortest read timeout ever set: zero means "no timeout" to the OS.
@@ -25,32 +23,31 @@ pub(crate) fn is_timeout(e: &io::Error) -> bool {
     matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
-/// The transport failed: end the connection as if the peer vanished and drop what can never be
-/// written.
-pub(crate) fn fail_transport(conn: &mut Connection) {
-    conn.handle_eof(Instant::now());
-    let queued = conn.transmit_len();
-    conn.advance_transmit(queued);
-}
-
-/// How long writes may block: the application's write timeout, and while closing at most the
-/// close timeout (a peer that stopped reading cannot hold a closing connection forever).
+/// How long writes may block: the application's write timeout, and once the connection is
+/// closing at most until the core's next deadline (a peer that stopped reading cannot hold a
+/// closing connection longer than the core allows).
 pub(crate) fn write_timeout_for(conn: &Connection, user: Option<Duration>) -> Option<Duration> {
-    let close = conn.config().close_timeout;
-    match conn.state() {
-        State::Open => user,
-        _ => Some(user.map_or(close, |t| t.min(close))),
+    if conn.state() == State::Open {
+        return user;
+    }
+    let left =
+        conn.poll_timeout().map(|t| t.saturating_duration_since(Instant::now()).max(MIN_WAIT));
+    match (user, left) {
+        (Some(u), Some(l)) => Some(u.min(l)),
+        (u, l) => u.or(l),
     }
 }
 
-/// After a failed write: a timeout while open leaves the connection intact; any other failure,
-/// or a timeout while closing, ends it. Returns whether it ended.
+/// After a failed write: a timeout leaves the connection to the core's timers (intact while
+/// open; once closing the core decides when to give up); any other failure ends it. Returns
+/// whether it ended.
 pub(crate) fn end_after_write_error(conn: &mut Connection, e: &io::Error) -> bool {
-    let fatal = !is_timeout(e) || conn.state() != State::Open;
-    if fatal {
-        fail_transport(conn);
+    if is_timeout(e) {
+        conn.handle_timeout(Instant::now());
+        return conn.is_finished();
     }
-    fatal
+    conn.handle_transport_error(Instant::now());
+    true
 }
 
 /// An ordered queue of byte chunks that a vectored write loop drains.
@@ -209,82 +206,6 @@ impl ReadTimeouts {
     /// Forgets what was applied (after the stream was handed out or used elsewhere).
     pub(crate) fn forget(&mut self) {
         self.applied = None;
-    }
-}
-
-/// After shutting down the write side, reads and discards input until the peer's end of stream,
-/// an error, or `limit`, so unread input does not make the OS answer with a reset that could
-/// destroy the Close frame still in flight. Skipped for streams without read timeouts.
-pub(crate) fn drain_input<T: Transport + ?Sized>(t: &mut T, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    let mut scratch = [0u8; 4096];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || !matches!(t.set_read_timeout(Some(left.max(MIN_WAIT))), Ok(true)) {
-            return;
-        }
-        match t.read(&mut scratch) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return,
-        }
-    }
-}
-
-/// Bounds the stream's reads and writes by `deadline`: a TLS layer may read while writing and
-/// write while reading, so both directions are armed. Fails once the deadline has passed.
-fn arm_before<T: Transport + ?Sized>(t: &mut T, deadline: Instant) -> Result<(), Error> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return Err(Error::HandshakeTimeout);
-    }
-    t.set_read_timeout(Some(left.max(MIN_WAIT)))?;
-    t.set_write_timeout(Some(left.max(MIN_WAIT)))?;
-    Ok(())
-}
-
-/// One read for the opening handshake, failing with [`Error::HandshakeTimeout`] at `deadline`.
-pub(crate) fn read_before<T: Transport + ?Sized>(
-    t: &mut T,
-    buf: &mut [u8],
-    deadline: Instant,
-) -> Result<usize, Error> {
-    loop {
-        arm_before(t, deadline)?;
-        match t.read(buf) {
-            Ok(n) => return Ok(n),
-            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-/// Writes and flushes all of `data` for the opening handshake, failing with
-/// [`Error::HandshakeTimeout`] at `deadline`.
-pub(crate) fn write_all_before<T: Transport + ?Sized>(
-    t: &mut T,
-    mut data: &[u8],
-    deadline: Instant,
-) -> Result<(), Error> {
-    loop {
-        arm_before(t, deadline)?;
-        let step = match data {
-            [] => t.flush().map(|()| true),
-            _ => t.write(data).and_then(|n| match n {
-                0 => Err(io::ErrorKind::WriteZero.into()),
-                n => {
-                    data = &data[n..];
-                    Ok(false)
-                }
-            }),
-        };
-        match step {
-            Ok(true) => return Ok(()),
-            Ok(false) => {}
-            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
-        }
     }
 }
 

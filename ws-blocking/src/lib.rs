@@ -87,7 +87,6 @@
 #![warn(missing_docs)]
 
 mod client;
-mod error;
 mod io;
 mod pump;
 mod send;
@@ -97,15 +96,16 @@ mod stream;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod transport;
+mod upgrade;
 mod websocket;
 
 pub use client::{ClientSocket, ClientTlsConfig, client, connect, connect_with};
-pub use error::Error;
 pub use server::{accept, accept_with};
 pub use split::{ReadHalf, ReuniteError, SplitStream, WriteHalf, reunite};
 pub use stream::MaybeTlsStream;
 pub use transport::{AnyStream, Transport};
 pub use websocket::WebSocket;
+pub use ws_common::Error;
 
 pub use ws_proto;
 pub use ws_proto::deflate::{self, DeflateConfig};

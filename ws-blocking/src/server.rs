@@ -2,12 +2,12 @@
 
 use std::time::Instant;
 
-use ws_proto::handshake::{Accept, Answer, Rejection, Request, RequestParser};
-use ws_proto::{Config, Connection, Role};
+use ws_proto::Config;
+use ws_proto::handshake::{Accept, Rejection, Request, ServerHandshake};
 
-use crate::error::Error;
-use crate::io::{drain_input, read_before, write_all_before};
+use crate::Error;
 use crate::transport::Transport;
+use crate::upgrade::{drive, result};
 use crate::websocket::WebSocket;
 
 /// Accepts a WebSocket connection on `stream` with the default [`Config`], no subprotocol and no
@@ -22,7 +22,7 @@ pub fn accept<S: Transport>(stream: S) -> Result<WebSocket<S>, Error> {
 ///
 /// * A malformed or non-WebSocket request is answered with the matching HTTP error (400, 405,
 ///   426, 431, …) and fails with [`Error::Handshake`].
-/// * A refusal sends the [`Rejection`] and fails with [`Error::Rejected`].
+/// * A refusal sends the [`Rejection`] and fails with [`Error::Handshake`] (`is_rejection()`).
 /// * An [`Accept`] naming a subprotocol the client did not offer is our mistake: the client
 ///   gets a 500 and the call fails with [`Error::Handshake`].
 ///
@@ -52,46 +52,14 @@ where
     S: Transport,
     F: FnOnce(&Request) -> Result<Accept, Rejection>,
 {
-    let deadline = Instant::now() + config.handshake_timeout;
-    let mut parser = RequestParser::new(config.handshake_limits);
-    let mut buf = [0u8; 4096];
-    let request = loop {
-        let n = read_before(&mut stream, &mut buf, deadline)?;
-        if n == 0 {
-            return Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    let mut hs = ServerHandshake::new(config, Instant::now());
+    let mut callback = Some(callback);
+    let io_error = drive(&mut stream, &mut hs, |hs| {
+        if let (Some(callback), Some(request)) = (callback.take(), hs.request()) {
+            let decision = callback(request);
+            hs.respond(Instant::now(), decision);
         }
-        match parser.feed(&buf[..n]) {
-            Ok(Some(request)) => break request,
-            Ok(None) => {}
-            Err(e) => {
-                if let Some(response) = e.response() {
-                    refuse(&mut stream, &response, deadline);
-                }
-                return Err(Error::Handshake(e));
-            }
-        }
-    };
-    // Negotiates what the config enables (permessage-deflate) unless the callback says
-    // otherwise; an invalid `Accept` is our fault and answered with 500.
-    let Answer { response, outcome } = request.answer(callback(&request), &config);
-    let negotiated = match outcome {
-        Ok(negotiated) => negotiated,
-        Err(refused) => {
-            refuse(&mut stream, &response, deadline);
-            return Err(refused.into());
-        }
-    };
-    write_all_before(&mut stream, &response, deadline)?;
-    let now = Instant::now();
-    let mut conn = Connection::new(Role::Server, config, now).with_negotiated(&negotiated);
-    let early = conn.handle_data(now, &parser.take_remaining()).err();
-    Ok(WebSocket::after_handshake(stream, conn, negotiated.protocol, early))
-}
-
-/// Sends an HTTP error response, then closes gracefully: half-close and drain what the client
-/// still sends, so the response is not destroyed by a reset. Best effort within `deadline`.
-fn refuse<S: Transport>(stream: &mut S, response: &[u8], deadline: Instant) {
-    if write_all_before(stream, response, deadline).is_ok() && stream.shutdown_write().is_ok() {
-        drain_input(stream, deadline.saturating_duration_since(Instant::now()));
-    }
+    });
+    let (conn, _request) = result(hs.finish(), io_error)?;
+    Ok(WebSocket::after_handshake(stream, conn))
 }

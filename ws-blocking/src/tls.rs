@@ -24,119 +24,33 @@
 
 use std::io::{self, Read, Write};
 use std::ops::{Deref, DerefMut};
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{
-    ClientConfig, ClientConnection, ConnectionCommon, RootCertStore, ServerConfig,
-    ServerConnection, SideData, StreamOwned,
+    ClientConfig, ClientConnection, ConnectionCommon, ServerConfig, ServerConnection, SideData,
+    StreamOwned,
 };
-use ws_proto::handshake::{Accept, HandshakeError, Request};
+use ws_proto::handshake::{Accept, Rejection, Request};
 use ws_proto::{Bytes, Config};
 
-use crate::error::Error;
+pub use ws_common::tls::{
+    client_config_from_pem_file, client_config_with_roots, default_client_config, rustls,
+    server_config, server_config_from_pem_files,
+};
+
+use crate::Error;
 use crate::split::PlainCodec;
 use crate::split::sealed::{Codec, Split};
 use crate::stream::MaybeTlsStream;
 use crate::transport::Transport;
 use crate::websocket::WebSocket;
-use ws_proto::handshake::Rejection;
-
-/// WebSocket runs over HTTP/1.1; announcing it lets ALPN-aware peers agree.
-const ALPN_HTTP11: &[u8] = b"http/1.1";
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
 
 /// A TLS client stream: a rustls client session over a blocking stream.
 pub type ClientTlsStream<S> = StreamOwned<ClientConnection, S>;
 
 /// A TLS server stream: a rustls server session over a blocking stream.
 pub type ServerTlsStream<S> = StreamOwned<ServerConnection, S>;
-
-/// The client configuration [`connect`](crate::connect) uses: the Mozilla root certificates
-/// from `webpki-roots`, TLS 1.2 and 1.3 with the ring provider, ALPN `http/1.1`. Built once and
-/// shared.
-pub fn default_client_config() -> Arc<ClientConfig> {
-    static DEFAULT: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-    DEFAULT
-        .get_or_init(|| {
-            let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-            // The ring provider supports the default protocol versions: this cannot fail.
-            client_config_with_roots(roots).expect("ring supports the default TLS versions")
-        })
-        .clone()
-}
-
-/// A client configuration trusting exactly `roots` (ALPN `http/1.1`), for private CAs and
-/// self-signed test certificates.
-pub fn client_config_with_roots(roots: RootCertStore) -> Result<Arc<ClientConfig>, Error> {
-    let mut config = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
-    Ok(Arc::new(config))
-}
-
-/// A client configuration trusting only the certificates in the PEM file `ca` (a private CA, or
-/// a test server's self-signed certificate).
-pub fn client_config_from_pem_file(ca: impl AsRef<Path>) -> Result<Arc<ClientConfig>, Error> {
-    let mut roots = RootCertStore::empty();
-    for cert in read_certs(ca.as_ref())? {
-        roots.add(cert)?;
-    }
-    client_config_with_roots(roots)
-}
-
-/// A server configuration from a PEM certificate chain (leaf first) and a PEM private key
-/// (PKCS#8, PKCS#1 or SEC1), with TLS 1.2 and 1.3 and no client authentication.
-pub fn server_config_from_pem_files(
-    cert_chain: impl AsRef<Path>,
-    key: impl AsRef<Path>,
-) -> Result<Arc<ServerConfig>, Error> {
-    let certs = read_certs(cert_chain.as_ref())?;
-    let key = PrivateKeyDer::from_pem_file(key.as_ref()).map_err(|e| pem_error(key.as_ref(), e))?;
-    server_config(certs, key)
-}
-
-/// A server configuration from a DER certificate chain and private key (ALPN `http/1.1`).
-pub fn server_config(
-    cert_chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-) -> Result<Arc<ServerConfig>, Error> {
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(cert_chain, key)?;
-    config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
-    Ok(Arc::new(config))
-}
-
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| pem_error(path, e))?;
-    if certs.is_empty() {
-        let msg = format!("no certificate in {}", path.display());
-        return Err(Error::Io(io::Error::new(io::ErrorKind::InvalidData, msg)));
-    }
-    Ok(certs)
-}
-
-fn pem_error(path: &Path, e: rustls::pki_types::pem::Error) -> Error {
-    match e {
-        rustls::pki_types::pem::Error::Io(e) => Error::Io(e),
-        other => {
-            let msg = format!("{}: {other}", path.display());
-            Error::Io(io::Error::new(io::ErrorKind::InvalidData, msg))
-        }
-    }
-}
 
 /// Starts a TLS client session with server `host` over `stream` (`config`: `None` for
 /// [`default_client_config`]). The TLS handshake runs with the first read or write, so the
@@ -147,9 +61,7 @@ pub fn client_stream<S: Read + Write>(
     config: Option<Arc<ClientConfig>>,
 ) -> Result<MaybeTlsStream<S>, Error> {
     let config = config.unwrap_or_else(default_client_config);
-    let name = ServerName::try_from(host.to_owned())
-        .map_err(|_| Error::Handshake(HandshakeError::InvalidUrl))?;
-    let conn = ClientConnection::new(config, name)?;
+    let conn = ClientConnection::new(config, ws_common::tls::server_name(host)?)?;
     Ok(MaybeTlsStream::Tls(Box::new(StreamOwned::new(conn, stream))))
 }
 

@@ -5,12 +5,10 @@ use std::time::{Duration, Instant};
 
 use ws_proto::{CloseInfo, Config, Connection, Event, Message, Role, State, UsageError};
 
-use crate::error::Error;
-use crate::io::{
-    ReadTimeouts, drain_input, end_after_write_error, write_outbox, write_timeout_for,
-};
+use crate::Error;
+use crate::io::{ReadTimeouts, end_after_write_error, is_timeout, write_outbox, write_timeout_for};
 use crate::pump::{Pump, RecvState};
-use crate::send::{Outgoing, send_methods};
+use crate::send::Outgoing;
 use crate::transport::Transport;
 
 /// A WebSocket connection over a blocking stream `S`.
@@ -55,7 +53,6 @@ use crate::transport::Transport;
 pub struct WebSocket<S> {
     pub(crate) io: Io<S>,
     pub(crate) rx: RecvState,
-    pub(crate) protocol: Option<String>,
 }
 
 /// The stream and the protocol state of a whole connection.
@@ -68,6 +65,8 @@ pub(crate) struct Io<S> {
     pub(crate) write_timeout: Option<Duration>,
     /// The write timeout last set on the stream (`None`: unknown).
     pub(crate) applied_write: Option<Option<Duration>>,
+    /// The transport failure that ended the connection, reported in place of its end.
+    io_error: Option<io::Error>,
 }
 
 impl<S: Transport> WebSocket<S> {
@@ -75,19 +74,13 @@ impl<S: Transport> WebSocket<S> {
     /// HTTP server that handled the upgrade itself). Bytes that server read past the request
     /// must not be lost: prefer servers that hand the stream over with none buffered.
     pub fn from_raw(stream: S, role: Role, config: Config) -> Self {
-        Self::after_handshake(stream, Connection::new(role, config, Instant::now()), None, None)
+        Self::after_handshake(stream, Connection::new(role, config, Instant::now()))
     }
 
-    /// A connection over `stream` whose handshake just completed. `early` is the error the bytes
-    /// that followed the handshake caused, if any.
-    pub(crate) fn after_handshake(
-        stream: S,
-        conn: Connection,
-        protocol: Option<String>,
-        early: Option<ws_proto::Error>,
-    ) -> Self {
-        let rx = RecvState::new(conn.config().max_message_size, early);
-        WebSocket { io: Io::new(stream, conn, None), rx, protocol }
+    /// A connection over `stream` whose handshake is done (by a handshake driver, or by hand
+    /// for a stream upgraded elsewhere: feed the connection the bytes read past the request).
+    pub fn after_handshake(stream: S, conn: Connection) -> Self {
+        WebSocket { io: Io::new(stream, conn, None), rx: RecvState::default() }
     }
 
     /// The next message: text, binary, a Ping or Pong notification, or the peer's Close.
@@ -95,7 +88,8 @@ impl<S: Transport> WebSocket<S> {
     /// `None` once the connection is over and the transport closed, whether the close handshake
     /// completed or the peer vanished ([`close_info`](Self::close_info) tells which). A
     /// protocol error by the peer is returned after the messages that preceded it, once our Close
-    /// frame is sent and the transport closed; `None` follows.
+    /// frame is written and the write side shut down (stopping at this error loses nothing);
+    /// `None` follows. A transport failure is [`Error::Io`].
     ///
     /// An error for which [`Error::is_timeout`] holds (the read timeout passed) leaves the
     /// connection intact: call `recv` again. Writing the queue before a read is retried on
@@ -113,12 +107,12 @@ impl<S: Transport> WebSocket<S> {
         self.rx.next_event(&mut self.io)
     }
 
-    send_methods!();
-
     /// Bounds how long one [`recv`](Self::recv) call waits for input (`None`, the default:
-    /// indefinitely). Timers still fire in between.
-    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
-        self.rx.read_timeout = timeout;
+    /// indefinitely). Timers still fire in between. As with `std`'s `set_read_timeout`, a zero
+    /// duration is refused ([`io::ErrorKind::InvalidInput`]).
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.rx.read_timeout = checked_timeout(timeout)?;
+        Ok(())
     }
 
     /// The read timeout set by [`set_read_timeout`](Self::set_read_timeout).
@@ -127,15 +121,17 @@ impl<S: Transport> WebSocket<S> {
     }
 
     /// Bounds how long each write may block (`None`, the default: indefinitely). Fails if the
-    /// stream cannot time writes out.
-    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+    /// stream cannot time writes out ([`io::ErrorKind::Unsupported`]), and, as with `std`, for a
+    /// zero duration.
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let timeout = checked_timeout(timeout)?;
         let supported = self.io.stream.set_write_timeout(timeout)?;
         self.io.applied_write = Some(timeout);
         if !supported && timeout.is_some() {
-            return Err(Error::Io(io::Error::new(
+            return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "this stream cannot time writes out",
-            )));
+            ));
         }
         self.io.write_timeout = timeout;
         Ok(())
@@ -150,7 +146,7 @@ impl<S: Transport> WebSocket<S> {
 impl<S> WebSocket<S> {
     /// The subprotocol agreed in the handshake.
     pub fn protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
+        self.io.conn.protocol()
     }
 
     /// How the connection ended, once it has.
@@ -222,7 +218,7 @@ impl<S: Transport> Outgoing for WebSocket<S> {
 impl<S: Transport> Io<S> {
     pub(crate) fn new(stream: S, conn: Connection, write_timeout: Option<Duration>) -> Self {
         let timeouts = ReadTimeouts::default();
-        Io { stream, conn, timeouts, write_timeout, applied_write: None }
+        Io { stream, conn, timeouts, write_timeout, applied_write: None, io_error: None }
     }
 
     /// Writes until at most `keep` bytes are queued (then flushes the stream, which pushes out
@@ -238,6 +234,9 @@ impl<S: Transport> Io<S> {
             self.stream.flush()
         });
         result.map_err(|e| {
+            if !is_timeout(&e) && self.io_error.is_none() && !self.conn.is_finished() {
+                self.io_error = Some(io::Error::new(e.kind(), e.to_string()));
+            }
             end_after_write_error(&mut self.conn, &e);
             e.into()
         })
@@ -261,28 +260,42 @@ impl<S: Transport> Pump for Io<S> {
         self.write_down_to(0)
     }
 
-    fn close_if_due(&mut self) -> bool {
-        if !self.conn.should_close_transport() || self.conn.transmit_len() > 0 {
-            return false;
-        }
+    fn shutdown_write(&mut self) {
+        // A failed shutdown changes nothing: the WebSocket is closed either way.
         let _ = self.stream.shutdown_write();
-        drain_input(&mut self.stream, self.conn.config().close_timeout);
-        self.timeouts.forget();
-        true
     }
 
-    fn read_once(&mut self, wait: Option<Duration>) -> io::Result<Option<ws_proto::Error>> {
+    fn read_once(&mut self, wait: Option<Duration>) -> io::Result<()> {
         self.timeouts.apply(&mut self.stream, wait)?;
         match self.stream.read(self.conn.recv_buf()) {
             Ok(0) => self.conn.handle_eof(Instant::now()),
-            Ok(n) => return Ok(self.conn.commit(Instant::now(), n).err()),
+            Ok(n) => self.conn.commit(Instant::now(), n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // A TLS peer that closed TCP without close_notify: most WebSocket peers do.
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                 self.conn.handle_eof(Instant::now())
             }
-            Err(e) => return Err(e),
+            Err(e) if is_timeout(&e) => return Err(e),
+            Err(e) => {
+                self.io_error.get_or_insert(io::Error::new(e.kind(), e.to_string()));
+                self.conn.handle_transport_error(Instant::now());
+                return Err(e);
+            }
         }
-        Ok(None)
+        Ok(())
+    }
+
+    fn take_io_error(&mut self) -> Option<io::Error> {
+        self.io_error.take()
+    }
+}
+
+/// A timeout as `std` accepts it: `Some(Duration::ZERO)` is an error, not "no timeout".
+pub(crate) fn checked_timeout(timeout: Option<Duration>) -> io::Result<Option<Duration>> {
+    match timeout {
+        Some(t) if t.is_zero() => {
+            Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot set a 0 duration timeout"))
+        }
+        t => Ok(t),
     }
 }

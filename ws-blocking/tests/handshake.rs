@@ -84,7 +84,8 @@ fn rejection_with_status_headers_and_body() {
     assert!(response.contains("WWW-Authenticate: Bearer\r\n"), "{response}");
     assert!(response.ends_with("\r\n\r\nlog in first"), "{response}");
     match server.join().unwrap() {
-        Err(Error::Rejected { status: 401 }) => {}
+        Err(Error::Handshake(ws_proto::handshake::HandshakeError::Rejected(r)))
+            if r.status == 401 => {}
         other => panic!("{other:?}"),
     }
 
@@ -162,7 +163,10 @@ fn silent_peers_hit_the_handshake_timeout() {
     });
     let _silent = TcpStream::connect(addr).unwrap();
     let (result, took) = server.join().unwrap();
-    assert!(matches!(result, Err(Error::HandshakeTimeout)), "{result:?}");
+    assert!(
+        matches!(result, Err(Error::Handshake(ws_proto::handshake::HandshakeError::Timeout))),
+        "{result:?}"
+    );
     assert!(took < PATIENCE);
 
     // A server that accepts TCP and never answers.
@@ -171,7 +175,10 @@ fn silent_peers_hit_the_handshake_timeout() {
     let _held = listener.accept().unwrap();
     let request = ClientRequest::new(addr.to_string(), "/");
     let result = client(tcp, request, config).map(|_| ());
-    assert!(matches!(result, Err(Error::HandshakeTimeout)), "{result:?}");
+    assert!(
+        matches!(result, Err(Error::Handshake(ws_proto::handshake::HandshakeError::Timeout))),
+        "{result:?}"
+    );
 }
 
 #[test]

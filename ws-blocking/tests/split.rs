@@ -142,7 +142,7 @@ fn pongs_are_not_lost_while_the_write_half_is_blocked() {
     config.write_buffer_high_water = 64 << 10;
     let (ws, _) = ws_blocking::connect_with(&url(addr), |r| r, config, None).unwrap();
     let (mut rx, mut tx) = ws.split().unwrap();
-    tx.set_write_timeout(Some(Duration::from_millis(300)));
+    tx.set_write_timeout(Some(Duration::from_millis(300))).unwrap();
     let writer = thread::spawn(move || {
         let mut sent = 0;
         // Fill the socket until a write times out: the peer is not reading yet.
@@ -166,7 +166,7 @@ fn pongs_are_not_lost_while_the_write_half_is_blocked() {
     }
     let (mut tx, sent) = writer.join().unwrap();
     gate.wait();
-    tx.set_write_timeout(None);
+    tx.set_write_timeout(None).unwrap();
     tx.flush().unwrap();
     while let Some(m) = rx.recv() {
         m.unwrap();

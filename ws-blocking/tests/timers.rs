@@ -64,7 +64,7 @@ fn keepalive_is_satisfied_by_a_live_peer() {
     let (mut ws, _) = connect(&url(addr)).unwrap();
     // Receiving answers the keepalive pings: the server keeps sending them instead of giving
     // up after its 500 ms pong timeout.
-    ws.set_read_timeout(Some(PATIENCE));
+    ws.set_read_timeout(Some(PATIENCE)).unwrap();
     let started = Instant::now();
     let mut pings = 0;
     while started.elapsed() < Duration::from_millis(1200) {
@@ -76,7 +76,7 @@ fn keepalive_is_satisfied_by_a_live_peer() {
     assert!(pings >= 5, "{pings} pings");
     ws.send_text("still here").unwrap();
     ws.close(CloseCode::NORMAL, "").unwrap();
-    ws.set_read_timeout(None);
+    ws.set_read_timeout(None).unwrap();
     while let Some(m) = ws.recv() {
         m.unwrap();
     }
@@ -145,14 +145,14 @@ fn read_timeout_mid_frame_loses_nothing() {
         peer.read_frame()
     });
     let (mut ws, _) = connect(&url(addr)).unwrap();
-    ws.set_read_timeout(Some(Duration::from_millis(100)));
+    ws.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
     assert_eq!(ws.read_timeout(), Some(Duration::from_millis(100)));
     let err = ws.recv().unwrap().unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     let err = ws.recv().unwrap().unwrap_err();
     assert!(err.is_timeout(), "timing out twice is fine too: {err:?}");
     go_tx.send(()).unwrap();
-    ws.set_read_timeout(Some(PATIENCE));
+    ws.set_read_timeout(Some(PATIENCE)).unwrap();
     assert_eq!(ws.recv().unwrap().unwrap(), Message::text("split across a timeout"));
     assert_eq!(ws.recv().unwrap().unwrap(), Message::binary(Bytes::from_static(b"next")));
     assert!(matches!(ws.recv(), Some(Ok(Message::Close(_)))));

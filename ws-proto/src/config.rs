@@ -24,6 +24,7 @@ pub enum Role {
 /// | `max_frame_size` | 16 MiB | close 1009 |
 /// | `max_message_size` | 64 MiB | close 1009 |
 /// | `close_timeout` | 10 s | transport closed, 1006 |
+/// | `release_buffers_after` | 1 s | idle buffers given back |
 /// | `keepalive_interval` | off | a Ping is sent |
 /// | `pong_timeout` | 20 s (once keepalive is on) | close 1011, transport closed |
 /// | `idle_timeout` | off | close 1001 |
@@ -59,9 +60,16 @@ pub struct Config {
     /// Start a close handshake (1001, "idle timeout") when nothing at all has been received for
     /// this long.
     pub idle_timeout: Option<Duration>,
-    /// How long to wait for the peer's Close after sending ours, and (clients) for the server to
-    /// close the transport after the handshake, before closing the transport regardless.
+    /// How long to wait for the peer's Close after sending ours; and, once the WebSocket is
+    /// closed, how long the transport's end may take (a client waiting for the server to close
+    /// first; writing what is left, shutting down and draining), before giving up on the peer.
+    /// See [`Transport`](crate::Transport).
     pub close_timeout: Duration,
+    /// Give the receive and transmit buffers back once nothing has arrived for this long (while
+    /// none holds a partial frame or unsent bytes). A busy connection keeps reusing its buffers,
+    /// allocating nothing per message; an idle one holds none. `None`: keep them (call
+    /// [`Connection::release_buffers`](crate::Connection::release_buffers) yourself).
+    pub release_buffers_after: Option<Duration>,
     /// Size of the spare room [`Connection::recv_buf`](crate::Connection::recv_buf) offers for
     /// one read. The buffer is allocated on first use and released after large messages.
     pub read_buffer_size: usize,
@@ -102,6 +110,7 @@ impl Default for Config {
             pong_timeout: Duration::from_secs(20),
             idle_timeout: None,
             close_timeout: Duration::from_secs(10),
+            release_buffers_after: Some(Duration::from_secs(1)),
             read_buffer_size: 8 << 10,
             copy_threshold: 4 << 10,
             accept_unmasked_frames: false,

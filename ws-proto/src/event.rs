@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use crate::close::{CloseCode, CloseFrame};
-use crate::error::{CapacityError, ProtocolError};
+use crate::error::{CapacityError, Error, ProtocolError};
 use crate::message::MessageKind;
 
 /// Something that happened on the connection, from [`Connection::poll_event`](crate::Connection::poll_event).
@@ -31,11 +31,16 @@ pub enum Event {
     /// A Pong arrived (solicited or not).
     Pong(Bytes),
     /// The peer's Close frame arrived (`None`: it carried no status code). Our reply, echoing the
-    /// code, is already queued; a [`Event::Closed`] follows.
+    /// code, is already queued; a [`Event::Closed`] follows once the transport is done.
     CloseReceived(Option<CloseFrame>),
-    /// The connection is closed: the last event. Drain [`poll_transmit`](crate::Connection::poll_transmit)
-    /// and then close the transport when [`should_close_transport`](crate::Connection::should_close_transport)
-    /// says so. (Boxed: it is rare, and keeping it small keeps every event small.)
+    /// The connection is over, transport included: the last event, reported exactly once.
+    ///
+    /// It comes when [`Connection::transport`](crate::Connection::transport) says
+    /// [`Transport::Close`](crate::Transport::Close): our Close frame (if any) was handed out by
+    /// `poll_transmit`, the write side was shut down and the peer's end of stream was awaited, or
+    /// `close_timeout` gave up on it. A peer's protocol error or exceeded limit is reported here,
+    /// and only here: [`CloseInfo::error`]. (Boxed: it is rare, and keeping it small keeps every
+    /// event small.)
     Closed(Box<CloseInfo>),
 }
 
@@ -63,6 +68,9 @@ pub enum CloseCause {
     CloseTimeout,
     /// Nothing arrived within `pong_timeout` of a keepalive Ping; we sent 1011.
     PongTimeout,
+    /// The transport failed (reset, broken pipe: the adapter's IO error); nothing more could be
+    /// sent or received.
+    TransportError,
 }
 
 /// How a connection ended, reported once by [`Event::Closed`].
@@ -90,5 +98,16 @@ impl CloseInfo {
     /// The peer's close reason, or `""`.
     pub fn reason(&self) -> &str {
         self.received.as_ref().map_or("", |f| f.reason_str())
+    }
+
+    /// The peer's fault, if the connection failed because of it: a protocol violation or an
+    /// exceeded limit (the Close frame with [`Error::close_code`] was sent). `None` for every
+    /// other ending, clean or not.
+    pub fn error(&self) -> Option<Error> {
+        match self.cause {
+            CloseCause::Protocol(e) => Some(Error::Protocol(e)),
+            CloseCause::Capacity(e) => Some(Error::Capacity(e)),
+            _ => None,
+        }
     }
 }

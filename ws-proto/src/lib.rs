@@ -13,67 +13,88 @@
 //!                          └──────────────────────────────┘
 //! ```
 //!
-//! * [`handshake`]: the opening handshake, client and server, as pure parsers and builders.
-//! * [`Connection`]: everything after the handshake.
+//! * [`handshake`]: the opening handshake, client and server: drivers, parsers and builders.
+//! * [`Connection`]: everything after the handshake, the transport's end included.
 //! * [`MessageAssembler`]: optional, joins fragments into whole [`Message`]s.
 //!
 //! ## The run loop
 //!
 //! After **every** input or command, drain the outputs in this order: events, bytes to send,
-//! the next deadline, and whether to close the transport. Here is a complete exchange between a
-//! client and a server, with the "network" being two in-memory buffers:
+//! then what to do with the transport, then the next deadline. Here is a complete exchange
+//! between a client and a server, with the "network" being two in-memory buffers:
 //!
 //! ```
 //! use std::time::Instant;
-//! use ws_proto::{Config, Connection, Event, Message, MessageAssembler, Role};
-//! use ws_proto::handshake::{Accept, ClientRequest, RequestParser};
-//! use ws_proto::rng::ChaChaRandom;
+//! use ws_proto::handshake::{Accept, ClientHandshake, ClientRequest, Handshake, ServerHandshake};
+//! use ws_proto::{Config, Event, Message, MessageAssembler, Transport};
 //!
 //! let now = Instant::now();
-//! let mut rng = ChaChaRandom::from_os();
 //!
-//! // Opening handshake.
-//! let (request, mut client_hs) = ClientRequest::new("localhost", "/").build(&mut rng).unwrap();
-//! let mut parser = RequestParser::new(Default::default());
-//! let req = parser.feed(&request).unwrap().expect("complete request");
-//! let response = req.accept(&Accept::new()).unwrap();
-//! client_hs.feed(&response).unwrap().expect("accepted");
-//!
-//! let mut client = Connection::new(Role::Client, Config::default(), now);
-//! let mut server = Connection::new(Role::Server, Config::default(), now);
+//! // Opening handshake: each driver says what to write and what it needs next.
+//! let mut client_hs = ClientHandshake::new(ClientRequest::new("localhost", "/"), Config::default(), now)?;
+//! let mut server_hs = ServerHandshake::new(Config::default(), now);
+//! server_hs.handle_data(now, client_hs.transmit());
+//! server_hs.accept(now, Accept::new()); // after looking at server_hs.request()
+//! client_hs.handle_data(now, server_hs.transmit());
+//! let n = server_hs.transmit().len();
+//! server_hs.advance_transmit(n);
+//! let (mut client, _response) = client_hs.finish()?;
+//! let (mut server, _request) = server_hs.finish()?;
 //!
 //! // A command, then drain: write what the client queued into the server.
-//! client.send_text("hello").unwrap();
+//! client.send_text("hello")?;
 //! while let Some(bytes) = client.poll_transmit() {
-//!     server.handle_data(now, &bytes).unwrap();
+//!     server.handle_data(now, &bytes);
 //! }
 //! // The server's loop: events first, then echo.
-//! let mut assembler = MessageAssembler::new(server.config().max_message_size);
+//! let mut assembler = MessageAssembler::new();
 //! while let Some(event) = server.poll_event() {
-//!     if let Some(Message::Text(text)) = assembler.push(event).unwrap() {
+//!     if let Some(Message::Text(text)) = assembler.push(event) {
 //!         assert_eq!(text, "hello");
-//!         server.send_text(text).unwrap();
+//!         server.send_text(text)?;
 //!     }
 //! }
-//! assert_eq!(server.poll_timeout(), None); // no timers configured
 //! assert!(server.poll_transmit().is_some());
+//! assert_eq!(server.transport(), Transport::Open);
+//! // With no timer configured, the only deadline is giving the idle buffers back.
+//! assert_eq!(server.poll_timeout(), Some(now + Config::default().release_buffers_after.unwrap()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! A real adapter's loop, in outline:
+//! A real adapter's loop, in outline (`examples/echo_server.rs` is a complete one):
 //!
 //! ```text
 //! loop {
-//!     while let Some(ev) = conn.poll_event() { deliver(ev) }
-//!     write_all_vectored(conn.transmit_chunks()); conn.advance_transmit(written);
-//!     if conn.should_close_transport() && conn.transmit_len() == 0 { close socket; break }
+//!     while let Some(ev) = conn.poll_event() { deliver(ev) }     // Event::Closed comes last
+//!     write_vectored(conn.transmit_chunks()); conn.advance_transmit(written);
+//!     match conn.transport() {
+//!         Transport::Close => { close the socket; break }
+//!         Transport::Shutdown if all written => { shutdown(Write); conn.handle_write_shutdown(now) }
+//!         _ => {}
+//!     }
 //!     select {
-//!         n = socket.read(conn.recv_buf()) => if n == 0 { conn.handle_eof(now) }
-//!                                             else { conn.commit(now, n)? }
+//!         n = socket.read(conn.recv_buf()) => match n { Ok(0) => conn.handle_eof(now),
+//!                                                        Ok(n) => conn.commit(now, n),
+//!                                                        Err(_) => conn.handle_transport_error(now) }
 //!         _ = sleep_until(conn.poll_timeout()) => conn.handle_timeout(now),
 //!         cmd = app.recv() => conn.send_text(cmd)?,
 //!     }
 //! }
 //! ```
+//!
+//! ## One contract for every loop
+//!
+//! * **A failure is reported once, in order.** A peer's protocol violation or exceeded limit
+//!   never comes back from `handle_data`: it takes effect after the events that arrived before
+//!   it have been taken (so their replies go out first), queues the Close with the right code,
+//!   and is reported by the last event, [`Event::Closed`], through [`CloseInfo::error`].
+//! * **The core owns the transport's end.** When to shut the write side down, how long to wait
+//!   for the peer's end of stream and when to give up on a peer that does not read are values:
+//!   [`Connection::transport`] and [`Connection::poll_timeout`]. An adapter that does what they
+//!   say has, by the time `Event::Closed` comes out, written our Close (or given up after
+//!   `close_timeout`) and shut the write side down.
+//! * **The handshake too**: [`handshake::ServerHandshake`] and [`handshake::ClientHandshake`]
+//!   own the opening handshake's deadline, refusals and drain.
 //!
 //! ## Guarantees
 //!
@@ -111,7 +132,7 @@ pub use bytes::{self, Bytes};
 
 pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, Role};
-pub use connection::{Connection, State, TransmitChunks};
+pub use connection::{Connection, State, TransmitChunks, Transport};
 pub use error::{CapacityError, Error, ProtocolError, UsageError};
 pub use event::{CloseCause, CloseInfo, Event, Initiator};
 pub use message::{

@@ -5,15 +5,15 @@ use core::fmt;
 use bytes::{Bytes, BytesMut};
 
 use crate::close::CloseFrame;
-use crate::error::CapacityError;
 use crate::event::Event;
 
 /// The two kinds of data message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum MessageKind {
     /// UTF-8 text.
     Text,
     /// Arbitrary bytes.
+    #[default]
     Binary,
 }
 
@@ -261,8 +261,12 @@ impl Message {
     }
 }
 
-/// Joins [`Event::Data`] fragments into whole [`Message`]s, enforcing a size limit while it
-/// assembles. It needs no IO and no connection: feed it events, get messages.
+/// Joins [`Event::Data`] fragments into whole [`Message`]s. It needs no IO and no connection:
+/// feed it a connection's events, get messages.
+///
+/// It enforces no limit of its own: the [`Connection`](crate::Connection) it is fed from has
+/// already refused (with 1009, when the frame header arrived or while inflating) any message
+/// over `max_message_size`, so what it joins is bounded by that one limit.
 ///
 /// A message that arrived in one frame is passed through without copying; fragmented messages
 /// are copied once into a buffer that grows only as fragments arrive.
@@ -270,32 +274,24 @@ impl Message {
 /// ```
 /// use ws_proto::{Event, Message, MessageAssembler, MessageKind};
 /// use bytes::Bytes;
-/// let mut asm = MessageAssembler::new(1 << 20);
+/// let mut asm = MessageAssembler::new();
 /// let frag = |p: &'static str, first, fin| Event::Data {
 ///     kind: MessageKind::Text, payload: Bytes::from_static(p.as_bytes()), first, fin,
 /// };
-/// assert_eq!(asm.push(frag("Hel", true, false)).unwrap(), None);
-/// assert_eq!(asm.push(frag("lo", false, true)).unwrap(), Some(Message::text("Hello")));
+/// assert_eq!(asm.push(frag("Hel", true, false)), None);
+/// assert_eq!(asm.push(frag("lo", false, true)), Some(Message::text("Hello")));
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct MessageAssembler {
-    max: usize,
     kind: MessageKind,
     first: Option<Bytes>,
     buf: BytesMut,
-    len: usize,
 }
 
 impl MessageAssembler {
-    /// An assembler refusing messages over `max_message_size` bytes.
-    pub fn new(max_message_size: usize) -> Self {
-        MessageAssembler {
-            max: max_message_size,
-            kind: MessageKind::Binary,
-            first: None,
-            buf: BytesMut::new(),
-            len: 0,
-        }
+    /// An empty assembler.
+    pub fn new() -> Self {
+        MessageAssembler::default()
     }
 
     /// True while a fragmented message is partly assembled.
@@ -303,18 +299,18 @@ impl MessageAssembler {
         self.first.is_some() || !self.buf.is_empty()
     }
 
-    /// Feeds one event. Returns a message when one is complete; `Ok(None)` for a fragment that
+    /// Feeds one event. Returns a message when one is complete; `None` for a fragment that
     /// does not end its message and for [`Event::Closed`], which has no message form.
     ///
     /// Text is trusted to be valid UTF-8 as a whole: the connection validated it.
     #[inline]
-    pub fn push(&mut self, event: Event) -> Result<Option<Message>, CapacityError> {
+    pub fn push(&mut self, event: Event) -> Option<Message> {
         match event {
             Event::Data { kind, payload, first, fin } => self.push_data(kind, payload, first, fin),
-            Event::Ping(p) => Ok(Some(Message::Ping(p))),
-            Event::Pong(p) => Ok(Some(Message::Pong(p))),
-            Event::CloseReceived(f) => Ok(Some(Message::Close(f))),
-            Event::Closed(_) => Ok(None),
+            Event::Ping(p) => Some(Message::Ping(p)),
+            Event::Pong(p) => Some(Message::Pong(p)),
+            Event::CloseReceived(f) => Some(Message::Close(f)),
+            Event::Closed(_) => None,
         }
     }
 
@@ -325,14 +321,10 @@ impl MessageAssembler {
         payload: Bytes,
         first: bool,
         fin: bool,
-    ) -> Result<Option<Message>, CapacityError> {
-        if first && fin && self.first.is_none() && self.buf.is_empty() && payload.len() <= self.max
-        {
+    ) -> Option<Message> {
+        if first && fin && self.first.is_none() && self.buf.is_empty() {
             // The common case: a whole message in one frame, passed through.
-            return Ok(Some(match kind {
-                MessageKind::Text => Message::Text(Utf8Bytes::from_validated(payload)),
-                MessageKind::Binary => Message::Binary(payload),
-            }));
+            return Some(Self::message(kind, payload));
         }
         self.push_fragment(kind, payload, first, fin)
     }
@@ -343,21 +335,12 @@ impl MessageAssembler {
         payload: Bytes,
         first: bool,
         fin: bool,
-    ) -> Result<Option<Message>, CapacityError> {
+    ) -> Option<Message> {
         if first {
             self.first = None;
             self.buf.clear();
-            self.len = 0;
             self.kind = kind;
         }
-        let size = self.len as u64 + payload.len() as u64;
-        if size > self.max as u64 {
-            self.first = None;
-            self.buf = BytesMut::new();
-            self.len = 0;
-            return Err(CapacityError::MessageTooLarge { size, max: self.max });
-        }
-        self.len = size as usize;
         let whole = if first && fin {
             payload
         } else {
@@ -368,19 +351,22 @@ impl MessageAssembler {
             if self.buf.is_empty() && !fin {
                 // Keep the first fragment without copying until a second one arrives.
                 self.first = Some(payload);
-                return Ok(None);
+                return None;
             }
             self.buf.extend_from_slice(&payload);
             if !fin {
-                return Ok(None);
+                return None;
             }
-            self.len = 0;
             std::mem::take(&mut self.buf).freeze()
         };
-        Ok(Some(match self.kind {
-            MessageKind::Text => Message::Text(Utf8Bytes::from_validated(whole)),
-            MessageKind::Binary => Message::Binary(whole),
-        }))
+        Some(Self::message(self.kind, whole))
+    }
+
+    fn message(kind: MessageKind, payload: Bytes) -> Message {
+        match kind {
+            MessageKind::Text => Message::Text(Utf8Bytes::from_validated(payload)),
+            MessageKind::Binary => Message::Binary(payload),
+        }
     }
 }
 
@@ -393,26 +379,24 @@ mod tests {
     }
 
     #[test]
-    fn assembles_and_limits() {
-        let mut a = MessageAssembler::new(5);
-        assert_eq!(a.push(data(b"ab", true, false)).unwrap(), None);
+    fn assembles() {
+        let mut a = MessageAssembler::new();
+        assert_eq!(a.push(data(b"ab", true, false)), None);
         assert!(a.in_progress());
-        assert_eq!(a.push(data(b"cd", false, false)).unwrap(), None);
-        assert_eq!(a.push(data(b"e", false, true)).unwrap(), Some(Message::binary(&b"abcde"[..])));
+        assert_eq!(a.push(data(b"cd", false, false)), None);
+        assert_eq!(a.push(data(b"e", false, true)), Some(Message::binary(&b"abcde"[..])));
         assert!(!a.in_progress());
-        assert_eq!(a.push(data(b"abc", true, false)).unwrap(), None);
-        assert_eq!(
-            a.push(data(b"def", false, true)),
-            Err(CapacityError::MessageTooLarge { size: 6, max: 5 })
-        );
-        assert_eq!(a.push(data(b"", true, true)).unwrap(), Some(Message::binary(Bytes::new())));
+        assert_eq!(a.push(data(b"abc", true, false)), None);
+        // A new message abandons the unfinished one (the connection never does that).
+        assert_eq!(a.push(data(b"xy", true, true)), Some(Message::binary(&b"xy"[..])));
+        assert_eq!(a.push(data(b"", true, true)), Some(Message::binary(Bytes::new())));
     }
 
     #[test]
     fn single_frame_is_zero_copy() {
         let payload = Bytes::from_static(b"static");
-        let mut a = MessageAssembler::new(100);
-        let Some(Message::Binary(out)) = a.push(data(b"", true, true)).unwrap() else { panic!() };
+        let mut a = MessageAssembler::new();
+        let Some(Message::Binary(out)) = a.push(data(b"", true, true)) else { panic!() };
         assert!(out.is_empty());
         let ev = Event::Data {
             kind: MessageKind::Binary,
@@ -420,7 +404,7 @@ mod tests {
             first: true,
             fin: true,
         };
-        let Some(Message::Binary(out)) = a.push(ev).unwrap() else { panic!() };
+        let Some(Message::Binary(out)) = a.push(ev) else { panic!() };
         assert_eq!(out.as_ptr(), payload.as_ptr());
     }
 }

@@ -43,10 +43,9 @@ fn exchange(p: &mut Pair, from_client: bool, msgs: &[String]) -> Vec<u8> {
         sender.send_text(m.as_str()).unwrap();
     }
     let wire = take_output(sender);
-    receiver.handle_data(p.now, &wire).unwrap();
-    let mut asm = ws_proto::MessageAssembler::new(1 << 30);
-    let got: Vec<Message> =
-        take_events(receiver).into_iter().filter_map(|e| asm.push(e).unwrap()).collect();
+    receiver.handle_data(p.now, &wire);
+    let mut asm = ws_proto::MessageAssembler::new();
+    let got: Vec<Message> = take_events(receiver).into_iter().filter_map(|e| asm.push(e)).collect();
     let expected: Vec<Message> = msgs.iter().map(|m| Message::text(m.as_str())).collect();
     assert_eq!(got, expected);
     wire
@@ -149,7 +148,7 @@ fn per_message_choice_and_threshold() {
     let wire = take_output(&mut p.server);
     let rsv1: Vec<bool> = decode_frames(&wire).iter().map(|(h, _)| h.rsv1).collect();
     assert_eq!(rsv1, vec![false, true, false, true]);
-    p.client.handle_data(p.now, &wire).unwrap();
+    p.client.handle_data(p.now, &wire);
     assert_eq!(take_events(&mut p.client).len(), 4);
 }
 
@@ -171,10 +170,10 @@ fn fragmented_compressed_messages_both_ways() {
     let frames = decode_frames(&wire);
     assert!(frames[0].0.rsv1, "RSV1 on the first frame");
     assert!(frames[1..].iter().all(|(h, _)| !h.rsv1), "and only there");
-    p.server.handle_data(p.now, &wire).unwrap();
-    let mut asm = ws_proto::MessageAssembler::new(1 << 20);
+    p.server.handle_data(p.now, &wire);
+    let mut asm = ws_proto::MessageAssembler::new();
     let msgs: Vec<Message> =
-        take_events(&mut p.server).into_iter().filter_map(|e| asm.push(e).unwrap()).collect();
+        take_events(&mut p.server).into_iter().filter_map(|e| asm.push(e)).collect();
     assert_eq!(msgs.last(), Some(&Message::text(text)));
 }
 
@@ -194,28 +193,27 @@ fn rsv1_rules_when_negotiated() {
     ] {
         let mut s = server();
         let err = Error::Protocol(ProtocolError::MisplacedCompressionBit);
-        assert_eq!(s.handle_data(now, &input), Err(err));
+        assert_eq!(fail_of(&mut s, now, &input), Err(err));
         take_events(&mut s);
         assert_eq!(sent_close_code(&take_output(&mut s)), Some(1002));
     }
     // RSV2 and RSV3 are still reserved.
     let mut s = server();
-    assert!(s.handle_data(now, &raw_frame(0xa1, Some(KEY), b"x")).is_err());
+    assert!(fail_of(&mut s, now, &raw_frame(0xa1, Some(KEY), b"x")).is_err());
     // Garbage that does not inflate: 1007.
     let mut s = server();
     let err = Error::Protocol(ProtocolError::InvalidCompressedData);
-    assert_eq!(s.handle_data(now, &raw_frame(0xc1, Some(KEY), &[0xff, 0xff, 0xff])), Err(err));
+    assert_eq!(fail_of(&mut s, now, &raw_frame(0xc1, Some(KEY), &[0xff, 0xff, 0xff])), Err(err));
     take_events(&mut s);
     assert_eq!(sent_close_code(&take_output(&mut s)), Some(1007));
     // Compressed text that inflates to invalid UTF-8: 1007.
     let mut s = server();
     let stored_bad = [0x00, 0x01, 0x00, 0xfe, 0xff, 0xff];
     let err = Error::Protocol(ProtocolError::InvalidUtf8);
-    assert_eq!(s.handle_data(now, &raw_frame(0xc1, Some(KEY), &stored_bad)), Err(err));
+    assert_eq!(fail_of(&mut s, now, &raw_frame(0xc1, Some(KEY), &stored_bad)), Err(err));
     // RFC 7692 §7.2.3.1 "Hello", as a server would receive it masked.
     let mut s = server();
-    s.handle_data(now, &raw_frame(0xc1, Some(KEY), &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]))
-        .unwrap();
+    s.handle_data(now, &raw_frame(0xc1, Some(KEY), &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]));
     assert!(matches!(s.poll_event(), Some(Event::Data { payload, .. }) if payload == "Hello"));
 }
 
@@ -248,7 +246,7 @@ fn inflate_bomb_is_refused_within_the_limit() {
     drop(p);
     let mut s = Connection::new(Role::Server, server_config, now).with_negotiated(&neg);
     let frame = raw_frame(0xc2, Some(KEY), &bomb);
-    let err = s.handle_data(now, &frame).unwrap_err();
+    let err = fail_of(&mut s, now, &frame).unwrap_err();
     let Error::Capacity(CapacityError::MessageTooLarge { size, max }) = err else {
         panic!("{err:?}")
     };

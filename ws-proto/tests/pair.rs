@@ -11,7 +11,7 @@ use ws_proto::handshake::{Accept, ClientRequest, RequestParser};
 use ws_proto::rng::ChaChaRandom;
 use ws_proto::{
     CloseCause, CloseCode, Config, Connection, Event, Initiator, Message, MessageKind,
-    PreparedFrame, Role, State, UsageError,
+    PreparedFrame, Role, State, Transport, UsageError,
 };
 
 #[test]
@@ -27,10 +27,11 @@ fn handshake_then_messages_of_every_size() {
     request.extend(take_output(&mut client));
     let mut parser = RequestParser::new(Default::default());
     let req = parser.feed(&request).unwrap().unwrap();
-    let response = req.accept(&Accept::new().protocol("chat")).unwrap();
+    let (response, _) =
+        req.accept_response(&Accept::new().protocol("chat"), &Config::default()).unwrap();
     assert_eq!(client_hs.feed(&response).unwrap().unwrap().protocol.as_deref(), Some("chat"));
     let mut server = Connection::new(Role::Server, Config::default(), start);
-    server.handle_data(start, &parser.take_remaining()).unwrap();
+    server.handle_data(start, &parser.take_remaining());
     let Some(Event::Data { payload, first: true, fin: true, .. }) = server.poll_event() else {
         panic!()
     };
@@ -136,6 +137,8 @@ fn sending_fragmented_text_is_validated_incrementally() {
 fn close_both(p: &mut Pair) {
     p.pump();
     assert!(p.client.is_closed() && p.server.is_closed());
+    assert!(p.client.is_finished() && p.server.is_finished(), "both transports closed");
+    assert_eq!((p.client.transport(), p.server.transport()), (Transport::Close, Transport::Close));
 }
 
 #[test]
@@ -152,17 +155,12 @@ fn client_initiated_close() {
     let Some(Event::Closed(c)) = p.client_events.last() else { panic!() };
     assert_eq!((c.initiator, c.clean), (Initiator::Local, true));
     assert_eq!(c.code(), CloseCode::NORMAL, "the server echoed our code");
-    // The server closes TCP first; the client waits for its EOF.
-    assert!(p.server.should_close_transport());
-    assert!(!p.client.should_close_transport());
-    assert!(p.client.poll_timeout().is_some(), "bounded wait for the server's EOF");
-    p.client.handle_eof(p.now);
-    assert!(p.client.should_close_transport());
     assert_eq!(p.client.poll_timeout(), None);
+    // Who closed TCP first, and the bounds on it, are in tests/lifecycle.rs.
 }
 
 #[test]
-fn server_initiated_close_and_client_eof_timeout() {
+fn server_initiated_close() {
     let mut p = Pair::default_pair();
     p.server.close(p.now, CloseCode(4001), "custom").unwrap();
     close_both(&mut p);
@@ -172,14 +170,6 @@ fn server_initiated_close_and_client_eof_timeout() {
         CloseCode(4001),
         "custom"
     )))));
-    assert!(p.server.should_close_transport());
-    // The server "forgets" to close TCP: the client gives up after close_timeout.
-    let deadline = p.client.poll_timeout().unwrap();
-    assert_eq!(deadline, p.now + Config::default().close_timeout);
-    p.client.handle_timeout(deadline - Duration::from_millis(1));
-    assert!(!p.client.should_close_transport(), "timers fire only when due");
-    p.client.handle_timeout(deadline);
-    assert!(p.client.should_close_transport());
 }
 
 #[test]
@@ -189,14 +179,22 @@ fn close_timeout_when_peer_never_answers() {
     p.client.close(p.now, CloseCode::GOING_AWAY, "").unwrap();
     p.pump();
     let deadline = p.client.poll_timeout().unwrap();
+    assert_eq!(deadline, p.now + Config::default().close_timeout);
     p.now = deadline;
     p.tick();
-    let Some(Event::Closed(info)) = p.client_events.last() else { panic!() };
+    let info = p.client.close_info().unwrap();
     assert_eq!(
         (info.cause, info.clean, info.code()),
         (CloseCause::CloseTimeout, false, CloseCode::ABNORMAL)
     );
-    assert!(p.client.should_close_transport());
+    // Our Close is still unread: writing it may take one more close_timeout, then the
+    // transport is closed whatever is left.
+    assert_eq!(p.client.transport(), Transport::Shutdown);
+    p.now = p.client.poll_timeout().unwrap();
+    p.tick();
+    assert!(matches!(p.client_events.last(), Some(Event::Closed(_))));
+    assert_eq!(p.client.transport(), Transport::Close);
+    assert_eq!(p.client.transmit_len(), 0, "what could not be written is dropped");
 }
 
 #[test]
@@ -204,8 +202,13 @@ fn eof_without_close_is_abnormal() {
     let mut p = Pair::default_pair();
     p.client.send_binary(&b"partial"[..]).unwrap();
     let out = take_output(&mut p.client);
-    p.server.handle_data(p.now, &out[..4]).unwrap();
+    p.server.handle_data(p.now, &out[..4]);
     p.server.handle_eof(p.now);
+    assert!(take_events(&mut p.server).is_empty(), "Closed waits for the transport");
+    assert_eq!(p.server.transport(), Transport::Shutdown);
+    assert!(take_output(&mut p.server).is_empty());
+    p.server.handle_write_shutdown(p.now);
+    assert_eq!(p.server.transport(), Transport::Close, "no drain after the peer's EOF");
     let events = take_events(&mut p.server);
     let [Event::Closed(info)] = events.as_slice() else { panic!("{events:?}") };
     assert_eq!(
@@ -213,12 +216,13 @@ fn eof_without_close_is_abnormal() {
         (CloseCause::EndOfStream, Initiator::Remote, CloseCode(1006))
     );
     assert!(info.sent.is_none() && info.received.is_none());
-    assert!(p.server.should_close_transport());
-    assert!(take_output(&mut p.server).is_empty());
 }
 
+/// Timers under test, without the idle-buffer release (tests/lifecycle.rs covers that one), so
+/// `poll_timeout` shows the timer each test is about.
 fn timer_config() -> Config {
     let mut c = Config::default();
+    c.release_buffers_after = None;
     c.keepalive_interval = Some(Duration::from_secs(10));
     c.pong_timeout = Duration::from_secs(5);
     c
@@ -265,7 +269,7 @@ fn pong_timeout_detects_silent_peer() {
     let Some(Event::Closed(info)) = p.server_events.last() else { panic!("{:?}", p.server_events) };
     assert_eq!(info.cause, CloseCause::PongTimeout);
     assert_eq!(info.sent.as_ref().unwrap().code, CloseCode::INTERNAL_ERROR);
-    assert!(p.server.should_close_transport());
+    assert_eq!(p.server.transport(), Transport::Close);
     assert_eq!(p.server.poll_timeout(), None);
 }
 
@@ -273,6 +277,7 @@ fn pong_timeout_detects_silent_peer() {
 fn idle_timeout_starts_close() {
     let mut config = Config::default();
     config.idle_timeout = Some(Duration::from_secs(60));
+    config.release_buffers_after = None;
     let mut p = Pair::new(Config::default(), config);
     p.advance(Duration::from_secs(30));
     p.client.send_text("activity").unwrap();
@@ -369,12 +374,11 @@ fn rfc_6455_section_5_7_examples() {
     let now = Instant::now();
     // A client receives an unmasked "Hello", a fragmented "Hel"+"lo" and an unmasked ping.
     let mut c = client(now);
-    c.handle_data(now, &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]).unwrap();
-    c.handle_data(now, &[0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f]).unwrap();
-    c.handle_data(now, &[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]).unwrap();
-    let mut asm = ws_proto::MessageAssembler::new(1 << 20);
-    let msgs: Vec<Message> =
-        take_events(&mut c).into_iter().filter_map(|e| asm.push(e).unwrap()).collect();
+    c.handle_data(now, &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    c.handle_data(now, &[0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f]);
+    c.handle_data(now, &[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    let mut asm = ws_proto::MessageAssembler::new();
+    let msgs: Vec<Message> = take_events(&mut c).into_iter().filter_map(|e| asm.push(e)).collect();
     assert_eq!(
         msgs,
         vec![
@@ -389,8 +393,7 @@ fn rfc_6455_section_5_7_examples() {
     assert!(pong[0].0.mask.is_some());
     // A server receives the masked "Hello".
     let mut s = server(now);
-    s.handle_data(now, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58])
-        .unwrap();
+    s.handle_data(now, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
     let Some(Event::Data { payload, .. }) = s.poll_event() else { panic!() };
     assert_eq!(payload, "Hello");
     // 256 bytes and 64 KiB binary messages in single unmasked frames: exact headers.
@@ -404,7 +407,7 @@ fn rfc_6455_section_5_7_examples() {
         assert_eq!(&out[..header.len()], header.as_slice());
         assert_eq!(out.len(), header.len() + n);
         let mut c = client(now);
-        c.handle_data(now, &out).unwrap();
+        c.handle_data(now, &out);
         assert!(matches!(c.poll_event(), Some(Event::Data { payload, .. }) if payload.len() == n));
     }
 }
@@ -436,10 +439,10 @@ fn idle_connections_can_give_memory_back() {
     // A partial frame is kept.
     p.client.send_text("again").unwrap();
     let wire = take_output(&mut p.client);
-    p.server.handle_data(p.now, &wire[..3]).unwrap();
+    p.server.handle_data(p.now, &wire[..3]);
     p.server.release_buffers();
     assert_eq!(p.server.recv_buffered(), 3);
-    p.server.handle_data(p.now, &wire[3..]).unwrap();
+    p.server.handle_data(p.now, &wire[3..]);
     assert!(
         matches!(p.server.poll_event(), Some(Event::Data { payload, .. }) if payload == "again")
     );

@@ -83,14 +83,14 @@ fn run_server(input: &[u8], cuts: &[usize]) -> (Vec<Event>, Vec<u8>, bool) {
         let piece = &input[start..end];
         start = end;
         if i % 2 == 0 {
-            let _ = s.handle_data(now, piece);
+            s.handle_data(now, piece);
         } else {
             let mut rest = piece;
             while !rest.is_empty() {
                 let buf = s.recv_buf();
                 let n = buf.len().min(rest.len());
                 buf[..n].copy_from_slice(&rest[..n]);
-                let _ = s.commit(now, n);
+                s.commit(now, n);
                 rest = &rest[n..];
             }
         }
@@ -160,7 +160,7 @@ proptest! {
         let mut start = 0;
         let mut closed_seen = false;
         for end in cuts.into_iter().map(|c| c.min(input.len())).chain([input.len()]) {
-            let _ = conn.handle_data(now, &input[start..end]);
+            conn.handle_data(now, &input[start..end]);
             start = end;
             for ev in take_events(&mut conn) {
                 prop_assert!(!closed_seen, "nothing after Closed");
@@ -171,8 +171,11 @@ proptest! {
         }
         conn.handle_timeout(now + Duration::from_secs(5));
         conn.handle_eof(now + Duration::from_secs(5));
-        let events = take_events(&mut conn);
+        let events = run_to_end(&mut conn, now + Duration::from_secs(5));
+        let closed = events.iter().filter(|e| matches!(e, Event::Closed(_))).count();
+        prop_assert_eq!(closed + closed_seen as usize, 1, "reported exactly once");
         prop_assert!(closed_seen || matches!(events.last(), Some(Event::Closed(_))));
+        prop_assert_eq!(conn.transport(), ws_proto::Transport::Close);
     }
 }
 

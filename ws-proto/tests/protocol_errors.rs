@@ -8,23 +8,35 @@ use common::*;
 use ws_proto::frame::OpCode;
 use ws_proto::{
     CapacityError, CloseCause, CloseCode, Config, Connection, Error, Event, ProtocolError, Role,
-    State,
+    State, Transport,
 };
 
-/// Feeds `input` to a server and asserts it failed with `err`, sent exactly one Close with
-/// `code`, reported `Closed` with that cause and asked for the transport to be closed.
+/// Feeds `input` to a server and asserts it failed with `err`: exactly one Close with `code`
+/// queued, the transport shut down and drained until the peer's end of stream, and the failure
+/// reported once, by the last event.
 fn server_fails(input: &[u8], err: Error, code: u16) {
     let now = Instant::now();
     let mut s = server(now);
-    assert_eq!(s.handle_data(now, input), Err(err.clone()), "input {input:x?}");
-    let events = take_events(&mut s);
+    s.handle_data(now, input);
+    let mut events = take_events(&mut s);
+    assert!(!matches!(events.last(), Some(Event::Closed(_))), "Closed waits for the transport");
+    assert_eq!(s.transport(), Transport::Shutdown, "input {input:x?}");
     let out = take_output(&mut s);
+    s.handle_write_shutdown(now);
+    assert_eq!(s.transport(), Transport::Drain, "a failed peer may still be sending");
+    assert_eq!(s.poll_timeout(), Some(now + Config::default().close_timeout));
+    s.handle_data(now, b"unread input is discarded");
+    s.handle_eof(now);
+    assert_eq!(s.transport(), Transport::Close);
+    events.extend(take_events(&mut s));
     let frames = decode_frames(&out);
     let closes: Vec<_> = frames.iter().filter(|(h, _)| h.opcode == OpCode::Close).collect();
     assert_eq!(closes.len(), 1, "one Close frame for {input:x?}");
     assert_eq!(sent_close_code(&out), Some(code), "close code for {input:x?}");
     assert!(closes[0].0.mask.is_none(), "servers never mask");
     let Some(Event::Closed(info)) = events.last() else { panic!("no Closed event: {events:?}") };
+    assert_eq!(events.iter().filter(|e| matches!(e, Event::Closed(_))).count(), 1);
+    assert_eq!(info.error(), Some(err.clone()), "reported once, with its cause");
     let expected = match err {
         Error::Protocol(e) => CloseCause::Protocol(e),
         Error::Capacity(e) => CloseCause::Capacity(e),
@@ -34,9 +46,8 @@ fn server_fails(input: &[u8], err: Error, code: u16) {
     assert!(!info.clean);
     assert_eq!(info.sent.as_ref().map(|f| f.code.0), Some(code));
     assert_eq!(s.state(), State::Closed);
-    assert!(s.should_close_transport());
     // Nothing more is accepted or emitted.
-    assert_eq!(s.handle_data(now, &client_frame(OpCode::Text, true, b"late")), Ok(()));
+    s.handle_data(now, &client_frame(OpCode::Text, true, b"late"));
     assert!(take_events(&mut s).is_empty());
     assert!(take_output(&mut s).is_empty());
 }
@@ -68,8 +79,9 @@ fn masking_rules_per_role() {
     let now = Instant::now();
     let mut c = client(now);
     let masked = client_frame(OpCode::Text, true, b"hi");
-    assert_eq!(c.handle_data(now, &masked), Err(proto(ProtocolError::MaskedFrame)));
-    take_events(&mut c);
+    c.handle_data(now, &masked);
+    assert!(take_events(&mut c).is_empty());
+    assert_eq!(c.close_info().unwrap().error(), Some(proto(ProtocolError::MaskedFrame)));
     let out = take_output(&mut c);
     assert_eq!(sent_close_code(&out), Some(1002));
     assert!(decode_frames(&out)[0].0.mask.is_some(), "clients always mask");
@@ -78,7 +90,7 @@ fn masking_rules_per_role() {
     let mut config = Config::default();
     config.accept_unmasked_frames = true;
     let mut s = Connection::new(Role::Server, config, now);
-    s.handle_data(now, &unmasked).unwrap();
+    s.handle_data(now, &unmasked);
     assert!(matches!(take_events(&mut s)[0], Event::Data { .. }));
 }
 
@@ -148,11 +160,11 @@ fn invalid_utf8_fails_fast_mid_frame() {
     let now = Instant::now();
     let mut s = server(now);
     // Everything up to and including the bad bytes, but not the whole frame.
-    assert_eq!(s.handle_data(now, &frame_bad[..body + 11]), Ok(()));
-    assert_eq!(
-        s.handle_data(now, &frame_bad[body + 11..body + 12]),
-        Err(proto(ProtocolError::InvalidUtf8))
-    );
+    s.handle_data(now, &frame_bad[..body + 11]);
+    assert_eq!(s.state(), State::Open, "0xF4 alone can still start a valid code point");
+    s.handle_data(now, &frame_bad[body + 11..body + 12]);
+    assert_eq!(s.state(), State::Closed, "failed before the rest of the frame arrived");
+    assert_eq!(s.close_info().unwrap().error(), Some(proto(ProtocolError::InvalidUtf8)));
     take_events(&mut s);
     assert_eq!(sent_close_code(&take_output(&mut s)), Some(1007));
 }
@@ -203,7 +215,8 @@ fn limits_fail_with_1009_before_buffering() {
     let mut s = Connection::new(Role::Server, config.clone(), now);
     let big = client_frame(OpCode::Binary, true, &[0; 101]);
     let err = CapacityError::FrameTooLarge { size: 101, max: 100 };
-    assert_eq!(s.handle_data(now, &big[..8]), Err(Error::Capacity(err)));
+    s.handle_data(now, &big[..8]);
+    assert_eq!(s.close_info().unwrap().error(), Some(Error::Capacity(err)));
     take_events(&mut s);
     assert_eq!(sent_close_code(&take_output(&mut s)), Some(1009));
     // A fragmented message over the limit fails at the fragment that crosses it.
@@ -211,10 +224,10 @@ fn limits_fail_with_1009_before_buffering() {
     let mut input = client_frame(OpCode::Binary, false, &[0; 100]);
     input.extend(client_frame(OpCode::Continuation, true, &[0; 51]));
     let err = CapacityError::MessageTooLarge { size: 151, max: 150 };
-    assert_eq!(s.handle_data(now, &input), Err(Error::Capacity(err)));
+    s.handle_data(now, &input);
     let events = take_events(&mut s);
-    assert!(matches!(events[0], Event::Data { fin: false, .. }));
-    assert!(matches!(events.last(), Some(Event::Closed(_))));
+    assert!(matches!(events[..], [Event::Data { fin: false, .. }]), "{events:?}");
+    assert_eq!(s.close_info().unwrap().error(), Some(Error::Capacity(err)));
     assert_eq!(sent_close_code(&take_output(&mut s)), Some(1009));
 }
 
@@ -225,11 +238,14 @@ fn messages_before_an_error_can_still_be_answered() {
     let mut s = server(now);
     let mut input = client_frame(OpCode::Text, true, b"hello");
     input.extend(raw_frame(0xa1, Some(KEY), b"bad"));
-    assert!(s.handle_data(now, &input).is_err());
+    s.handle_data(now, &input);
+    assert_eq!(s.transport(), Transport::Open);
     let Some(Event::Data { payload, .. }) = s.poll_event() else { panic!() };
     assert_eq!(s.state(), State::Open, "failure waits until earlier events are taken");
     s.send_text(std::str::from_utf8(&payload).unwrap()).unwrap();
-    assert!(matches!(s.poll_event(), Some(Event::Closed(_))));
+    assert_eq!(s.poll_event(), None, "the failure is reported when the transport is done");
+    assert_eq!(s.state(), State::Closed);
+    assert_eq!(s.transport(), Transport::Shutdown);
     let frames = decode_frames(&take_output(&mut s));
     assert_eq!(frames[0].1, b"hello");
     assert_eq!(frames[1].0.opcode, OpCode::Close);
@@ -241,7 +257,7 @@ fn no_data_after_close() {
     let mut s = server(now);
     let mut input = client_frame(OpCode::Close, true, &close_body(1000, ""));
     input.extend(client_frame(OpCode::Text, true, b"after close"));
-    s.handle_data(now, &input).unwrap();
+    s.handle_data(now, &input);
     let events = take_events(&mut s);
     assert!(events.iter().all(|e| !matches!(e, Event::Data { .. })), "{events:?}");
     assert_eq!(s.send_text("x"), Err(ws_proto::UsageError::Closed));
@@ -255,7 +271,7 @@ fn a_declared_length_reserves_memory_only_for_what_arrived() {
     for declared in [64 << 10, 1 << 20, 16 << 20] {
         let mut s = server(now);
         let frame = client_frame(OpCode::Binary, true, &vec![7; declared]);
-        s.handle_data(now, &frame[..20]).unwrap();
+        s.handle_data(now, &frame[..20]);
         let room = s.recv_buf().len();
         assert!(room <= Config::default().read_buffer_size, "{room} bytes for {declared}");
         assert!(s.recv_capacity() <= 2 * Config::default().read_buffer_size + 20);
@@ -266,7 +282,7 @@ fn a_declared_length_reserves_memory_only_for_what_arrived() {
             let buf = s.recv_buf();
             let n = buf.len().min(frame.len() - at);
             buf[..n].copy_from_slice(&frame[at..at + n]);
-            s.commit(now, n).unwrap();
+            s.commit(now, n);
             at += n;
             reads += 1;
         }

@@ -1,20 +1,20 @@
 //! Client side: [`connect`], [`connect_with`] and [`client`].
 
 use std::future::Future;
-use std::io;
+use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use ws_proto::handshake::{ClientRequest, Response, WsUrl};
-use ws_proto::rng::ChaChaRandom;
-use ws_proto::{Config, Role};
+use ws_common::ConnectPlan;
+use ws_common::aio;
+use ws_proto::Config;
+use ws_proto::handshake::{ClientHandshake, ClientRequest, Handshake, Response};
 
-use crate::error::Error;
-use crate::stream::MaybeTlsStream;
-use crate::websocket::WebSocket;
+use crate::{Error, MaybeTlsStream, WebSocket};
 
 /// A custom TLS client configuration for [`connect_with`]: an `Arc<rustls::ClientConfig>`
-/// (for example one trusting a private CA, see [`tls::client_config_with_roots`](crate::tls::client_config_with_roots)).
+/// (for example one trusting a private CA, see
+/// [`tls::client_config_with_roots`](crate::tls::client_config_with_roots)).
 #[cfg(feature = "tls")]
 pub type ClientTlsConfig = std::sync::Arc<rustls::ClientConfig>;
 
@@ -32,7 +32,8 @@ pub type ClientSocket = WebSocket<MaybeTlsStream<TcpStream>>;
 /// the default [`Config`].
 ///
 /// Returns the socket and the server's handshake response (headers, subprotocol). A server
-/// that refuses the handshake gives [`Error::Handshake`] with [`Error::status`] set.
+/// that refuses the handshake gives [`Error::Handshake`] with `is_rejection()` and
+/// [`Error::status`] set.
 pub async fn connect(url: &str) -> Result<(ClientSocket, Response), Error> {
     connect_with(url, |request| request, Config::default(), None).await
 }
@@ -62,17 +63,20 @@ pub async fn connect_with(
     config: Config,
     tls: Option<ClientTlsConfig>,
 ) -> Result<(ClientSocket, Response), Error> {
-    let url = WsUrl::parse(url)?;
-    let request = customize(ClientRequest::from_url(&url));
-    let limit = config.handshake_timeout;
-    // Boxed so that a task which connects and then serves does not keep the setup's
-    // buffers (and a TLS handshake's) in its future for the connection's whole life.
+    let ConnectPlan { host, port, tls: wss, request } =
+        ConnectPlan::new(url, customize, cfg!(feature = "tls"))?;
+    let hs = ClientHandshake::new(request, config, Instant::now())?;
+    let deadline = hs.poll_timeout();
+    // Boxed so that a task which connects and then serves does not keep the setup's buffers
+    // (and a TLS handshake's) in its future for the connection's whole life.
     within(
-        limit,
+        deadline,
         Box::pin(async move {
-            let tcp = connect_tcp(&url.host, url.port).await?;
-            let stream = wrap_tls(tcp, &url, tls).await?;
-            handshake(stream, request, config).await
+            let tcp = TcpStream::connect((host.as_str(), port)).await?;
+            tcp.set_nodelay(true)?;
+            let stream =
+                if wss { wrap_tls(tcp, &host, tls).await? } else { MaybeTlsStream::Plain(tcp) };
+            aio::client(stream, hs).await
         }),
     )
     .await
@@ -81,8 +85,8 @@ pub async fn connect_with(
 /// Runs the client handshake over an already connected transport `stream` (any tokio
 /// `AsyncRead + AsyncWrite`), bounded by `config.handshake_timeout`.
 ///
-/// `request` names the host and resource and carries headers and subprotocol offers; its
-/// header-size limits are replaced by `config.handshake_limits`.
+/// `request` names the host and resource and carries headers and subprotocol offers; the
+/// offers `config` enables (permessage-deflate) and its header limits are added.
 pub async fn client<S>(
     stream: S,
     request: ClientRequest,
@@ -91,84 +95,40 @@ pub async fn client<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    within(config.handshake_timeout, Box::pin(handshake(stream, request, config))).await
+    let hs = ClientHandshake::new(request, config, Instant::now())?;
+    Box::pin(aio::client(stream, hs)).await
 }
 
-/// Runs `f`, failing with [`Error::HandshakeTimeout`] after `limit`.
+/// Runs `f`, failing with [`HandshakeError::Timeout`] at `deadline`.
 pub(crate) async fn within<T>(
-    limit: std::time::Duration,
+    deadline: Option<Instant>,
     f: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
-    tokio::time::timeout(limit, f).await.unwrap_or(Err(Error::HandshakeTimeout))
-}
-
-async fn handshake<S>(
-    mut stream: S,
-    request: ClientRequest,
-    config: Config,
-) -> Result<(WebSocket<S>, Response), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let (bytes, mut handshake) = request.with_config(&config).build(&mut ChaChaRandom::from_os())?;
-    stream.write_all(&bytes).await?;
-    stream.flush().await?;
-    let mut buf = [0u8; 1024];
-    let response = loop {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
-        }
-        if let Some(response) = handshake.feed(&buf[..n])? {
-            break response;
-        }
-    };
-    let leftover = handshake.take_remaining();
-    let ws = WebSocket::from_parts(stream, Role::Client, config, &response.negotiated(), &leftover);
-    Ok((ws, response))
-}
-
-/// Resolves `host` and connects to the first address that answers.
-async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, Error> {
-    let mut last = None;
-    for addr in tokio::net::lookup_host((host, port)).await? {
-        match TcpStream::connect(addr).await {
-            Ok(tcp) => {
-                tcp.set_nodelay(true)?;
-                return Ok(tcp);
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    let e = last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address found"));
-    Err(e.into())
+    aio::within::<crate::Tokio, T>(deadline, f).await
 }
 
 #[cfg(feature = "tls")]
 async fn wrap_tls(
     tcp: TcpStream,
-    url: &WsUrl,
+    host: &str,
     tls: Option<ClientTlsConfig>,
 ) -> Result<MaybeTlsStream<TcpStream>, Error> {
-    if !url.tls {
-        return Ok(MaybeTlsStream::Plain(tcp));
-    }
     let config = tls.unwrap_or_else(crate::tls::default_client_config);
-    let name = rustls_pki_types::ServerName::try_from(url.host.clone())
-        .map_err(|_| ws_proto::handshake::HandshakeError::InvalidUrl)?;
+    let name = ws_common::tls::server_name(host)?;
     let stream = tokio_rustls::TlsConnector::from(config).connect(name, tcp).await?;
     Ok(MaybeTlsStream::Tls(Box::new(stream)))
 }
 
 #[cfg(not(feature = "tls"))]
 async fn wrap_tls(
-    tcp: TcpStream,
-    url: &WsUrl,
+    _tcp: TcpStream,
+    _host: &str,
     tls: Option<ClientTlsConfig>,
 ) -> Result<MaybeTlsStream<TcpStream>, Error> {
-    match (url.tls, tls) {
-        (false, _) => Ok(MaybeTlsStream::Plain(tcp)),
-        (true, _) => Err(Error::TlsNotEnabled),
+    match tls {
+        Some(never) => match never {},
+        // ConnectPlan refused wss:// already.
+        None => Err(Error::TlsNotEnabled),
     }
 }
 

@@ -1,15 +1,14 @@
-//! Server side: [`accept`] and [`accept_with`].
+//! Server side: [`accept`], [`accept_with`] and [`accept_async`].
 
-use std::io;
-use std::time::Duration;
+use std::future::{Future, ready};
+use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use ws_proto::handshake::{Accept, Answer, HandshakeError, Rejection, Request, RequestParser};
-use ws_proto::{Config, Role};
+use tokio::io::{AsyncRead, AsyncWrite};
+use ws_common::aio;
+use ws_proto::Config;
+use ws_proto::handshake::{Accept, Rejection, Request, ServerHandshake};
 
-use crate::client::within;
-use crate::error::Error;
-use crate::websocket::WebSocket;
+use crate::{Error, WebSocket};
 
 /// Runs the server handshake on `stream` with the default [`Config`], accepting any valid
 /// request (no subprotocol). See [`accept_with`].
@@ -24,10 +23,10 @@ where
 ///
 /// `callback` sees the [`Request`] (path, query, headers, origin, offered subprotocols) and
 /// returns an [`Accept`] (choosing a subprotocol, adding headers) or a [`Rejection`], which is
-/// sent and reported as [`Error::Rejected`]. A malformed or non-WebSocket request is answered
-/// with the matching HTTP error (400, 405, 426, 431, …) and reported as [`Error::Handshake`].
-/// The handshake is bounded by `config.handshake_timeout` ([`Error::HandshakeTimeout`]) and
-/// `config.handshake_limits`.
+/// sent and reported as [`Error::Handshake`] with `is_rejection()`. A malformed or
+/// non-WebSocket request is answered with the matching HTTP error (400, 405, 426, 431, …) and
+/// reported as [`Error::Handshake`]. The handshake is bounded by `config.handshake_timeout`
+/// and `config.handshake_limits`.
 ///
 /// ```no_run
 /// use ws_tokio::{Accept, Config, Rejection};
@@ -53,85 +52,50 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> Result<Accept, Rejection>,
 {
+    let hs = ServerHandshake::new(config, Instant::now());
     // Boxed: a task that accepts and then serves would otherwise keep the handshake's
     // buffers in its future for the connection's whole life.
-    within(config.handshake_timeout, Box::pin(handshake(stream, config, callback))).await
+    let (ws, _) = Box::pin(aio::accept(stream, hs, |r| ready(callback(r)))).await?;
+    Ok(ws)
 }
 
-/// The server handshake without the time limit (callers bound it).
-pub(crate) async fn handshake<S, F>(
-    mut stream: S,
-    config: Config,
-    callback: F,
-) -> Result<WebSocket<S>, Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-    F: FnOnce(&Request) -> Result<Accept, Rejection>,
-{
-    let mut parser = RequestParser::new(config.handshake_limits);
-    let request = match read_request(&mut stream, &mut parser).await? {
-        Ok(request) => request,
-        Err(e) => return Err(refuse(stream, e.response(), Error::Handshake(e)).await),
-    };
-    let Answer { response, outcome } = request.answer(callback(&request), &config);
-    let negotiated = match outcome {
-        Ok(negotiated) => negotiated,
-        Err(refused) => return Err(refuse(stream, Some(response), refused.into()).await),
-    };
-    stream.write_all(&response).await?;
-    stream.flush().await?;
-    let leftover = parser.take_remaining();
-    Ok(WebSocket::from_parts(stream, Role::Server, config, &negotiated, &leftover))
-}
-
-/// Reads until the request is complete. The inner result is the request or why it is bad.
-async fn read_request<S>(
-    stream: &mut S,
-    parser: &mut RequestParser,
-) -> Result<Result<Request, HandshakeError>, Error>
-where
-    S: AsyncRead + Unpin,
-{
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
-        }
-        match parser.feed(&buf[..n]) {
-            Ok(Some(request)) => return Ok(Ok(request)),
-            Ok(None) => {}
-            Err(e) => return Ok(Err(e)),
-        }
-    }
-}
-
-/// How long a refused connection is drained after the error response, at most.
-const REFUSE_DRAIN: Duration = Duration::from_secs(1);
-
-/// Sends an error response (if any), closes our side and returns `err`.
+/// Like [`accept_with`], with an asynchronous decision: `decide` gets the request and returns a
+/// future of the answer (check a token against a database before the `101`). The future must
+/// own what it needs from the request (clone it out synchronously). The decision counts
+/// towards `config.handshake_timeout`. Returns the socket and the request it answered.
 ///
-/// Unread request bytes would turn our close into a reset that can destroy the response
-/// before the client reads it, so input is drained briefly until the client's EOF.
-async fn refuse<S>(mut stream: S, response: Option<Vec<u8>>, err: Error) -> Error
+/// ```no_run
+/// use ws_tokio::{Accept, Config, Rejection};
+/// # async fn lookup(_: Option<String>) -> bool { true }
+/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), ws_tokio::Error> {
+/// let (ws, request) = ws_tokio::accept_async(tcp, Config::default(), |request| {
+///     let token = request.headers().get("authorization").map(str::to_owned);
+///     async move {
+///         if lookup(token).await { Ok(Accept::new()) } else { Err(Rejection::new(401)) }
+///     }
+/// })
+/// .await?;
+/// # Ok(()) }
+/// ```
+pub async fn accept_async<S, F, Fut>(
+    stream: S,
+    config: Config,
+    decide: F,
+) -> Result<(WebSocket<S>, Request), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request) -> Fut,
+    Fut: Future<Output = Result<Accept, Rejection>>,
 {
-    // The error being reported matters more than a failure to deliver its response.
-    if let Some(response) = response {
-        if stream.write_all(&response).await.is_ok() && stream.shutdown().await.is_ok() {
-            let mut scratch = [0u8; 2048];
-            let drain =
-                async { while matches!(stream.read(&mut scratch).await, Ok(n) if n > 0) {} };
-            let _ = tokio::time::timeout(REFUSE_DRAIN, drain).await;
-        }
-    }
-    err
+    let hs = ServerHandshake::new(config, Instant::now());
+    Box::pin(aio::accept(stream, hs, decide)).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use ws_proto::handshake::HandshakeError;
 
     #[tokio::test]
     async fn bad_request_gets_its_status() {

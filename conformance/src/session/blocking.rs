@@ -43,7 +43,7 @@ pub(super) fn accept(
 impl Session for BlockingSession {
     fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<Message>, BoxError> {
         if self.ws.read_timeout() != timeout {
-            self.ws.set_read_timeout(timeout);
+            self.ws.set_read_timeout(timeout)?;
         }
         match self.ws.recv() {
             Some(Err(e)) if e.is_timeout() => Err(TimedOut.into()),

@@ -25,7 +25,8 @@ mod peer;
 use arbitrary::{Arbitrary, Unstructured};
 use std::time::Duration;
 use ws_proto::{
-    CloseCode, CloseFrame, Config, Message, MessageKind, PreparedFrame, Role, State, UsageError,
+    CloseCode, CloseFrame, Config, Message, MessageKind, PreparedFrame, Role, State, Transport,
+    UsageError,
 };
 
 use crate::common::{Splitter, at};
@@ -255,7 +256,7 @@ impl Pair {
             Op::Timeout(side) => self.timeout(*side),
             Op::Garbage(to, bytes) => {
                 let (_, from) = self.sides(*to);
-                if !bytes.is_empty() && !from.transport_closed {
+                if !bytes.is_empty() && !from.write_shut {
                     from.wire.extend(bytes.iter().take(512));
                     from.corrupted = true;
                 }
@@ -340,13 +341,10 @@ impl Pair {
         let bytes: Vec<u8> = sender.wire.drain(..n).collect();
         for chunk in Splitter::new(seed).split(&bytes) {
             let was_open = receiver.is_open();
-            let result = if receiver.vectored && choices.coin() {
-                feed_commit(receiver, now, chunk)
+            if receiver.vectored && choices.coin() {
+                feed_commit(receiver, now, chunk);
             } else {
-                receiver.conn.handle_data(now, chunk)
-            };
-            if let Err(e) = result {
-                assert!(e.close_code().is_some(), "{}: usage error from input", receiver.name);
+                receiver.conn.handle_data(now, chunk);
             }
             let pings = receiver.drain_events(sender);
             let frames = receiver.drain_output(&mut choices);
@@ -361,7 +359,7 @@ impl Pair {
         let (p, other) = self.sides(side);
         let deadline = p.conn.poll_timeout();
         let state = p.conn.state();
-        let transport = p.conn.should_close_transport();
+        let transport = p.conn.transport();
         p.conn.handle_timeout(now);
         let pings = p.drain_events(other);
         assert!(pings.is_empty());
@@ -369,7 +367,7 @@ impl Pair {
         if deadline.is_none_or(|d| now < d) {
             assert!(frames.is_empty(), "{}: timer wrote {frames:?} before it was due", p.name);
             assert_eq!(p.conn.state(), state, "{}: state changed before a deadline", p.name);
-            assert_eq!(p.conn.should_close_transport(), transport);
+            assert_eq!(p.conn.transport(), transport);
             assert_eq!(p.conn.poll_timeout(), deadline, "{}: deadline moved early", p.name);
         } else {
             let next = p.conn.poll_timeout();
@@ -397,27 +395,39 @@ impl Pair {
         let frames = p.drain_output(&mut choices);
         assert!(frames.is_empty(), "{}: wrote {frames:?} on EOF", p.name);
         assert!(p.conn.is_closed(), "{}: still open after EOF", p.name);
-        if !was_closed {
-            assert!(p.conn.should_close_transport());
-        }
+        let transport = p.conn.transport();
+        assert!(
+            matches!(transport, Transport::Shutdown | Transport::Close),
+            "{}: {transport:?} after EOF (was closed: {was_closed})",
+            p.name
+        );
         self.choices.next_u64();
     }
 
-    /// A side that asked to close its transport, and has nothing left to write, closes it: the
-    /// other side sees EOF once it has read everything in flight.
+    /// Plays what each side's core asks of its transport: a side asked to shut down, with
+    /// nothing left to write, shuts its write side (the other side sees EOF once it has read
+    /// everything in flight); a side told to close closes (bytes to it are lost).
     fn close_transports(&mut self) {
+        let now = at(self.now_ms);
         for side in [Side::Client, Side::Server] {
             let (p, other) = self.sides(side);
-            if !p.transport_closed && p.conn.should_close_transport() && p.conn.transmit_len() == 0
-            {
+            let transport = p.conn.transport();
+            if transport == Transport::Shutdown && p.conn.transmit_len() == 0 {
+                p.write_shut = true;
+                p.conn.handle_write_shutdown(now);
+                p.drain_events(other);
+            }
+            if !p.transport_closed && p.conn.transport() == Transport::Close {
+                assert!(p.closed_event.is_some(), "{}: closed without its last event", p.name);
+                assert_eq!(p.conn.transmit_len(), 0, "{}: closed with bytes queued", p.name);
                 p.transport_closed = true;
-                // Bytes to a closed transport are lost.
+                p.write_shut = true;
                 other.wire.clear();
             }
         }
         for side in [Side::Client, Side::Server] {
             let (p, other) = self.sides(side);
-            if other.transport_closed && other.wire.is_empty() && !p.eof {
+            if other.write_shut && other.wire.is_empty() && !p.eof {
                 self.eof(side);
             }
         }
@@ -432,7 +442,8 @@ impl Pair {
             self.close_transports();
             let both_open = self.client.is_open() && self.server.is_open();
             let idle = self.client.wire.is_empty() && self.server.wire.is_empty();
-            let both_closed = self.client.conn.is_closed() && self.server.conn.is_closed();
+            // Closed means the transports' end too: both report `Transport::Close`.
+            let both_closed = self.client.conn.is_finished() && self.server.conn.is_finished();
             if idle && (both_open || both_closed) {
                 break;
             }
@@ -512,16 +523,15 @@ fn utf8_prefix_ok(text: &[u8], fin: bool) -> bool {
 }
 
 /// Feeds `chunk` through `recv_buf` + `commit`.
-fn feed_commit(p: &mut Peer, now: std::time::Instant, chunk: &[u8]) -> Result<(), ws_proto::Error> {
+fn feed_commit(p: &mut Peer, now: std::time::Instant, chunk: &[u8]) {
     let mut rest = chunk;
     while !rest.is_empty() {
         let buf = p.conn.recv_buf();
         let n = buf.len().min(rest.len());
         buf[..n].copy_from_slice(&rest[..n]);
         rest = &rest[n..];
-        p.conn.commit(now, n)?;
+        p.conn.commit(now, n);
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -39,7 +39,9 @@ pub(super) struct Peer {
     pub(super) closed_event: Option<ws_proto::CloseInfo>,
     /// The transport ended for this side (it was told EOF).
     pub(super) eof: bool,
-    /// This side closed its transport (after writing everything).
+    /// This side shut its write side down (after writing everything): no more bytes from it.
+    pub(super) write_shut: bool,
+    /// This side closed its transport (the core said `Transport::Close`).
     pub(super) transport_closed: bool,
     /// Whole data messages received.
     pub(super) received: usize,
@@ -60,7 +62,7 @@ impl Peer {
         Peer {
             name,
             conn,
-            assembler: MessageAssembler::new(config.max_message_size),
+            assembler: MessageAssembler::new(),
             config,
             wire: VecDeque::new(),
             corrupted: false,
@@ -72,6 +74,7 @@ impl Peer {
             close_written: false,
             closed_event: None,
             eof: false,
+            write_shut: false,
             transport_closed: false,
             received: 0,
             vectored,
@@ -104,10 +107,10 @@ impl Peer {
                 }
             }
         }
-        if !self.transport_closed {
+        if !self.write_shut {
             self.wire.extend(out.iter().copied());
         } else {
-            assert!(out.is_empty(), "{}: bytes written after closing the transport", self.name);
+            assert!(out.is_empty(), "{}: bytes written after shutting the write side", self.name);
         }
         self.undecoded.extend_from_slice(&out);
         let (frames, used) = decode_wire(&self.undecoded);
@@ -175,19 +178,15 @@ impl Peer {
                 let want = sender.expected.pop_front();
                 assert_eq!(Some(&ev), want.as_ref(), "{}: received other than sent", self.name);
             }
-            match self.assembler.push(ev) {
-                Ok(Some(m @ (Message::Text(_) | Message::Binary(_)))) => {
-                    self.received += 1;
-                    if let Message::Text(t) = &m {
-                        assert!(std::str::from_utf8(t.as_bytes()).is_ok());
-                    }
-                    if !sender.corrupted {
-                        let sent = sender.sent_messages.pop_front();
-                        assert_eq!(Some(&m), sent.as_ref(), "{}: message not intact", self.name);
-                    }
+            if let Some(m @ (Message::Text(_) | Message::Binary(_))) = self.assembler.push(ev) {
+                self.received += 1;
+                if let Message::Text(t) = &m {
+                    assert!(std::str::from_utf8(t.as_bytes()).is_ok());
                 }
-                Ok(_) => {}
-                Err(e) => panic!("{}: assembler refused an accepted message: {e:?}", self.name),
+                if !sender.corrupted {
+                    let sent = sender.sent_messages.pop_front();
+                    assert_eq!(Some(&m), sent.as_ref(), "{}: message not intact", self.name);
+                }
             }
         }
         pings
@@ -222,6 +221,9 @@ impl Peer {
             }
             CloseCause::PongTimeout => {
                 assert!(self.config.keepalive_interval.is_some(), "{}: pong timeout", self.name)
+            }
+            CloseCause::TransportError => {
+                panic!("{}: transport error, but no transport failed", self.name)
             }
         }
     }

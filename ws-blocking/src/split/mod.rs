@@ -31,7 +31,7 @@ pub use read::ReadHalf;
 pub use write::WriteHalf;
 
 use self::shared::Shared;
-use crate::error::Error;
+use crate::Error;
 use crate::pump::RecvState;
 use crate::stream::MaybeTlsStream;
 use crate::transport::Transport;
@@ -268,15 +268,16 @@ impl<S: SplitStream> WebSocket<S> {
     /// # Ok::<(), ws_blocking::Error>(())
     /// ```
     pub fn split(self) -> Result<(ReadHalf<S>, WriteHalf<S>), Error> {
-        let WebSocket { io, rx, protocol } = self;
+        let WebSocket { io, rx } = self;
         let Io { stream, conn, write_timeout, .. } = io;
         let reader = stream.clone_raw()?;
         let (writer, codec) = stream.into_parts();
         let config = Arc::new(conn.config().clone());
+        let protocol = conn.protocol().map(str::to_owned);
         let shared = Arc::new(Shared::new(conn, writer, codec, write_timeout));
         // Plaintext a TLS layer decrypted but the connection had not read yet.
-        let early = shared.feed(&[])?;
-        let read = ReadHalf::new(shared.clone(), reader, rx, early, protocol.clone(), &config);
+        shared.feed(&[])?;
+        let read = ReadHalf::new(shared.clone(), reader, rx, protocol.clone(), &config);
         Ok((read, WriteHalf::new(shared, protocol, config)))
     }
 }
@@ -297,7 +298,7 @@ pub fn reunite<S: SplitStream>(
     drop(write);
     let (shared, raw, rx, protocol) = read.into_parts();
     let rebuild = |shared: Arc<Shared<S>>, raw: S::Raw, rx: RecvState| {
-        let read = ReadHalf::new(shared.clone(), raw, rx, None, protocol.clone(), &config);
+        let read = ReadHalf::new(shared.clone(), raw, rx, protocol.clone(), &config);
         ReuniteError(read, WriteHalf::new(shared, write_protocol.clone(), config.clone()))
     };
     let shared = match Arc::try_unwrap(shared) {
@@ -309,7 +310,7 @@ pub fn reunite<S: SplitStream>(
         Ok((conn, writer, codec, write_timeout)) => {
             drop(raw);
             let stream = S::from_parts(writer, codec);
-            Ok(WebSocket { io: Io::new(stream, conn, write_timeout), rx, protocol })
+            Ok(WebSocket { io: Io::new(stream, conn, write_timeout), rx })
         }
         Err(shared) => Err(rebuild(Arc::from(shared), raw, rx)),
     }

@@ -10,10 +10,11 @@ use ws_proto::{CloseInfo, Config, Connection, Event, Message};
 use super::SplitStream;
 use super::shared::Shared;
 use super::write::WriteHalf;
-use crate::error::Error;
-use crate::io::{ReadTimeouts, drain_input};
+use crate::Error;
+use crate::io::{MIN_WAIT, ReadTimeouts, is_timeout};
 use crate::pump::{Pump, RecvState};
 use crate::websocket::WebSocket;
+use crate::websocket::checked_timeout;
 
 /// The receiving half of a [`split`](WebSocket::split) connection.
 ///
@@ -39,7 +40,6 @@ struct ReadSide<S: SplitStream> {
     raw: S::Raw,
     buf: Box<[u8]>,
     timeouts: ReadTimeouts,
-    close_timeout: Duration,
 }
 
 /// What reuniting takes from a read half.
@@ -50,18 +50,13 @@ impl<S: SplitStream> ReadHalf<S> {
     pub(super) fn new(
         shared: Arc<Shared<S>>,
         raw: S::Raw,
-        mut rx: RecvState,
-        early: Option<ws_proto::Error>,
+        rx: RecvState,
         protocol: Option<String>,
         config: &Arc<Config>,
     ) -> Self {
-        if let Some(e) = early {
-            rx.fail_later(e.into());
-        }
         let buf = vec![0u8; config.read_buffer_size.max(1024)].into_boxed_slice();
         let timeouts = ReadTimeouts::default();
-        let close_timeout = config.close_timeout;
-        let side = ReadSide { shared, raw, buf, timeouts, close_timeout };
+        let side = ReadSide { shared, raw, buf, timeouts };
         ReadHalf { inner: Box::new(ReadInner { side, rx, protocol, config: config.clone() }) }
     }
 
@@ -88,8 +83,10 @@ impl<S: SplitStream> ReadHalf<S> {
     }
 
     /// Bounds how long one [`recv`](Self::recv) call waits for input (`None`: indefinitely).
-    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
-        self.inner.rx.read_timeout = timeout;
+    /// A zero duration is refused, as `std` does.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.inner.rx.read_timeout = checked_timeout(timeout)?;
+        Ok(())
     }
 
     /// The read timeout set by [`set_read_timeout`](Self::set_read_timeout).
@@ -146,27 +143,39 @@ impl<S: SplitStream> Pump for ReadSide<S> {
         self.shared.write_out(0, false)
     }
 
-    fn close_if_due(&mut self) -> bool {
-        {
-            let core = self.shared.lock();
-            if !core.conn.should_close_transport() || core.conn.transmit_len() > 0 {
-                return false;
-            }
-        }
-        self.shared.shutdown(&mut self.raw, self.close_timeout);
-        drain_input(&mut self.raw, self.close_timeout);
+    fn shutdown_write(&mut self) {
+        // Bounded by the core's deadline for the transport's end.
+        let patience = self
+            .shared
+            .lock()
+            .conn
+            .poll_timeout()
+            .map_or(MIN_WAIT, |t| t.saturating_duration_since(Instant::now()).max(MIN_WAIT));
+        self.shared.shutdown(&mut self.raw, patience);
         self.timeouts.forget();
-        true
     }
 
-    fn read_once(&mut self, wait: Option<Duration>) -> io::Result<Option<ws_proto::Error>> {
+    fn read_once(&mut self, wait: Option<Duration>) -> io::Result<()> {
         self.timeouts.apply(&mut self.raw, wait)?;
-        match self.raw.read(&mut self.buf) {
-            Ok(0) => self.shared.lock().conn.handle_eof(Instant::now()),
-            Ok(n) => return self.shared.feed(&self.buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        let result = match self.raw.read(&mut self.buf) {
+            Ok(0) => {
+                self.shared.lock().conn.handle_eof(Instant::now());
+                Ok(())
+            }
+            Ok(n) => self.shared.feed(&self.buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(e) => Err(e),
+        };
+        match result {
+            Err(e) if !is_timeout(&e) => {
+                self.shared.transport_failed(&e);
+                Err(e)
+            }
+            other => other,
         }
-        Ok(None)
+    }
+
+    fn take_io_error(&mut self) -> Option<io::Error> {
+        self.shared.lock().io_error.take()
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use ws_proto::{Bytes, Connection};
 
 use super::sealed::{Codec, Split};
-use crate::error::Error;
+use crate::Error;
 use crate::io::{ByteQueue, Outbox, end_after_write_error, write_outbox, write_timeout_for};
 use crate::transport::Transport;
 
@@ -37,6 +37,8 @@ pub(crate) struct Core<R> {
     /// The codec has bytes of its own to send.
     codec_output: bool,
     pub(crate) write_timeout: Option<Duration>,
+    /// The transport failure that ended the connection, reported in place of its end.
+    pub(crate) io_error: Option<io::Error>,
 }
 
 /// The write role: the socket's write handle and what it has yet to write, in order.
@@ -77,6 +79,7 @@ impl<S: Split> Shared<S> {
             flush_requested: false,
             codec_output,
             write_timeout,
+            io_error: None,
         };
         Shared { core: Mutex::new(core), codec: Mutex::new(codec), released: Condvar::new() }
     }
@@ -102,23 +105,32 @@ impl<S: Split> Shared<S> {
     }
 
     /// Feeds bytes read from the socket (none: only what the codec already buffered) to the
-    /// connection. Returns the protocol error they caused, if any.
-    pub(crate) fn feed(&self, raw: &[u8]) -> io::Result<Option<ws_proto::Error>> {
+    /// connection. A protocol error they cause is the connection's to report.
+    pub(crate) fn feed(&self, raw: &[u8]) -> io::Result<()> {
         let now = Instant::now();
         let mut codec = self.lock_codec();
         let mut core = self.lock();
-        let mut failure = None;
         let conn = &mut core.conn;
-        let eof = codec.decode(raw, &mut |plain| {
-            if let Err(e) = conn.handle_data(now, plain) {
-                failure.get_or_insert(e);
-            }
-        })?;
+        let eof = codec.decode(raw, &mut |plain| conn.handle_data(now, plain))?;
         if eof {
             core.conn.handle_eof(now);
         }
         core.codec_output |= codec.wants_write();
-        Ok(failure)
+        Ok(())
+    }
+
+    /// The transport failed (reading or writing): the connection ends; `e` is reported in place
+    /// of its end unless it had already ended.
+    pub(crate) fn transport_failed(&self, e: &io::Error) {
+        let mut core = self.lock();
+        Self::record_failure(&mut core, e);
+    }
+
+    fn record_failure(core: &mut Core<S::Raw>, e: &io::Error) {
+        if core.io_error.is_none() && !core.conn.is_finished() {
+            core.io_error = Some(io::Error::new(e.kind(), e.to_string()));
+        }
+        core.conn.handle_transport_error(Instant::now());
     }
 
     /// Gets queued bytes written until at most `keep` remain.
@@ -170,6 +182,9 @@ impl<S: Split> Shared<S> {
                 continue;
             }
             if let Err(e) = &result {
+                if !crate::io::is_timeout(e) {
+                    Self::record_failure(&mut core, e);
+                }
                 if end_after_write_error(&mut core.conn, e) {
                     w.plain.clear();
                     w.encoded.clear();

@@ -8,8 +8,8 @@ use ws_proto::{CloseInfo, Config, Connection, UsageError};
 
 use super::shared::Shared;
 use super::{ReadHalf, SplitStream};
-use crate::error::Error;
-use crate::send::{Outgoing, send_methods};
+use crate::Error;
+use crate::send::Outgoing;
 
 /// The sending half of a [`split`](crate::WebSocket::split) connection.
 ///
@@ -54,12 +54,11 @@ impl<S: SplitStream> WriteHalf<S> {
         self.shared.lock().conn.close_info().cloned()
     }
 
-    send_methods!();
-
     /// Bounds how long each write may block (`None`, the default: indefinitely). Takes effect
-    /// with the next write, whichever half makes it.
-    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) {
-        self.shared.lock().write_timeout = timeout;
+    /// with the next write, whichever half makes it. A zero duration is refused, as `std` does.
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> std::io::Result<()> {
+        self.shared.lock().write_timeout = crate::websocket::checked_timeout(timeout)?;
+        Ok(())
     }
 
     /// The write timeout.

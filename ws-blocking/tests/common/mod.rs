@@ -101,7 +101,8 @@ impl RawPeer {
                 break r;
             }
         };
-        tcp.write_all(&request.accept(&Accept::new()).unwrap()).unwrap();
+        let (response, _) = request.accept_response(&Accept::new(), &Default::default()).unwrap();
+        tcp.write_all(&response).unwrap();
         RawPeer { tcp, buf: parser.take_remaining(), masked: false }
     }
 

@@ -4,7 +4,6 @@ use std::time::Instant;
 
 use super::{Connection, State};
 use crate::close::{CloseCode, CloseFrame};
-use crate::config::Role;
 use crate::error::UsageError;
 use crate::event::{CloseCause, CloseInfo, Event, Initiator};
 use crate::frame::OpCode;
@@ -17,8 +16,6 @@ pub(crate) struct CloseState {
     received: Option<CloseFrame>,
     initiator: Option<Initiator>,
     pub(crate) info: Option<CloseInfo>,
-    /// The adapter should close the transport.
-    pub(crate) transport_close: bool,
     /// The transport reached end of stream.
     pub(crate) eof: bool,
 }
@@ -26,10 +23,10 @@ pub(crate) struct CloseState {
 impl Connection {
     /// Starts the closing handshake: queues a Close frame with `code` and `reason`.
     ///
-    /// Incoming messages are still delivered until the peer's Close arrives, which ends the
-    /// connection with [`Event::Closed`]. If the peer does not answer within `close_timeout`,
-    /// [`handle_timeout`](Self::handle_timeout) gives up and closes the transport. `now` arms
-    /// that timer.
+    /// Incoming messages are still delivered until the peer's Close arrives
+    /// ([`Event::CloseReceived`]); [`Event::Closed`] follows once the transport is done. If the
+    /// peer does not answer within `close_timeout`, [`handle_timeout`](Self::handle_timeout)
+    /// gives up on it. `now` arms that timer.
     ///
     /// Errors: [`UsageError::Closed`] if a Close was already sent or the connection is closed;
     /// [`UsageError::InvalidCloseCode`] for codes that may not be sent (1005, 1006, 1015, …);
@@ -81,16 +78,12 @@ impl Connection {
         }
         // Echo the peer's code (RFC 6455 §5.5.1); an empty Close gets an empty reply.
         self.send_close_frame(frame.map(|f| f.code), "");
-        self.finish(CloseCause::Handshake, false);
-        if self.role == Role::Client && !self.close.transport_close {
-            // Give the server `close_timeout` to close the TCP connection first.
-            self.timers.arm_close(now, &self.config);
-        }
+        self.finish(now, CloseCause::Handshake);
     }
 
-    /// Moves to `Closed` and reports [`Event::Closed`]. `failed`: close the transport at once,
-    /// whatever the role.
-    pub(crate) fn finish(&mut self, cause: CloseCause, failed: bool) {
+    /// Moves the WebSocket to `Closed` (recording how in [`CloseInfo`]) and starts the
+    /// transport's end; [`Event::Closed`] is reported when that is done.
+    pub(crate) fn finish(&mut self, now: Instant, cause: CloseCause) {
         if self.state == State::Closed {
             return;
         }
@@ -109,8 +102,8 @@ impl Connection {
             clean: cause == CloseCause::Handshake,
             cause,
         };
-        self.close.info = Some(info.clone());
-        self.events.push_back(Event::Closed(Box::new(info)));
-        self.close.transport_close = failed || self.role == Role::Server || self.close.eof;
+        self.close.info = Some(info);
+        self.timers.disarm_close();
+        self.after_close(now, cause);
     }
 }

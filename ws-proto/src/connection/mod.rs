@@ -5,6 +5,7 @@
 //! queue), `timers` (deadlines) and `close` (the closing handshake).
 
 mod close;
+mod lifecycle;
 mod recv;
 mod send;
 mod timers;
@@ -21,9 +22,11 @@ use crate::message::MessageKind;
 use crate::rng::{ChaChaRandom, RandomSource};
 use crate::utf8::Utf8Validator;
 
+pub use lifecycle::Transport;
 pub use transmit::TransmitChunks;
 
 use close::CloseState;
+use lifecycle::Phase;
 use recv::{InFrame, InMessage};
 use timers::Timers;
 use transmit::TxQueue;
@@ -45,17 +48,21 @@ pub enum State {
 /// It never performs IO and never reads a clock. Feed it what arrives and the current time,
 /// give it commands, and after **every** input or command drain its outputs:
 ///
-/// 1. [`poll_event`](Self::poll_event) until `None` (messages, pings, closes),
+/// 1. [`poll_event`](Self::poll_event) until `None` (messages, pings, closes; the last event,
+///    [`Event::Closed`], says how it ended and reports a peer's failure),
 /// 2. [`poll_transmit`](Self::poll_transmit) (or [`transmit_chunks`](Self::transmit_chunks) +
 ///    [`advance_transmit`](Self::advance_transmit) for vectored writes) and write the bytes,
-/// 3. [`poll_timeout`](Self::poll_timeout): call [`handle_timeout`](Self::handle_timeout) when
-///    that instant comes,
-/// 4. [`should_close_transport`](Self::should_close_transport): once true and the transmit queue
-///    is empty, close the transport.
+/// 3. [`transport`](Self::transport): what to do with the transport (keep going, shut the write
+///    side down, drain, close),
+/// 4. [`poll_timeout`](Self::poll_timeout): call [`handle_timeout`](Self::handle_timeout) when
+///    that instant comes.
 ///
 /// Inputs: [`handle_data`](Self::handle_data) (or the zero-copy pair
 /// [`recv_buf`](Self::recv_buf) + [`commit`](Self::commit)), [`handle_eof`](Self::handle_eof),
-/// [`handle_timeout`](Self::handle_timeout). Partial input is never an error.
+/// [`handle_write_shutdown`](Self::handle_write_shutdown),
+/// [`handle_transport_error`](Self::handle_transport_error),
+/// [`handle_timeout`](Self::handle_timeout). Partial input is never an error, and neither is
+/// bad input: the connection fails, and says so through its events.
 ///
 /// Commands: [`send_text`](Self::send_text), [`send_binary`](Self::send_binary),
 /// [`send_fragment`](Self::send_fragment), [`send_prepared`](Self::send_prepared),
@@ -94,6 +101,13 @@ pub struct Connection {
     deferred: Option<(Deferred, usize)>,
     close: CloseState,
     timers: Timers,
+    /// The transport's life after the WebSocket closed (`lifecycle`).
+    phase: Phase,
+    /// When the transport's end gives up (shutdown, drain, or a client awaiting the server's
+    /// end of stream).
+    linger_until: Option<Instant>,
+    /// The subprotocol the opening handshake selected.
+    protocol: Option<String>,
     /// permessage-deflate state, when negotiated.
     #[cfg(feature = "deflate")]
     deflate: Option<Box<crate::deflate::DeflateState>>,
@@ -102,8 +116,8 @@ pub struct Connection {
 /// What the peer did that takes effect in order with the events before it.
 #[derive(Debug)]
 enum Deferred {
-    /// The peer broke the protocol or a limit.
-    Fail(crate::error::Error),
+    /// The peer broke the protocol or a limit (at this instant).
+    Fail(Instant, crate::error::Error),
     /// The peer's Close frame arrived.
     CloseReceived(Instant, Option<crate::close::CloseFrame>),
 }
@@ -135,6 +149,9 @@ impl Connection {
             deferred: None,
             close: CloseState::default(),
             timers,
+            phase: Phase::Open,
+            linger_until: None,
+            protocol: None,
             #[cfg(feature = "deflate")]
             deflate: None,
         }
@@ -146,10 +163,14 @@ impl Connection {
         self
     }
 
-    /// Enables what the opening handshake negotiated (permessage-deflate). Compression
-    /// settings (level, threshold) come from `config.deflate`, or its defaults.
-    #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
+    /// Enables what the opening handshake negotiated: the subprotocol (reported by
+    /// [`protocol`](Self::protocol)) and permessage-deflate, whose compression settings (level,
+    /// threshold) come from `config.deflate`, or its defaults.
+    ///
+    /// The handshake drivers ([`handshake::ServerHandshake`](crate::handshake::ServerHandshake),
+    /// [`handshake::ClientHandshake`](crate::handshake::ClientHandshake)) call it for you.
     pub fn with_negotiated(mut self, negotiated: &crate::handshake::Negotiated) -> Self {
+        self.protocol = negotiated.protocol.clone();
         #[cfg(feature = "deflate")]
         if let Some(params) = negotiated.deflate {
             let local = self.config.deflate.clone().unwrap_or_default();
@@ -169,6 +190,11 @@ impl Connection {
         false
     }
 
+    /// The subprotocol the opening handshake selected, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
     /// This end's role.
     pub fn role(&self) -> Role {
         self.role
@@ -179,26 +205,31 @@ impl Connection {
         &self.config
     }
 
-    /// The lifecycle state.
+    /// Where the WebSocket protocol is (open, closing, closed). The transport's own end follows
+    /// [`transport`](Self::transport).
     pub fn state(&self) -> State {
         self.state
     }
 
-    /// True once the connection is `Closed` (the last event is or was [`Event::Closed`]).
+    /// True once the WebSocket is closed (handshake done, failed or abandoned): nothing more can
+    /// be sent. The transport may still be ending; see [`is_finished`](Self::is_finished).
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
     }
 
-    /// How the connection ended, once it has.
+    /// How the connection ended, once the WebSocket is closed (before [`Event::Closed`] reports
+    /// it, which waits for the transport's end).
     pub fn close_info(&self) -> Option<&CloseInfo> {
         self.close.info.as_ref()
     }
 
     /// The next event, if any.
     ///
-    /// A peer's Close frame or protocol error takes effect (our Close queued, the state
-    /// changed) only once the events that arrived before it have been taken, so messages that
-    /// preceded it can still be answered.
+    /// Events come in the order their causes arrived. A peer's Close frame or protocol error
+    /// takes effect when the events received before it have been taken: only then is our Close
+    /// queued and the state changed, so the application can still answer the messages that
+    /// preceded it. Taking an event can therefore queue output: drain
+    /// [`poll_transmit`](Self::poll_transmit) after the events, as the run loop does.
     #[must_use]
     #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -243,19 +274,9 @@ impl Connection {
 
     fn apply(&mut self, d: Deferred) {
         match d {
-            Deferred::Fail(err) => self.apply_failure(err),
+            Deferred::Fail(now, err) => self.apply_failure(now, err),
             Deferred::CloseReceived(now, frame) => self.apply_close_received(now, frame),
         }
-    }
-
-    /// True if the adapter should now close the transport (after writing everything
-    /// [`poll_transmit`](Self::poll_transmit) still holds).
-    ///
-    /// RFC 6455 §7.1.1 wants the server to close TCP first: a server is told to as soon as the
-    /// connection is closed; a client waits for the server's EOF, at most `close_timeout`.
-    /// A failed connection (protocol error, timeout, EOF) closes at once in both roles.
-    pub fn should_close_transport(&self) -> bool {
-        self.close.transport_close
     }
 
     /// The round-trip time measured by the most recent answered Ping (keepalive Pings, or

@@ -53,13 +53,14 @@ impl Connection {
     /// Feeds received bytes (copying them into the connection's buffer). Prefer
     /// [`recv_buf`](Self::recv_buf) + [`commit`](Self::commit) to read without the copy.
     ///
-    /// An error means the connection failed: the Close frame with the matching code is queued
-    /// and [`Event::Closed`] reported; write out the transmit queue and close the transport.
-    /// Input after the connection stopped reading (peer's Close received, failure, EOF) is
-    /// ignored.
-    pub fn handle_data(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
+    /// Partial input is never an error, and neither is bad input: a peer's protocol violation
+    /// or exceeded limit fails the connection (the Close frame with the matching code is queued
+    /// once the events before it are taken) and is reported once, by [`Event::Closed`] and its
+    /// [`CloseInfo::error`](crate::CloseInfo::error). Input after the connection stopped reading
+    /// (peer's Close received, failure, end of stream) is ignored.
+    pub fn handle_data(&mut self, now: Instant, data: &[u8]) {
         if data.is_empty() || self.input_done {
-            return Ok(());
+            return;
         }
         self.release_large_rbuf();
         // Overwrite the zeroed spare room first, then grow.
@@ -67,10 +68,12 @@ impl Connection {
         let (into_spare, rest) = data.split_at(data.len().min(spare));
         self.rbuf[self.filled..self.filled + into_spare.len()].copy_from_slice(into_spare);
         if !rest.is_empty() {
+            // At least a read's worth, so the next small messages land in the same buffer.
+            self.rbuf.reserve(rest.len().max(self.config.read_buffer_size));
             self.rbuf.extend_from_slice(rest);
         }
         self.filled += data.len();
-        self.process(now)
+        let _ = self.process(now);
     }
 
     /// Spare room to read into directly: read from the transport into this slice, then call
@@ -101,34 +104,18 @@ impl Connection {
         &mut self.rbuf[self.filled..]
     }
 
-    /// Declares that `n` bytes were read into [`recv_buf`](Self::recv_buf), and processes them.
-    /// Errors as for [`handle_data`](Self::handle_data).
+    /// Declares that `n` bytes were read into [`recv_buf`](Self::recv_buf), and processes them
+    /// as [`handle_data`](Self::handle_data) does.
     ///
     /// # Panics
     /// If `n` exceeds the length of the slice `recv_buf` returned: that is a bug in the adapter.
-    pub fn commit(&mut self, now: Instant, n: usize) -> Result<(), Error> {
+    pub fn commit(&mut self, now: Instant, n: usize) {
         assert!(self.filled + n <= self.rbuf.len(), "commit of more bytes than recv_buf offered");
         if n == 0 || self.input_done {
-            return Ok(());
+            return;
         }
         self.filled += n;
-        self.process(now)
-    }
-
-    /// Declares that the transport reached end of stream (or failed). Without a completed close
-    /// handshake this closes the connection abnormally (code 1006 reported, nothing sent).
-    pub fn handle_eof(&mut self, now: Instant) {
-        let _ = now;
-        self.stop_input();
-        self.close.eof = true;
-        if self.deferred.is_some() {
-            // A Close or failure is waiting for its events; it will finish the connection.
-        } else if self.state == State::Closed {
-            // The server closed TCP after the close handshake, as it should.
-            self.close.transport_close = true;
-        } else {
-            self.finish(CloseCause::EndOfStream, false);
-        }
+        let _ = self.process(now);
     }
 
     /// Bytes received but not yet consumed (at most one incomplete frame).
@@ -143,8 +130,13 @@ impl Connection {
     }
 
     /// Gives back memory that is not in use: the receive buffer if it holds no partial frame,
-    /// the transmit buffer if everything was written, and spare event-queue capacity. Adapters
-    /// call it when a connection goes idle; the next read or send allocates again.
+    /// the transmit buffer if everything was written, and spare event-queue capacity. The next
+    /// read or send allocates again.
+    ///
+    /// The connection does this by itself once nothing has arrived for
+    /// [`Config::release_buffers_after`](crate::Config::release_buffers_after) (through
+    /// [`poll_timeout`](Self::poll_timeout)), so a busy connection reuses its buffers and an idle
+    /// one holds none. Call it directly to give memory back sooner.
     pub fn release_buffers(&mut self) {
         if self.filled == 0 {
             self.rbuf = Default::default();
@@ -154,6 +146,13 @@ impl Connection {
         if self.events.is_empty() {
             self.events = Default::default();
         }
+    }
+
+    /// True if [`release_buffers`](Self::release_buffers) would give memory back.
+    pub(crate) fn holds_idle_buffers(&self) -> bool {
+        (self.filled == 0 && self.rbuf.capacity() > 0)
+            || self.tx.holds_idle_memory()
+            || (self.events.is_empty() && self.events.capacity() > 0)
     }
 
     fn large_rbuf_threshold(&self) -> usize {
@@ -169,11 +168,12 @@ impl Connection {
         }
     }
 
-    /// Consumes every complete frame in the buffer.
+    /// Consumes every complete frame in the buffer. An `Err` means the connection failed (and
+    /// stopped reading); it is reported through the events, never returned to the caller.
     fn process(&mut self, now: Instant) -> Result<(), Error> {
         self.timers.on_receive(now);
         while !self.input_done {
-            if self.frame.is_none() && self.take_small_frame()? {
+            if self.frame.is_none() && self.take_small_frame(now)? {
                 continue;
             }
             let frame = match self.frame {
@@ -181,13 +181,14 @@ impl Connection {
                 None => match FrameHeader::decode(&self.rbuf[..self.filled]) {
                     Ok(None) => return Ok(()),
                     Ok(Some((header, header_len))) => {
-                        let check_utf8 = self.accept_header(&header).map_err(|e| self.fail(e))?;
+                        let check_utf8 =
+                            self.accept_header(&header).map_err(|e| self.fail(now, e))?;
                         InFrame { header, header_len, done: 0, check_utf8 }
                     }
-                    Err(e) => return Err(self.fail(e.into())),
+                    Err(e) => return Err(self.fail(now, e.into())),
                 },
             };
-            let frame = self.advance_payload(frame)?;
+            let frame = self.advance_payload(now, frame)?;
             if frame.done < frame.payload_len() {
                 self.frame = Some(frame);
                 return Ok(());
@@ -209,7 +210,7 @@ impl Connection {
     /// to handle with the same result (`tests/properties.rs`: the same bytes split anywhere, so
     /// taking the general path, give the same events and output).
     #[inline]
-    fn take_small_frame(&mut self) -> Result<bool, Error> {
+    fn take_small_frame(&mut self, now: Instant) -> Result<bool, Error> {
         let buf = &self.rbuf[..self.filled];
         let [b0, b1, ..] = *buf else { return Ok(false) };
         let masked = b1 & 0x80 != 0;
@@ -244,7 +245,7 @@ impl Connection {
             && !payload.is_ascii()
             && simdutf8::basic::from_utf8(payload).is_err()
         {
-            return Err(self.fail(ProtocolError::InvalidUtf8.into()));
+            return Err(self.fail(now, ProtocolError::InvalidUtf8.into()));
         }
         let total = header_len + len;
         self.last_frame_large = false;
@@ -257,7 +258,7 @@ impl Connection {
     }
 
     /// Unmasks and validates the payload bytes that arrived since last time.
-    fn advance_payload(&mut self, mut f: InFrame) -> Result<InFrame, Error> {
+    fn advance_payload(&mut self, now: Instant, mut f: InFrame) -> Result<InFrame, Error> {
         let available = (self.filled - f.header_len).min(f.payload_len());
         if available > f.done {
             let range = f.header_len + f.done..f.header_len + available;
@@ -265,7 +266,7 @@ impl Connection {
                 apply_mask(&mut self.rbuf[range.clone()], key, f.done);
             }
             if f.check_utf8 && self.recv_utf8.feed(&self.rbuf[range]).is_err() {
-                return Err(self.fail(ProtocolError::InvalidUtf8.into()));
+                return Err(self.fail(now, ProtocolError::InvalidUtf8.into()));
             }
             f.done = available;
         }
@@ -325,7 +326,7 @@ impl Connection {
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 let mut msg = self.in_msg.expect("accept_header opened the message");
                 let payload = if msg.compressed {
-                    self.inflate_frame(&mut msg, &payload, h.fin).map_err(|e| self.fail(e))?
+                    self.inflate_frame(&mut msg, &payload, h.fin).map_err(|e| self.fail(now, e))?
                 } else {
                     payload
                 };
@@ -333,7 +334,7 @@ impl Connection {
                 self.in_msg = Some(msg);
                 if h.fin {
                     if kind == MessageKind::Text && self.recv_utf8.finish().is_err() {
-                        return Err(self.fail(ProtocolError::InvalidUtf8.into()));
+                        return Err(self.fail(now, ProtocolError::InvalidUtf8.into()));
                     }
                     self.in_msg = None;
                 }
@@ -353,13 +354,13 @@ impl Connection {
             OpCode::Close => match parse_close_body(payload) {
                 Ok(frame) => self.defer(Deferred::CloseReceived(now, frame)),
                 Err(CloseBodyError::TooShort) => {
-                    return Err(self.fail(ProtocolError::CloseTooShort.into()));
+                    return Err(self.fail(now, ProtocolError::CloseTooShort.into()));
                 }
                 Err(CloseBodyError::InvalidCode(c)) => {
-                    return Err(self.fail(ProtocolError::InvalidCloseCode(c).into()));
+                    return Err(self.fail(now, ProtocolError::InvalidCloseCode(c).into()));
                 }
                 Err(CloseBodyError::InvalidReason) => {
-                    return Err(self.fail(ProtocolError::InvalidUtf8.into()));
+                    return Err(self.fail(now, ProtocolError::InvalidUtf8.into()));
                 }
             },
         }
@@ -368,9 +369,9 @@ impl Connection {
 
     /// Fails the connection because of the peer (RFC 6455 §7.1.7): stops reading at once and,
     /// once the events before the failure are taken, queues a Close with the error's code and
-    /// asks for the transport to be closed. Returns the error.
-    pub(crate) fn fail(&mut self, err: Error) -> Error {
-        self.defer(Deferred::Fail(err.clone()));
+    /// starts closing the transport. Returns the error (for `?`; it is not reported from here).
+    pub(crate) fn fail(&mut self, now: Instant, err: Error) -> Error {
+        self.defer(Deferred::Fail(now, err.clone()));
         err
     }
 
@@ -410,7 +411,7 @@ impl Connection {
         Err(ProtocolError::ReservedBits.into())
     }
 
-    pub(crate) fn apply_failure(&mut self, err: Error) {
+    pub(crate) fn apply_failure(&mut self, now: Instant, err: Error) {
         let cause = match err {
             Error::Protocol(e) => CloseCause::Protocol(e),
             Error::Capacity(e) => CloseCause::Capacity(e),
@@ -420,6 +421,6 @@ impl Connection {
         if let Some(code) = err.close_code() {
             self.send_close_frame(Some(code), "");
         }
-        self.finish(cause, true);
+        self.finish(now, cause);
     }
 }

@@ -1,4 +1,5 @@
-//! Deadlines: keepalive Ping, Pong timeout, idle timeout and close timeout.
+//! Deadlines: keepalive Ping, Pong timeout, idle timeout, close timeout, the transport's end
+//! (`lifecycle`) and giving idle buffers back.
 //!
 //! The core never reads a clock. It remembers when things happened (from the `now` passed with
 //! each input) and reports the next instant it needs to act through `poll_timeout`; the adapter
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::lifecycle::Phase;
 use super::{Connection, State};
 use crate::close::CloseCode;
 use crate::config::Config;
@@ -61,6 +63,10 @@ impl Timers {
         self.close_deadline = Some(now + config.close_timeout);
     }
 
+    pub(crate) fn disarm_close(&mut self) {
+        self.close_deadline = None;
+    }
+
     fn keepalive_deadline(&self, config: &Config) -> Option<Instant> {
         match config.keepalive_interval {
             Some(interval) if !self.keepalive_pending => Some(self.last_recv + interval),
@@ -85,43 +91,59 @@ impl Timers {
 
 impl Connection {
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        if self.phase != Phase::Open {
+            return self.linger_deadline();
+        }
         let t = &self.timers;
-        let close = t.close_deadline.filter(|_| !self.close.transport_close);
+        let release = self.release_deadline();
         if self.state != State::Open {
-            return close;
+            return [t.close_deadline, release].into_iter().flatten().min();
         }
         [
-            close,
+            t.close_deadline,
             t.keepalive_deadline(&self.config),
             t.pong_deadline(&self.config),
             t.idle_deadline(&self.config),
+            release,
         ]
         .into_iter()
         .flatten()
         .min()
     }
 
+    /// When idle buffers are given back: `release_buffers_after` past the last input, while
+    /// there is something to give back.
+    fn release_deadline(&self) -> Option<Instant> {
+        let after = self.config.release_buffers_after?;
+        self.holds_idle_buffers().then(|| self.timers.last_recv + after)
+    }
+
     /// Runs the timers that are due at `now`: sends a keepalive Ping, gives up on a silent peer
-    /// (Pong timeout: close 1011; close timeout: transport closed), or starts closing an idle
-    /// connection (1001). Calling it early, or more than once, is harmless.
+    /// (Pong timeout: close 1011; close timeout), starts closing an idle connection (1001),
+    /// moves the transport's end along (see [`Transport`](crate::Transport)), and gives back
+    /// the buffers of a connection that has been idle for `release_buffers_after`. Calling it
+    /// early, or more than once, is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Some(deadline) = self.timers.close_deadline {
-            if now >= deadline {
-                self.timers.close_deadline = None;
-                match self.state {
-                    State::Closing => self.finish(CloseCause::CloseTimeout, true),
-                    State::Closed => self.close.transport_close = true,
-                    State::Open => {}
-                }
+        if self.phase != Phase::Open {
+            if self.linger_deadline().is_some_and(|t| now >= t) {
+                self.linger_expired(now);
             }
+            return;
+        }
+        let due = |d: Option<Instant>| d.is_some_and(|d| now >= d);
+        if due(self.release_deadline()) {
+            self.release_buffers();
+        }
+        if self.state == State::Closing && due(self.timers.close_deadline) {
+            self.finish(now, CloseCause::CloseTimeout);
+            return;
         }
         if self.state != State::Open {
             return;
         }
-        let due = |d: Option<Instant>| d.is_some_and(|d| now >= d);
         if due(self.timers.pong_deadline(&self.config)) {
             self.send_close_frame(Some(CloseCode::INTERNAL_ERROR), "keepalive timeout");
-            self.finish(CloseCause::PongTimeout, true);
+            self.finish(now, CloseCause::PongTimeout);
             return;
         }
         if due(self.timers.idle_deadline(&self.config)) {

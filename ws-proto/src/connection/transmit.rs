@@ -101,6 +101,11 @@ impl TxQueue {
         self.chunks.push_back(Chunk::Shared(chunk));
     }
 
+    /// Nothing is queued, yet buffers are allocated.
+    pub(crate) fn holds_idle_memory(&self) -> bool {
+        self.len == 0 && (self.tail.capacity() > 0 || self.chunks.capacity() > 0)
+    }
+
     pub(crate) fn release_if_empty(&mut self) {
         if self.len == 0 {
             self.tail = BytesMut::new();

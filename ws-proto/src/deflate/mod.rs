@@ -12,7 +12,7 @@
 //! * Server: [`DeflateConfig::negotiate`] picks the first acceptable offer (several offers may
 //!   arrive in one header or across headers), or declines them all; [`DeflateParams::response`]
 //!   is the header element to answer with.
-//!   [`Request::accept_with`](crate::handshake::Request::accept_with) does both.
+//!   [`Request::accept_response`](crate::handshake::Request::accept_response) does both.
 //!
 //! # Memory
 //!

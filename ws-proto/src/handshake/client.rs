@@ -127,7 +127,7 @@ impl ClientRequest {
     pub fn build(
         &self,
         rng: &mut dyn RandomSource,
-    ) -> Result<(Vec<u8>, ClientHandshake), HandshakeError> {
+    ) -> Result<(Vec<u8>, ResponseParser), HandshakeError> {
         let valid = self.protocols.iter().all(|p| is_token(p.as_bytes()))
             && self.extensions.iter().all(|e| is_field_value(e.as_bytes()))
             && self
@@ -163,7 +163,7 @@ impl ClientRequest {
             let _ = write!(out, "{n}: {v}\r\n");
         }
         out.push_str("\r\n");
-        let handshake = ClientHandshake {
+        let handshake = ResponseParser {
             accept: derive_accept_key(key.as_bytes()),
             protocols: self.protocols.clone(),
             offered,
@@ -178,7 +178,7 @@ impl ClientRequest {
 
 /// Validates the server's response to a [`ClientRequest`].
 #[derive(Debug)]
-pub struct ClientHandshake {
+pub struct ResponseParser {
     accept: String,
     protocols: Vec<String>,
     offered: Vec<ExtensionOffer>,
@@ -188,7 +188,7 @@ pub struct ClientHandshake {
     deflate: Option<crate::deflate::DeflateConfig>,
 }
 
-impl ClientHandshake {
+impl ResponseParser {
     /// Feeds received bytes. `Ok(None)`: incomplete, feed more. `Ok(Some)`: the server
     /// accepted; pass [`take_remaining`](Self::take_remaining) to the connection.
     ///
@@ -324,7 +324,7 @@ mod tests {
         assert_eq!(req.extensions()[0].name, "x-test");
         let mut accept = Accept::new().protocol("v2").header("X-Server", "1");
         accept.extensions = Some("x-test".into());
-        let mut resp = req.accept(&accept).unwrap();
+        let (mut resp, _) = req.accept_response(&accept, &crate::Config::default()).unwrap();
         resp.extend_from_slice(b"\x81\x00");
         let r = hs.feed(&resp).unwrap().unwrap();
         assert_eq!(r.protocol.as_deref(), Some("v2"));

@@ -30,8 +30,11 @@ pub enum HandshakeError {
     /// `Sec-WebSocket-Version` missing or not 13 (answered with 426 and
     /// `Sec-WebSocket-Version: 13`).
     UnsupportedVersion,
-    /// The server answered with a status other than 101; the response head is kept (its body,
-    /// if any, starts in the handshake's remaining bytes).
+    /// The handshake was refused: a client got a status other than 101 (the response head is
+    /// kept; its body, if any, starts in the handshake's remaining bytes), or a server's
+    /// application rejected the request (the head of the response it sent). Either way
+    /// [`status`](Self::status) is the HTTP status and [`is_rejection`](Self::is_rejection)
+    /// holds.
     Rejected(Box<Response>),
     /// `Sec-WebSocket-Accept` missing or not derived from our key.
     InvalidAccept,
@@ -45,12 +48,21 @@ pub enum HandshakeError {
     ProtocolNotOffered,
     /// The URL is not a valid `ws://` or `wss://` URL.
     InvalidUrl,
+    /// The handshake did not finish within
+    /// [`Config::handshake_timeout`](crate::Config::handshake_timeout).
+    Timeout,
+    /// The peer closed the connection before the handshake was complete.
+    ConnectionClosed,
+    /// A handshake driver was asked for its result before it had one (an adapter bug).
+    Incomplete,
 }
 
 impl HandshakeError {
-    /// The HTTP status a server answers this error with, if it is a request error.
+    /// The HTTP status of the refusal: the one a server answers a request error with, or the
+    /// one of a [`Rejected`](Self::Rejected) handshake (either role).
     pub fn status(&self) -> Option<u16> {
         Some(match self {
+            HandshakeError::Rejected(response) => response.status,
             HandshakeError::HeadersTooLarge | HandshakeError::TooManyHeaders => 431,
             HandshakeError::MethodNotAllowed => 405,
             HandshakeError::UnsupportedHttpVersion => 505,
@@ -64,9 +76,18 @@ impl HandshakeError {
         })
     }
 
+    /// True if the handshake was refused by the other end's application (or by ours, on a
+    /// server): [`Rejected`](Self::Rejected).
+    pub fn is_rejection(&self) -> bool {
+        matches!(self, HandshakeError::Rejected(_))
+    }
+
     /// The complete HTTP response a server sends for this request error (status, the headers
-    /// RFC 6455 asks for, a short plain-text body), or `None` for client-side errors.
+    /// RFC 6455 asks for, a short plain-text body), or `None` for other errors.
     pub fn response(&self) -> Option<Vec<u8>> {
+        if self.is_rejection() {
+            return None;
+        }
         let status = self.status()?;
         let mut headers: Vec<(&str, &str)> = Vec::new();
         match self {
@@ -92,7 +113,7 @@ impl fmt::Display for HandshakeError {
             HandshakeError::MissingConnectionUpgrade => f.write_str("missing Connection: upgrade"),
             HandshakeError::InvalidKey => f.write_str("missing or invalid Sec-WebSocket-Key"),
             HandshakeError::UnsupportedVersion => f.write_str("Sec-WebSocket-Version must be 13"),
-            HandshakeError::Rejected(r) => write!(f, "server rejected the handshake: {}", r.status),
+            HandshakeError::Rejected(r) => write!(f, "handshake rejected with status {}", r.status),
             HandshakeError::InvalidAccept => f.write_str("invalid Sec-WebSocket-Accept"),
             HandshakeError::UnexpectedProtocol => {
                 f.write_str("server chose an unoffered subprotocol")
@@ -105,6 +126,11 @@ impl fmt::Display for HandshakeError {
                 f.write_str("selected subprotocol was not offered by the client")
             }
             HandshakeError::InvalidUrl => f.write_str("invalid ws:// or wss:// URL"),
+            HandshakeError::Timeout => f.write_str("opening handshake timed out"),
+            HandshakeError::ConnectionClosed => {
+                f.write_str("connection closed during the opening handshake")
+            }
+            HandshakeError::Incomplete => f.write_str("the handshake is not finished"),
         }
     }
 }

@@ -16,6 +16,10 @@ impl Headers {
         Headers { fields: headers.iter().map(|h| (h.name.to_owned(), h.value.to_vec())).collect() }
     }
 
+    pub(crate) fn from_fields(fields: Vec<(String, Vec<u8>)>) -> Self {
+        Headers { fields }
+    }
+
     /// The first value of `name`, if present and UTF-8.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.get_bytes(name).and_then(|v| std::str::from_utf8(v).ok())

@@ -1,10 +1,13 @@
 //! The opening handshake (RFC 6455 §4), as pure functions and small state machines over bytes.
 //!
-//! * Client: build a request with [`ClientRequest`], send its bytes, feed the response to the
-//!   returned [`ClientHandshake`] until it yields a [`Response`].
-//! * Server: feed the request bytes to a [`RequestParser`] until it yields a [`Request`]; answer
-//!   with [`Request::accept`] or [`reject`] (or [`HandshakeError::response`] when the request
-//!   itself was bad).
+//! * The drivers: [`ServerHandshake`] and [`ClientHandshake`] run a whole handshake, deadline,
+//!   refusals and all, and end with a [`Connection`](crate::Connection). Every adapter uses
+//!   them, and so can any event loop: see their docs for the loop.
+//! * The parts they are made of: a client builds a request with [`ClientRequest`] and feeds the
+//!   response to the returned [`ResponseParser`] until it yields a [`Response`]; a server feeds
+//!   the request to a [`RequestParser`] until it yields a [`Request`], and answers with
+//!   [`Request::accept_response`] or a [`Rejection`] (or [`HandshakeError::response`] when the
+//!   request itself was bad).
 //!
 //! Both parsers buffer at most [`HandshakeLimits::max_bytes`], scan each byte for the end of the
 //! header block once (no quadratic re-parsing), and hand back the bytes that followed the header
@@ -14,15 +17,19 @@
 //! skip this module and create a [`Connection`](crate::Connection) directly.
 
 mod client;
+mod drive_client;
+mod drive_server;
 mod error;
 mod headers;
 mod server;
 mod url;
 
-pub use client::{ClientHandshake, ClientRequest, Response};
+pub use client::{ClientRequest, Response, ResponseParser};
+pub use drive_client::ClientHandshake;
+pub use drive_server::ServerHandshake;
 pub use error::HandshakeError;
 pub use headers::{ExtensionOffer, Headers, parse_extensions};
-pub use server::{Accept, Answer, Refused, Rejection, Request, RequestParser, reject};
+pub use server::{Accept, Rejection, Request, RequestParser, reject};
 
 pub use url::WsUrl;
 
@@ -30,7 +37,58 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 
+use std::time::Instant;
+
 use crate::rng::RandomSource;
+
+/// What a handshake driver asks for next, after the bytes of its `transmit()` are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeStep {
+    /// Read from the transport and feed what arrives (`handle_data`, or `handle_eof` at the end
+    /// of the stream); call `handle_timeout` when `poll_timeout()` passes.
+    Read,
+    /// (Server) The request is complete: decide on it with `respond`.
+    Decide,
+    /// (Server, after a refusal) Shut down the write side, then call `handle_write_shutdown`.
+    Shutdown,
+    /// The connection is ready: `finish()`.
+    Done,
+    /// The handshake failed: `finish()` tells why; close the transport.
+    Failed,
+}
+
+/// The IO side of a handshake driver, the same for [`ServerHandshake`] and [`ClientHandshake`],
+/// so one loop can drive either: write [`transmit`](Self::transmit), then do what
+/// [`step`](Self::step) asks, and call [`handle_timeout`](Self::handle_timeout) when
+/// [`poll_timeout`](Self::poll_timeout) passes.
+pub trait Handshake {
+    /// Bytes to write now, before anything else.
+    fn transmit(&self) -> &[u8];
+
+    /// Marks `n` bytes of [`transmit`](Self::transmit) as written.
+    ///
+    /// # Panics
+    /// If `n` exceeds what `transmit` holds: that is a bug in the adapter.
+    fn advance_transmit(&mut self, n: usize);
+
+    /// What to do next (after writing [`transmit`](Self::transmit)).
+    fn step(&self) -> HandshakeStep;
+
+    /// The deadline: call [`handle_timeout`](Self::handle_timeout) when it passes.
+    fn poll_timeout(&self) -> Option<Instant>;
+
+    /// Feeds received bytes.
+    fn handle_data(&mut self, now: Instant, data: &[u8]);
+
+    /// The peer closed its side, or the transport failed, before the handshake finished.
+    fn handle_eof(&mut self, now: Instant);
+
+    /// Runs the deadline: past it, the handshake fails with [`HandshakeError::Timeout`].
+    fn handle_timeout(&mut self, now: Instant);
+
+    /// Declares that the write side was shut down, as [`HandshakeStep::Shutdown`] asked.
+    fn handle_write_shutdown(&mut self, now: Instant);
+}
 
 /// What the opening handshake negotiated: pass it to
 /// [`Connection::with_negotiated`](crate::Connection::with_negotiated).

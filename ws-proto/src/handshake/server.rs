@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 
 use super::headers::{ExtensionOffer, Headers, is_field_value, is_token, parse_extensions};
 use super::{
-    HandshakeError, HandshakeLimits, HeaderBuffer, Negotiated, derive_accept_key, is_valid_key,
+    HandshakeError, HandshakeLimits, HeaderBuffer, Negotiated, Response, derive_accept_key,
+    is_valid_key,
 };
 
 /// Parses an opening-handshake request fed in pieces.
@@ -19,10 +20,15 @@ use super::{
 ///     .unwrap()
 ///     .unwrap();
 /// assert_eq!((req.path(), req.query()), ("/chat", Some("room=1")));
-/// let response = req.accept(&Accept::new().protocol("chat")).unwrap();
+/// let config = ws_proto::Config::default();
+/// let (response, negotiated) = req.accept_response(&Accept::new().protocol("chat"), &config).unwrap();
 /// assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+/// assert_eq!(negotiated.protocol.as_deref(), Some("chat"));
 /// assert!(parser.take_remaining().is_empty());
 /// ```
+///
+/// [`ServerHandshake`](super::ServerHandshake) runs all of this (and the refusals, and the
+/// deadline) for you.
 #[derive(Debug)]
 pub struct RequestParser {
     buf: HeaderBuffer,
@@ -37,7 +43,8 @@ impl RequestParser {
 
     /// Feeds received bytes. `Ok(None)`: the request is incomplete, feed more. `Ok(Some)`: the
     /// request is valid; answer it and pass [`take_remaining`](Self::take_remaining) to the
-    /// connection. `Err`: send [`HandshakeError::response`] and close.
+    /// connection. `Err`: send [`HandshakeError::response`] and close. (After `Ok(Some)` or
+    /// `Err`, further input is only kept for `take_remaining`.)
     pub fn feed(&mut self, data: &[u8]) -> Result<Option<Request>, HandshakeError> {
         let max_headers = self.limits.max_headers;
         match self.buf.feed(data)? {
@@ -165,12 +172,9 @@ impl Request {
         &self.extensions
     }
 
-    /// The `101 Switching Protocols` response accepting this request.
-    ///
-    /// Fails with [`HandshakeError::ProtocolNotOffered`] if `accept` selects a subprotocol the
-    /// client did not offer, and [`HandshakeError::InvalidHeader`] for header names or values
-    /// that cannot be sent.
-    pub fn accept(&self, accept: &Accept) -> Result<Vec<u8>, HandshakeError> {
+    /// The `101 Switching Protocols` response accepting this request as `accept` says, with no
+    /// extension negotiation beyond `accept.extensions`.
+    fn accept_bytes(&self, accept: &Accept) -> Result<Vec<u8>, HandshakeError> {
         if let Some(p) = &accept.protocol {
             if !self.protocols.iter().any(|o| o == p) {
                 return Err(HandshakeError::ProtocolNotOffered);
@@ -198,11 +202,16 @@ impl Request {
 }
 
 impl Request {
-    /// Like [`accept`](Self::accept), but also negotiates the extensions `config` enables
-    /// (permessage-deflate, unless `accept.compression` is off or `accept.extensions` is set by
-    /// hand). Returns the response bytes and what to pass to
+    /// The `101 Switching Protocols` response accepting this request: the subprotocol and
+    /// headers of `accept`, and the extensions `config` enables (permessage-deflate, unless
+    /// `accept.compression` is off or `accept.extensions` is set by hand). Returns the response
+    /// bytes and what to pass to
     /// [`Connection::with_negotiated`](crate::Connection::with_negotiated).
-    pub fn accept_with(
+    ///
+    /// Fails with [`HandshakeError::ProtocolNotOffered`] if `accept` selects a subprotocol the
+    /// client did not offer, and [`HandshakeError::InvalidHeader`] for header names or values
+    /// that cannot be sent.
+    pub fn accept_response(
         &self,
         accept: &Accept,
         config: &crate::Config,
@@ -216,12 +225,12 @@ impl Request {
                 let mut accept = accept.clone();
                 accept.extensions = Some(params.response());
                 negotiated.deflate = Some(params);
-                return Ok((self.accept(&accept)?, negotiated));
+                return Ok((self.accept_bytes(&accept)?, negotiated));
             }
         }
         #[cfg(not(feature = "deflate"))]
         let _ = config;
-        Ok((self.accept(accept)?, negotiated))
+        Ok((self.accept_bytes(accept)?, negotiated))
     }
 }
 
@@ -260,50 +269,24 @@ impl Rejection {
             self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         reject(self.status, &headers, &self.body)
     }
-}
 
-/// A server's answer to a valid request: the bytes to send, and how the handshake ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
-    /// The complete HTTP response to write.
-    pub response: Vec<u8>,
-    /// What the connection starts with, or why there is none.
-    pub outcome: Result<Negotiated, Refused>,
-}
+    /// The status actually sent: `status`, or 500 when it is not a refusal (outside 300–599).
+    pub fn sent_status(&self) -> u16 {
+        if (300..=599).contains(&self.status) { self.status } else { 500 }
+    }
 
-/// Why a server answered a valid request without upgrading.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refused {
-    /// The application rejected the request with this status.
-    Rejected {
-        /// The HTTP status sent.
-        status: u16,
-    },
-    /// The application's [`Accept`] could not be honoured (an unoffered subprotocol, a header
-    /// that cannot be sent); answered with 500.
-    InvalidAccept(HandshakeError),
-}
-
-impl Request {
-    /// Turns an application's decision on this request into the response to send: the 101
-    /// with negotiated extensions ([`accept_with`](Self::accept_with)), the application's
-    /// [`Rejection`], or a 500 if its [`Accept`] is invalid. Adapters write `response` and
-    /// start a connection from `outcome`.
-    pub fn answer(&self, decision: Result<Accept, Rejection>, config: &crate::Config) -> Answer {
-        match decision {
-            Ok(accept) => match self.accept_with(&accept, config) {
-                Ok((response, negotiated)) => Answer { response, outcome: Ok(negotiated) },
-                Err(e) => Answer {
-                    response: reject(500, &[], b""),
-                    outcome: Err(Refused::InvalidAccept(e)),
-                },
-            },
-            Err(rejection) => {
-                let response = rejection.response();
-                let status =
-                    if (300..=599).contains(&rejection.status) { rejection.status } else { 500 };
-                Answer { response, outcome: Err(Refused::Rejected { status }) }
-            }
+    /// The head of the response this rejection sends, as a client would see it.
+    pub(crate) fn head(&self) -> Response {
+        let status = self.sent_status();
+        let fields = self.headers.iter().map(|(n, v)| (n.clone(), v.as_bytes().to_vec()));
+        Response {
+            status,
+            reason: reason_phrase(status).to_owned(),
+            headers: Headers::from_fields(fields.collect()),
+            protocol: None,
+            extensions: Vec::new(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }
@@ -322,11 +305,11 @@ pub struct Accept {
     /// The chosen subprotocol (must be one the client offered).
     pub protocol: Option<String>,
     /// The `Sec-WebSocket-Extensions` value, set by hand. Leave `None` to let
-    /// [`Request::accept_with`] negotiate from the config.
+    /// [`Request::accept_response`] negotiate from the config.
     pub extensions: Option<String>,
     /// Extra response headers.
     pub headers: Vec<(String, String)>,
-    /// Let [`Request::accept_with`] negotiate permessage-deflate when the config enables it
+    /// Let [`Request::accept_response`] negotiate permessage-deflate when the config enables it
     /// (default `true`; see [`Accept::without_compression`]).
     pub compression: bool,
 }
@@ -374,7 +357,7 @@ impl Accept {
 /// assert!(r.ends_with(b"\r\n\r\nforbidden"));
 /// ```
 pub fn reject(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let status = if (300..=599).contains(&status) { status } else { 500 };
+    let status = Rejection::new(status).sent_status();
     let mut out = String::with_capacity(128 + body.len());
     let _ = write!(out, "HTTP/1.1 {status} {}\r\n", reason_phrase(status));
     let _ = write!(out, "Content-Length: {}\r\nConnection: close\r\n", body.len());
@@ -392,7 +375,7 @@ pub fn reject(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     out
 }
 
-fn reason_phrase(status: u16) -> &'static str {
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
     match status {
         400 => "Bad Request",
         401 => "Unauthorized",
@@ -427,15 +410,16 @@ mod tests {
         let r = parse(GOOD).unwrap().unwrap();
         assert_eq!(r.origin(), Some("http://example.com"));
         assert_eq!(r.protocols(), ["chat", "superchat"]);
-        let resp = String::from_utf8(r.accept(&Accept::new().protocol("chat")).unwrap()).unwrap();
+        let resp =
+            String::from_utf8(r.accept_bytes(&Accept::new().protocol("chat")).unwrap()).unwrap();
         assert!(resp.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
         assert!(resp.contains("Sec-WebSocket-Protocol: chat\r\n"));
         assert_eq!(
-            r.accept(&Accept::new().protocol("nope")),
+            r.accept_bytes(&Accept::new().protocol("nope")),
             Err(HandshakeError::ProtocolNotOffered)
         );
         let bad = Accept::new().header("X", "a\r\nInjected: 1");
-        assert_eq!(r.accept(&bad), Err(HandshakeError::InvalidHeader));
+        assert_eq!(r.accept_bytes(&bad), Err(HandshakeError::InvalidHeader));
     }
 
     #[test]
@@ -480,26 +464,6 @@ mod tests {
         let resp =
             String::from_utf8(HandshakeError::UnsupportedVersion.response().unwrap()).unwrap();
         assert!(resp.contains("Sec-WebSocket-Version: 13\r\n"));
-    }
-
-    #[test]
-    fn answers() {
-        let r = parse(GOOD).unwrap().unwrap();
-        let config = crate::Config::default();
-        let a = r.answer(Ok(Accept::new().protocol("chat")), &config);
-        assert!(a.response.starts_with(b"HTTP/1.1 101 "));
-        assert_eq!(a.outcome.unwrap().protocol.as_deref(), Some("chat"));
-        let a = r.answer(Err(Rejection::new(403).header("X-Why", "origin").body("no")), &config);
-        assert!(
-            a.response.starts_with(b"HTTP/1.1 403 Forbidden\r\n") && a.response.ends_with(b"no")
-        );
-        assert_eq!(a.outcome, Err(Refused::Rejected { status: 403 }));
-        let a = r.answer(Err(Rejection::new(101)), &config);
-        assert!(a.response.starts_with(b"HTTP/1.1 500 "), "a refusal never looks like an upgrade");
-        assert_eq!(a.outcome, Err(Refused::Rejected { status: 500 }));
-        let a = r.answer(Ok(Accept::new().protocol("unoffered")), &config);
-        assert!(a.response.starts_with(b"HTTP/1.1 500 "));
-        assert_eq!(a.outcome, Err(Refused::InvalidAccept(HandshakeError::ProtocolNotOffered)));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use ws_proto::Transport;
 use ws_proto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use ws_proto::handshake::{Accept, ClientRequest, Negotiated, RequestParser};
 use ws_proto::mask::apply_mask_bytewise;
@@ -102,13 +103,56 @@ pub fn client(now: Instant) -> Connection {
         .with_rng(Box::new(ChaChaRandom::from_seed(1)))
 }
 
-/// Feeds `input` to a fresh server, then drains: returns (result of feeding, events, output).
+/// Feeds `input` to a fresh server, then drains: returns (the peer error the connection
+/// failed with, if any, events, output). A failure's `Event::Closed` comes once the transport
+/// is done, so the output is written out and the write side shut down here, as an adapter
+/// would (the peer's end of stream ends the drain).
 pub fn feed_server(input: &[u8]) -> (Result<(), ws_proto::Error>, Vec<Event>, Vec<u8>) {
     let now = Instant::now();
     let mut s = server(now);
-    let r = s.handle_data(now, input);
-    let events = take_events(&mut s);
-    (r, events, take_output(&mut s))
+    s.handle_data(now, input);
+    let mut events = take_events(&mut s);
+    let output = take_output(&mut s);
+    if s.transport() == Transport::Shutdown {
+        s.handle_write_shutdown(now);
+        s.handle_eof(now);
+        events.extend(take_events(&mut s));
+    }
+    let error = match events.last() {
+        Some(Event::Closed(info)) => info.error(),
+        _ => None,
+    };
+    (error.map_or(Ok(()), Err), events, output)
+}
+
+/// Plays an adapter to the end of the transport: writes everything (dropped), shuts down when
+/// asked, and lets every deadline pass. Returns the events taken on the way.
+pub fn run_to_end(c: &mut Connection, mut now: Instant) -> Vec<Event> {
+    let mut events = Vec::new();
+    for _ in 0..16 {
+        events.extend(take_events(c));
+        take_output(c);
+        match c.transport() {
+            Transport::Close => break,
+            Transport::Shutdown => c.handle_write_shutdown(now),
+            Transport::Open | Transport::Drain => {
+                now = c.poll_timeout().unwrap_or(now).max(now);
+                c.handle_timeout(now);
+            }
+        }
+    }
+    events.extend(take_events(c));
+    events
+}
+
+/// Feeds `input` and returns the peer error the connection failed with, if it failed (the
+/// failure takes effect once the events before it are taken: those are taken and dropped).
+pub fn fail_of(c: &mut Connection, now: Instant, input: &[u8]) -> Result<(), ws_proto::Error> {
+    c.handle_data(now, input);
+    if c.close_info().is_none() {
+        while c.poll_event().is_some() && c.close_info().is_none() {}
+    }
+    c.close_info().and_then(|info| info.error()).map_or(Ok(()), Err)
 }
 
 /// An in-memory client↔server pair with a virtual clock. Each side's messages are assembled;
@@ -130,13 +174,14 @@ pub struct Pair {
     /// Bytes in flight that a side has not read yet (to model a silent/slow reader).
     pub client_paused: bool,
     pub server_paused: bool,
+    /// A side's transport closed (or its write side shut down): the other side got EOF.
+    client_eof_sent: bool,
+    server_eof_sent: bool,
 }
 
 impl Pair {
     pub fn new(client_config: Config, server_config: Config) -> Self {
         let start = Instant::now();
-        let max_c = client_config.max_message_size;
-        let max_s = server_config.max_message_size;
         Pair {
             start,
             now: start,
@@ -147,12 +192,14 @@ impl Pair {
             server_events: Vec::new(),
             client_msgs: Vec::new(),
             server_msgs: Vec::new(),
-            client_asm: MessageAssembler::new(max_c),
-            server_asm: MessageAssembler::new(max_s),
+            client_asm: MessageAssembler::new(),
+            server_asm: MessageAssembler::new(),
             echo: false,
             chunk: 0,
             client_paused: false,
             server_paused: false,
+            client_eof_sent: false,
+            server_eof_sent: false,
         }
     }
 
@@ -166,7 +213,8 @@ impl Pair {
             .build(&mut rng)
             .unwrap();
         let request = RequestParser::new(Default::default()).feed(&req).unwrap().unwrap();
-        let (response, server_neg) = request.accept_with(&Accept::new(), &server_config).unwrap();
+        let (response, server_neg) =
+            request.accept_response(&Accept::new(), &server_config).unwrap();
         let client_neg = hs.feed(&response).unwrap().unwrap().negotiated();
         assert_eq!(client_neg, server_neg, "both ends agree on what was negotiated");
         p.client = Connection::new(Role::Client, client_config, p.start)
@@ -185,7 +233,8 @@ impl Pair {
         self.now += d;
     }
 
-    /// Moves bytes both ways and drains events until nothing changes.
+    /// Moves bytes both ways, drains events and plays the transport (a side that shuts its
+    /// write side down gives the other an end of stream) until nothing changes.
     pub fn pump(&mut self) {
         loop {
             let mut moved = false;
@@ -201,10 +250,28 @@ impl Pair {
                 feed(&mut self.client, self.now, &out, self.chunk);
             }
             moved |= self.drain_events();
+            moved |= self.play_transport();
             if !moved {
                 break;
             }
         }
+    }
+
+    /// A side whose write side is shut down (or whose transport closed) sends EOF to the other.
+    fn play_transport(&mut self) -> bool {
+        let mut moved = false;
+        let now = self.now;
+        if shut_or_closed(&mut self.client, now) && !self.client_eof_sent {
+            self.client_eof_sent = true;
+            self.server.handle_eof(now);
+            moved = true;
+        }
+        if shut_or_closed(&mut self.server, now) && !self.server_eof_sent {
+            self.server_eof_sent = true;
+            self.client.handle_eof(now);
+            moved = true;
+        }
+        moved
     }
 
     /// Fires due timers on both sides (at the virtual `now`) and pumps.
@@ -219,7 +286,7 @@ impl Pair {
         while let Some(ev) = self.server.poll_event() {
             any = true;
             self.server_events.push(ev.clone());
-            if let Some(m) = self.server_asm.push(ev).unwrap() {
+            if let Some(m) = self.server_asm.push(ev) {
                 if self.echo {
                     match &m {
                         Message::Text(t) => {
@@ -237,7 +304,7 @@ impl Pair {
         while let Some(ev) = self.client.poll_event() {
             any = true;
             self.client_events.push(ev.clone());
-            if let Some(m) = self.client_asm.push(ev).unwrap() {
+            if let Some(m) = self.client_asm.push(ev) {
                 self.client_msgs.push(m);
             }
         }
@@ -250,20 +317,29 @@ impl Pair {
     }
 }
 
+/// Shuts `c`'s write side down if it asks for it and has written everything; true once its
+/// write side is shut (draining) or its transport closed.
+pub fn shut_or_closed(c: &mut Connection, now: Instant) -> bool {
+    if c.transport() == Transport::Shutdown && c.transmit_len() == 0 {
+        c.handle_write_shutdown(now);
+    }
+    matches!(c.transport(), Transport::Drain | Transport::Close)
+}
+
 /// Feeds `bytes` in `chunk`-sized pieces (0: at once), through the zero-copy path for odd
 /// pieces and the copying path for even ones, ignoring errors (they surface as events).
 pub fn feed(c: &mut Connection, now: Instant, bytes: &[u8], chunk: usize) {
     let step = if chunk == 0 { bytes.len().max(1) } else { chunk };
     for (i, piece) in bytes.chunks(step).enumerate() {
         if i % 2 == 0 {
-            let _ = c.handle_data(now, piece);
+            c.handle_data(now, piece);
         } else {
             let mut rest = piece;
             while !rest.is_empty() {
                 let buf = c.recv_buf();
                 let n = buf.len().min(rest.len());
                 buf[..n].copy_from_slice(&rest[..n]);
-                let _ = c.commit(now, n);
+                c.commit(now, n);
                 rest = &rest[n..];
             }
         }

@@ -15,13 +15,15 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use futures_core::Stream;
-use tokio::io::{AsyncRead, AsyncWrite};
-use ws_proto::{CloseInfo, Message, MessageAssembler};
+use ws_proto::{
+    CloseCode, CloseInfo, Event, Message, MessageAssembler, MessageKind, Payload, PreparedFrame,
+    TextPayload,
+};
 
-use crate::api::{Drive, recv_api, send_api};
-use crate::driver::Driver;
-use crate::error::Error;
-use crate::websocket::WebSocket;
+use super::api::{self, Drive, impl_sink};
+use super::driver::Driver;
+use super::{Runtime, StreamIo, WebSocket};
+use crate::Error;
 
 /// The tasks waiting on the shared transport.
 #[derive(Debug, Default)]
@@ -31,7 +33,8 @@ struct Slots {
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // No code path panics while holding these locks; if one did, the state is still usable.
+    // Every critical section is one driver call that leaves it consistent: a panic elsewhere
+    // cannot leave it half-updated, so poisoning is ignored.
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -61,9 +64,8 @@ impl Wake for Slots {
     }
 }
 
-#[derive(Debug)]
-struct Shared<S> {
-    driver: Mutex<Driver<S>>,
+struct Shared<S, R: Runtime> {
+    driver: Mutex<Driver<S, R>>,
     slots: Arc<Slots>,
     /// A waker over `slots`, passed to every poll of the transport and the timer.
     waker: Waker,
@@ -74,35 +76,38 @@ struct Shared<S> {
 ///
 /// It also drives the connection: while it is polled, automatic pongs and close replies are
 /// written, timers run and the transport is closed at the end. Keep polling it.
-#[derive(Debug)]
-pub struct ReadHalf<S> {
-    shared: Arc<Shared<S>>,
+pub struct ReadHalf<S, R: Runtime> {
+    shared: Arc<Shared<S, R>>,
     assembler: MessageAssembler,
 }
 
 /// The sending half of a split [`WebSocket`]: `send*`, [`ping`](Self::ping),
-/// [`close`](Self::close), [`flush`](Self::flush) and [`Sink`](futures_sink::Sink).
-#[derive(Debug)]
-pub struct WriteHalf<S> {
-    shared: Arc<Shared<S>>,
+/// [`close`](Self::close), [`flush`](Self::flush) and `Sink`.
+pub struct WriteHalf<S, R: Runtime> {
+    shared: Arc<Shared<S, R>>,
 }
 
 /// [`reunite`] was given halves of two different sockets; they are handed back.
-#[derive(Debug)]
-pub struct ReuniteError<S>(pub ReadHalf<S>, pub WriteHalf<S>);
+pub struct ReuniteError<S, R: Runtime>(pub ReadHalf<S, R>, pub WriteHalf<S, R>);
 
-impl<S> std::fmt::Display for ReuniteError<S> {
+impl<S, R: Runtime> std::fmt::Debug for ReuniteError<S, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReuniteError(..)")
+    }
+}
+
+impl<S, R: Runtime> std::fmt::Display for ReuniteError<S, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("tried to reunite halves of different WebSockets")
     }
 }
 
-impl<S: std::fmt::Debug> std::error::Error for ReuniteError<S> {}
+impl<S, R: Runtime> std::error::Error for ReuniteError<S, R> {}
 
-pub(crate) fn split<S>(
-    driver: Driver<S>,
+pub(crate) fn split<S, R: Runtime>(
+    driver: Driver<S, R>,
     assembler: MessageAssembler,
-) -> (ReadHalf<S>, WriteHalf<S>) {
+) -> (ReadHalf<S, R>, WriteHalf<S, R>) {
     let slots = Arc::new(Slots::default());
     let waker = Waker::from(slots.clone());
     let shared = Arc::new(Shared { driver: Mutex::new(driver), slots, waker });
@@ -110,7 +115,10 @@ pub(crate) fn split<S>(
 }
 
 /// Puts the halves of one [`WebSocket`] back together.
-pub fn reunite<S>(read: ReadHalf<S>, write: WriteHalf<S>) -> Result<WebSocket<S>, ReuniteError<S>> {
+pub fn reunite<S, R: Runtime>(
+    read: ReadHalf<S, R>,
+    write: WriteHalf<S, R>,
+) -> Result<WebSocket<S, R>, ReuniteError<S, R>> {
     if !Arc::ptr_eq(&read.shared, &write.shared) {
         return Err(ReuniteError(read, write));
     }
@@ -119,7 +127,7 @@ pub fn reunite<S>(read: ReadHalf<S>, write: WriteHalf<S>) -> Result<WebSocket<S>
     match Arc::try_unwrap(shared) {
         Ok(shared) => {
             let driver = shared.driver.into_inner().unwrap_or_else(PoisonError::into_inner);
-            Ok(WebSocket::from_driver(driver, assembler))
+            Ok(WebSocket::from_parts(driver, assembler))
         }
         // Unreachable: the two halves were the only owners.
         Err(shared) => {
@@ -129,15 +137,15 @@ pub fn reunite<S>(read: ReadHalf<S>, write: WriteHalf<S>) -> Result<WebSocket<S>
     }
 }
 
-impl<S> ReadHalf<S> {
+impl<S, R: Runtime> ReadHalf<S, R> {
     /// True if `write` is the other half of the same socket.
-    pub fn is_pair_of(&self, write: &WriteHalf<S>) -> bool {
+    pub fn is_pair_of(&self, write: &WriteHalf<S, R>) -> bool {
         Arc::ptr_eq(&self.shared, &write.shared)
     }
 
     /// The subprotocol negotiated in the handshake, if any.
     pub fn protocol(&self) -> Option<String> {
-        lock(&self.shared.driver).protocol.clone()
+        lock(&self.shared.driver).conn.protocol().map(str::to_owned)
     }
 
     /// How the connection ended, once it has.
@@ -151,22 +159,32 @@ impl<S> ReadHalf<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
+impl<S, R: StreamIo<S>> ReadHalf<S, R> {
     /// Polls for the next message (see [`recv`](Self::recv)).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         let assembler = &mut self.assembler;
         poll_reader(&self.shared, cx, |d, cx| d.poll_message(assembler, cx))
     }
 
-    recv_api!();
+    /// Receives the next message, exactly as [`WebSocket::recv`] does (and cancel-safe like
+    /// it): a peer's protocol error is returned once its Close frame is written and the write
+    /// side shut down.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Receives the next frame-level [`Event`], as [`WebSocket::recv_event`] does.
+    pub async fn recv_event(&mut self) -> Option<Result<Event, Error>> {
+        std::future::poll_fn(|cx| poll_reader(&self.shared, cx, |d, cx| d.poll_event(cx))).await
+    }
 }
 
 /// One poll by the read half.
-fn poll_reader<S, R>(
-    shared: &Shared<S>,
+fn poll_reader<S, R: Runtime, T>(
+    shared: &Shared<S, R>,
     cx: &mut Context<'_>,
-    f: impl FnOnce(&mut Driver<S>, &mut Context<'_>) -> Poll<R>,
-) -> Poll<R> {
+    f: impl FnOnce(&mut Driver<S, R>, &mut Context<'_>) -> Poll<T>,
+) -> Poll<T> {
     register(&shared.slots.reader, cx.waker());
     let mut driver = lock(&shared.driver);
     let result = f(&mut driver, &mut Context::from_waker(&shared.waker));
@@ -182,21 +200,21 @@ fn poll_reader<S, R>(
     result
 }
 
-impl<S> Drive<S> for ReadHalf<S> {
-    fn with<R>(&mut self, f: impl FnOnce(&mut Driver<S>) -> R) -> R {
+impl<S, R: StreamIo<S>> Drive<S, R> for ReadHalf<S, R> {
+    fn with<T>(&mut self, f: impl FnOnce(&mut Driver<S, R>) -> T) -> T {
         f(&mut lock(&self.shared.driver))
     }
 
-    fn poll_with<R>(
+    fn poll_with<T>(
         &mut self,
         cx: &mut Context<'_>,
-        f: impl FnOnce(&mut Driver<S>, &mut Context<'_>) -> Poll<R>,
-    ) -> Poll<R> {
+        f: impl FnOnce(&mut Driver<S, R>, &mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
         poll_reader(&self.shared, cx, f)
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Stream for ReadHalf<S> {
+impl<S: Unpin, R: StreamIo<S>> Stream for ReadHalf<S, R> {
     type Item = Result<Message, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -204,9 +222,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for ReadHalf<S> {
     }
 }
 
-impl<S> WriteHalf<S> {
+impl<S, R: Runtime> WriteHalf<S, R> {
     /// True if `read` is the other half of the same socket.
-    pub fn is_pair_of(&self, read: &ReadHalf<S>) -> bool {
+    pub fn is_pair_of(&self, read: &ReadHalf<S, R>) -> bool {
         read.is_pair_of(self)
     }
 
@@ -221,12 +239,67 @@ impl<S> WriteHalf<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
-    send_api!();
+impl<S, R: StreamIo<S>> WriteHalf<S, R> {
+    /// Sends a message and waits until it is written, as [`WebSocket::send`] does.
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        api::send(self, |c, now| c.send_message(now, message)).await
+    }
+
+    /// Queues a message, waiting only above the high-water mark, as [`WebSocket::feed`] does.
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        api::feed(self, |c, now| c.send_message(now, message)).await
+    }
+
+    /// Sends a text message, as [`WebSocket::send_text`] does.
+    pub async fn send_text<'t>(&mut self, text: impl Into<TextPayload<'t>>) -> Result<(), Error> {
+        api::send(self, |c, _| c.send_text(text)).await
+    }
+
+    /// Sends a binary message, as [`WebSocket::send_binary`] does.
+    pub async fn send_binary<'t>(&mut self, data: impl Into<Payload<'t>>) -> Result<(), Error> {
+        api::send(self, |c, _| c.send_binary(data)).await
+    }
+
+    /// Sends one fragment of a message, as [`WebSocket::send_fragment`] does.
+    pub async fn send_fragment<'t>(
+        &mut self,
+        kind: MessageKind,
+        data: impl Into<Payload<'t>>,
+        fin: bool,
+    ) -> Result<(), Error> {
+        api::send(self, |c, _| c.send_fragment(kind, data, fin)).await
+    }
+
+    /// Sends a frame encoded once for many connections, as [`WebSocket::send_prepared`] does.
+    pub async fn send_prepared(&mut self, frame: &PreparedFrame) -> Result<(), Error> {
+        api::send(self, |c, _| c.send_prepared(frame)).await
+    }
+
+    /// Sends a Ping, as [`WebSocket::ping`] does; the read half reports its Pong.
+    pub async fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        api::send(self, |c, now| c.ping(now, payload)).await
+    }
+
+    /// Sends an unsolicited Pong, as [`WebSocket::pong`] does.
+    pub async fn pong(&mut self, payload: &[u8]) -> Result<(), Error> {
+        api::send(self, |c, _| c.pong(payload)).await
+    }
+
+    /// Starts the closing handshake, as [`WebSocket::close`] does; the read half receives the
+    /// peer's Close and then `None`.
+    pub async fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+        let code = code.into();
+        api::send(self, |c, now| c.close(now, code, reason)).await
+    }
+
+    /// Writes everything queued and flushes the transport.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        api::flush(self).await
+    }
 }
 
-impl<S> Drive<S> for WriteHalf<S> {
-    fn with<R>(&mut self, f: impl FnOnce(&mut Driver<S>) -> R) -> R {
+impl<S, R: StreamIo<S>> Drive<S, R> for WriteHalf<S, R> {
+    fn with<T>(&mut self, f: impl FnOnce(&mut Driver<S, R>) -> T) -> T {
         let mut driver = lock(&self.shared.driver);
         let before = driver.conn.poll_timeout();
         let result = f(&mut driver);
@@ -239,11 +312,11 @@ impl<S> Drive<S> for WriteHalf<S> {
         result
     }
 
-    fn poll_with<R>(
+    fn poll_with<T>(
         &mut self,
         cx: &mut Context<'_>,
-        f: impl FnOnce(&mut Driver<S>, &mut Context<'_>) -> Poll<R>,
-    ) -> Poll<R> {
+        f: impl FnOnce(&mut Driver<S, R>, &mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
         let shared = &*self.shared;
         register(&shared.slots.writer, cx.waker());
         let mut driver = lock(&shared.driver);
@@ -262,5 +335,19 @@ impl<S> Drive<S> for WriteHalf<S> {
             wake_slot(&shared.slots.reader);
         }
         result
+    }
+}
+
+impl_sink!(WriteHalf);
+
+impl<S, R: Runtime> std::fmt::Debug for ReadHalf<S, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadHalf").finish_non_exhaustive()
+    }
+}
+
+impl<S, R: Runtime> std::fmt::Debug for WriteHalf<S, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteHalf").finish_non_exhaustive()
     }
 }

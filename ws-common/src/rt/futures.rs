@@ -1,0 +1,62 @@
+//! [`FuturesIo`]: the `futures-io` traits and `async-io` timers.
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use async_io::Timer;
+use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::aio::{Runtime, StreamIo};
+
+/// The futures-io binding: streams implementing `futures_io::AsyncRead + AsyncWrite + Unpin`,
+/// timers from `async-io` (smol's reactor, which runs its own thread when nothing else drives
+/// it, so they fire under smol, async-std or any other executor).
+///
+/// `futures-io` reads need initialized memory, so reads go straight into the connection's
+/// buffer (there is no scratch buffer to zero on every read).
+#[derive(Debug, Clone, Copy)]
+pub struct FuturesIo;
+
+impl Runtime for FuturesIo {
+    type Sleep = Timer;
+
+    fn sleep_until(deadline: Instant) -> Self::Sleep {
+        Timer::at(deadline)
+    }
+
+    fn reset(sleep: &mut Self::Sleep, deadline: Instant) {
+        sleep.set_at(deadline);
+    }
+
+    fn poll_sleep(sleep: &mut Self::Sleep, cx: &mut Context<'_>) -> Poll<()> {
+        std::future::Future::poll(Pin::new(sleep), cx).map(|_| ())
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> StreamIo<S> for FuturesIo {
+    fn poll_read(stream: &mut S, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(stream).poll_read(cx, buf)
+    }
+
+    fn poll_write(stream: &mut S, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        stream: &mut S,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(stream: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(stream: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(stream).poll_close(cx)
+    }
+}

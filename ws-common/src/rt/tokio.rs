@@ -1,0 +1,76 @@
+//! [`Tokio`]: tokio's `AsyncRead`/`AsyncWrite` and timers.
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::aio::{Runtime, StreamIo};
+
+/// Bytes read at a frame boundary before they are handed to the core: large enough that a
+/// typical message (up to ~64 KiB) arrives in one read. It lives on the poll's stack and is not
+/// zeroed (tokio reads into uninitialized memory safely), so idle connections do not pay for it.
+const SCRATCH_LEN: usize = 64 << 10;
+
+/// The tokio binding: streams implementing tokio's `AsyncRead + AsyncWrite + Unpin`, timers
+/// from `tokio::time` (a runtime with the time driver enabled must be running).
+#[derive(Debug, Clone, Copy)]
+pub struct Tokio;
+
+impl Runtime for Tokio {
+    type Sleep = Pin<Box<tokio::time::Sleep>>;
+
+    fn sleep_until(deadline: Instant) -> Self::Sleep {
+        Box::pin(tokio::time::sleep_until(deadline.into()))
+    }
+
+    fn reset(sleep: &mut Self::Sleep, deadline: Instant) {
+        sleep.as_mut().reset(deadline.into());
+    }
+
+    fn poll_sleep(sleep: &mut Self::Sleep, cx: &mut Context<'_>) -> Poll<()> {
+        sleep.as_mut().poll(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> StreamIo<S> for Tokio {
+    fn poll_read(stream: &mut S, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        ready!(Pin::new(stream).poll_read(cx, &mut buf))?;
+        Poll::Ready(Ok(buf.filled().len()))
+    }
+
+    fn poll_read_scratch(
+        stream: &mut S,
+        cx: &mut Context<'_>,
+        consume: &mut dyn FnMut(&[u8]),
+    ) -> Option<Poll<io::Result<()>>> {
+        let mut scratch = [MaybeUninit::<u8>::uninit(); SCRATCH_LEN];
+        let mut buf = ReadBuf::uninit(&mut scratch);
+        Some(Pin::new(stream).poll_read(cx, &mut buf).map_ok(|()| consume(buf.filled())))
+    }
+
+    fn poll_write(stream: &mut S, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        stream: &mut S,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(stream: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(stream: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(stream).poll_shutdown(cx)
+    }
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ws_proto::{CloseInfo, Message};
 
-use super::{App, End, PANIC_MARKER, Report, flood_payload};
+use super::{App, End, PANIC_MARKER, Progress, Report, flood_payload};
 
 /// How long a cancelling receive waits before the timer wins and the `recv` future is dropped.
 pub(crate) const CANCEL_AFTER: Duration = Duration::from_millis(1);
@@ -64,7 +64,7 @@ pub(crate) async fn run<R: Runtime, S: Socket>(ws: S, app: App) -> Report {
         App::CloseFirst { code, reason, from_write_half: true } => {
             close_from_write_half::<R, S>(ws, code, reason).await
         }
-        App::Flood { size, count } => flood::<R, S>(ws, size, count).await,
+        App::Flood { size, count, progress } => flood::<R, S>(ws, size, count, progress).await,
         App::Panic => panic!("{PANIC_MARKER}"),
     }
 }
@@ -190,14 +190,22 @@ async fn close_from_write_half<R: Runtime, S: Socket>(ws: S, code: u16, reason: 
     report
 }
 
-async fn flood<R: Runtime, S: Socket>(ws: S, size: usize, count: usize) -> Report {
+async fn flood<R: Runtime, S: Socket>(
+    ws: S,
+    size: usize,
+    count: usize,
+    progress: Progress,
+) -> Report {
     let (mut rx, mut tx) = ws.split();
     let writer = R::spawn(async move {
         let mut sent = Vec::with_capacity(count);
         for i in 0..count {
             let payload = flood_payload(i, size);
             match tx.send(Message::binary(payload)).await {
-                Ok(()) => sent.push(Instant::now()),
+                Ok(()) => {
+                    sent.push(Instant::now());
+                    progress.bump();
+                }
                 Err(end) => return (sent, Some(end)),
             }
         }

@@ -10,7 +10,7 @@ use ws_blocking::{Error, ReadHalf, SplitStream, WebSocket, WriteHalf};
 use ws_proto::Message;
 
 use super::apps::CANCEL_AFTER;
-use super::{App, End, ErrKind, Op, PANIC_MARKER, Report, flood_payload};
+use super::{App, End, ErrKind, Op, PANIC_MARKER, Progress, Report, flood_payload};
 
 pub(crate) fn end(op: Op, e: &Error) -> End {
     let kind = match e {
@@ -33,7 +33,7 @@ pub(crate) fn run<S: SplitStream + 'static>(ws: WebSocket<S>, app: App) -> Repor
         App::CloseFirst { code, reason, from_write_half: true } => {
             close_from_write_half(ws, code, reason)
         }
-        App::Flood { size, count } => flood(ws, size, count),
+        App::Flood { size, count, progress } => flood(ws, size, count, progress),
         App::Panic => panic!("{PANIC_MARKER}"),
     }
 }
@@ -177,13 +177,21 @@ fn close_from_write_half<S: SplitStream + 'static>(
     report
 }
 
-fn flood<S: SplitStream + 'static>(ws: WebSocket<S>, size: usize, count: usize) -> Report {
+fn flood<S: SplitStream + 'static>(
+    ws: WebSocket<S>,
+    size: usize,
+    count: usize,
+    progress: Progress,
+) -> Report {
     let (mut rx, mut tx) = split(ws);
     let writer = std::thread::spawn(move || {
         let mut sent = Vec::with_capacity(count);
         for i in 0..count {
             match tx.send(Message::binary(flood_payload(i, size))) {
-                Ok(()) => sent.push(Instant::now()),
+                Ok(()) => {
+                    sent.push(Instant::now());
+                    progress.bump();
+                }
                 Err(e) => return (sent, Some(end(Op::Send, &e))),
             }
         }

@@ -14,6 +14,8 @@ pub mod tokio;
 
 use std::net::{SocketAddr, TcpListener};
 use std::panic::resume_unwind;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -75,10 +77,36 @@ pub enum App {
         size: usize,
         /// Number of messages.
         count: usize,
+        /// Counts the sends that returned, live, for the scenario to watch.
+        progress: Progress,
     },
     /// Panics right after the handshake with [`PANIC_MARKER`].
     Panic,
 }
+
+/// A live counter shared between an application and its scenario.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<AtomicUsize>);
+
+impl Progress {
+    /// Counts one more.
+    pub fn bump(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The count so far.
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl PartialEq for Progress {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Progress {}
 
 /// The payload of the `i`-th message of an [`App::Flood`]: its index, then a pattern that
 /// depends on the index, so a torn, reordered or duplicated message shows.

@@ -35,7 +35,7 @@ const EXCLUSIVE: &[&str] = &["stalled_reader"];
 
 static TIMING: RwLock<()> = RwLock::new(());
 
-/// Held by a test while its scenario runs: exclusive for the scenarios in [`EXCLUSIVE`],
+/// Held by a test while its scenario runs: exclusive for the timing-critical scenarios,
 /// shared for the rest.
 #[derive(Debug)]
 pub enum TimingGuard {

@@ -14,7 +14,7 @@ use ws_proto::handshake::{ClientHandshake, ClientRequest, Handshake, Response};
 
 use crate::{Error, FuturesIo, MaybeTlsStream, WebSocket};
 
-pub use async_net::TcpStream;
+pub use async_net::{TcpListener, TcpStream};
 
 /// A custom TLS client configuration for [`connect_with`]: `Arc<rustls::ClientConfig>`.
 #[cfg(feature = "tls")]

@@ -47,11 +47,13 @@
 //! ```
 //!
 //! Under async-std the same code runs with `async_std::task::block_on` and
-//! `async_std::task::spawn`. Use [`TcpStream`] (`async_net`'s, the type smol uses, which runs
-//! under async-std's executor too) for the sockets: async-std's own `TcpStream` cannot
-//! half-close (its `AsyncWrite::poll_close` only flushes), so the FIN that ends a closing
-//! handshake would wait until the socket is dropped, and a failed connection would wait out
-//! `close_timeout` for a peer that is itself waiting for that FIN.
+//! `async_std::task::spawn`. Use [`TcpListener`] and [`TcpStream`] (`async_net`'s, the types
+//! smol uses, which run under async-std's executor too) for the sockets: async-std's own
+//! `TcpStream` cannot half-close (its `AsyncWrite::poll_close` only flushes), so the FIN that
+//! ends a closing handshake would wait until the socket is dropped, and a failed connection
+//! would wait out `close_timeout` for a peer that is itself waiting for that FIN. An
+//! async-std stream converts without a copy:
+//! `ws_async_std::TcpStream::try_from(std::net::TcpStream::try_from(stream)?)`.
 //!
 //! ## What it offers
 //!
@@ -91,7 +93,9 @@ mod server;
 #[cfg(feature = "tls")]
 pub mod tls;
 
-pub use connect::{ClientSocket, ClientTlsConfig, TcpStream, client, connect, connect_with};
+pub use connect::{
+    ClientSocket, ClientTlsConfig, TcpListener, TcpStream, client, connect, connect_with,
+};
 pub use server::{accept, accept_async, accept_with};
 pub use ws_common::Error;
 pub use ws_common::aio::ReuniteError;

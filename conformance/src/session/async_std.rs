@@ -1,4 +1,4 @@
-//! [`Session`] for `ws-async-std`, driven by async-std's executor and `async_std::net` sockets.
+//! [`Session`] for `ws-async-std`, driven by async-std's executor, on the adapter's sockets.
 
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -34,7 +34,8 @@ pub(super) fn accept(
     config: Config,
     choose: Chooser<'_>,
 ) -> Result<Box<dyn Session>, BoxError> {
-    let tcp = async_std::net::TcpStream::from(tcp);
+    // async-net's stream (the adapter's TcpStream) half-closes; async-std's own cannot.
+    let tcp = ws_async_std::TcpStream::try_from(tcp)?;
     let callback = |request: &_| Ok(choose(request));
     Ok(match tls {
         None => Box::new(AsyncStdSession {

@@ -62,7 +62,7 @@ fn read_timeout(cancelling: bool) -> Option<Duration> {
 }
 
 fn echo<S: SplitStream>(mut ws: WebSocket<S>, cancelling: bool) -> Report {
-    ws.set_read_timeout(read_timeout(cancelling));
+    ws.set_read_timeout(read_timeout(cancelling)).expect("a valid read timeout");
     let mut report = Report::default();
     loop {
         let next = receive(&mut || ws.recv(), cancelling, &mut report.cancelled);
@@ -99,7 +99,7 @@ fn finish<S: SplitStream>(report: &mut Report, rx: &ReadHalf<S>) {
 
 fn split_echo<S: SplitStream + 'static>(ws: WebSocket<S>, cancelling: bool) -> Report {
     let (mut rx, mut tx) = split(ws);
-    rx.set_read_timeout(read_timeout(cancelling));
+    rx.set_read_timeout(read_timeout(cancelling)).expect("a valid read timeout");
     let (to_writer, from_reader) = mpsc::channel::<Message>();
     let writer = std::thread::spawn(move || {
         for message in from_reader {

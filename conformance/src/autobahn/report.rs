@@ -199,7 +199,7 @@ pub fn markdown(rows: &[Row]) -> String {
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
             r.agent,
             r.what,
-            r.scope,
+            r.scope.replace('*', "\\*"), // Markdown would read `12.*, 13.*` as emphasis
             s.ok,
             s.non_strict,
             s.failed,
@@ -350,7 +350,7 @@ mod tests {
         let rows = vec![Row {
             agent: "ws-tokio-server".into(),
             what: "ws-tokio, server role".into(),
-            scope: "3 cases, ad-hoc --cases *".into(),
+            scope: "3 cases, ad-hoc --cases 1.*,2.*".into(),
             summary: Summary::of(&results.agents["ws-tokio-server"]),
             seconds: 1.0,
             problems: vec!["10.1.1: NON-STRICT".into()],
@@ -358,7 +358,7 @@ mod tests {
         let md = markdown(&rows);
         assert!(
             md.contains(
-                "| ws-tokio-server | ws-tokio, server role | 3 cases, ad-hoc --cases * | 1 | 1 | 0 | 0 | 1 |"
+                "| ws-tokio-server | ws-tokio, server role | 3 cases, ad-hoc --cases 1.\\*,2.\\* | 1 | 1 | 0 | 0 | 1 |"
             ),
             "{md}"
         );

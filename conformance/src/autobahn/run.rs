@@ -74,7 +74,8 @@ pub fn run(options: &Options) -> Result<bool, BoxError> {
     for run in &selection.runs {
         let set =
             run.set.map_or_else(|| "ad-hoc cases".to_owned(), |s| format!("case set {}", s.name));
-        println!("autobahn:   {}: {set}, {} batches", run.agent.agent, run.batches.len());
+        let labels: Vec<&str> = run.batches.iter().map(|b| b.label.as_str()).collect();
+        println!("autobahn:   {}: {set}, batches {}", run.agent.agent, labels.join(" "));
     }
     if let Some(why) = &selection.partial {
         println!("autobahn: PARTIAL RUN ({why}), for development only");

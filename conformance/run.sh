@@ -1,29 +1,44 @@
 #!/usr/bin/env bash
 # The conformance harness's one entry point.
 #
-#   conformance/run.sh [all|autobahn|interop]        (default: all)
+#   conformance/run.sh [all|full|autobahn|autobahn-full|interop]        (default: all)
 #
-# autobahn: installs wstest (install-wstest.sh), builds the adapters' echo_server examples and
-#   this crate's binaries in release mode, runs the Autobahn|Testsuite against every agent of
-#   autobahn/expected.json (3 adapters x server and client role, all cases), prints one summary
-#   line per agent and fails unless every case is OK or INFORMATIONAL. Reports:
-#   conformance/reports/autobahn/index.html.
-# interop: installs the peers (install-peers.sh) and runs the interop checks against Python
+#   all            the Autobahn plan "ci", then interop (what .ci/run runs)
+#   full           the Autobahn plan "full", then interop
+#   autobahn       the Autobahn plan "ci" only
+#   autobahn-full  the Autobahn plan "full" only
+#   interop        the interop checks only
+#
+# Autobahn: installs wstest (install-wstest.sh), builds the adapters' echo_server examples and
+#   this crate's binaries in release mode, runs the Autobahn|Testsuite on the agents of
+#   autobahn/expected.json (3 adapters x server and client role) following one of its named
+#   plans: "full" runs every case on every agent; "ci" runs the compression cases (12.*, 13.*)
+#   on ws-tokio-server and ws-async-std-client only and every other case on all six agents.
+#   Prints one summary line per agent and fails unless every agent reported exactly the cases
+#   of its plan, each once, each OK (or INFORMATIONAL for the cases expected.json lists).
+#   Reports: conformance/reports/autobahn/index.html.
+# Interop: installs the peers (install-peers.sh) and runs the interop checks against Python
 #   websockets, Node ws and headless Chromium. Logs: conformance/reports/interop/.
 #
 # Environment: CONFORMANCE_TOOLS (where tools are installed, default conformance/.tools),
 # CARGO_TARGET_DIR (default: the workspace's target/), AUTOBAHN_JOBS (wstest processes at once,
 # default 4), and for development only AUTOBAHN_CASES (e.g. "1.*,12.1.*") and AUTOBAHN_AGENTS
-# (e.g. "ws-tokio-server"), which make a partial run that says so in its summary.
+# (e.g. "ws-tokio-server"), which make a partial run that says so in its summary. With CI set
+# the autobahn driver refuses both.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 what=${1:-all}
+# plan: the Autobahn plan to run (none: no Autobahn); interop: whether to run the interop checks.
 case "$what" in
-    all | autobahn | interop) ;;
+    all) plan=ci interop=yes ;;
+    full) plan=full interop=yes ;;
+    autobahn) plan=ci interop=no ;;
+    autobahn-full) plan=full interop=no ;;
+    interop) plan= interop=yes ;;
     *)
-        echo "usage: $0 [all|autobahn|interop]" >&2
+        echo "usage: $0 [all|full|autobahn|autobahn-full|interop]" >&2
         exit 2
         ;;
 esac
@@ -40,7 +55,7 @@ cargo build --release --locked -p conformance --bins
 for name in autobahn autobahn-client interop interop-server interop-client; do
     cp "$CARGO_TARGET_DIR/release/$name" "$bin/$name"
 done
-if [ "$what" != interop ]; then
+if [ -n "$plan" ]; then
     # The three examples share a name, so each is copied away before the next is built.
     for adapter in tokio async-std blocking; do
         cargo build --release --locked -p "ws-$adapter" --example echo_server
@@ -49,17 +64,17 @@ if [ "$what" != interop ]; then
 fi
 
 status=0
-if [ "$what" != interop ]; then
+if [ -n "$plan" ]; then
     step "installing wstest"
     wstest=$("$here/install-wstest.sh")
-    step "Autobahn|Testsuite"
-    args=(--wstest "$wstest" --bin-dir "$bin" --spec-dir "$here/autobahn" --out "$here/reports/autobahn"
+    step "Autobahn|Testsuite, plan $plan"
+    args=(--plan "$plan" --wstest "$wstest" --bin-dir "$bin" --spec-dir "$here/autobahn" --out "$here/reports/autobahn"
         --jobs "${AUTOBAHN_JOBS:-4}")
     [ -z "${AUTOBAHN_CASES:-}" ] || args+=(--cases "$AUTOBAHN_CASES")
     [ -z "${AUTOBAHN_AGENTS:-}" ] || args+=(--agents "$AUTOBAHN_AGENTS")
     "$bin/autobahn" "${args[@]}" || status=1
 fi
-if [ "$what" != autobahn ]; then
+if [ "$interop" = yes ]; then
     step "installing the interop peers"
     "$here/install-peers.sh"
     step "interop"

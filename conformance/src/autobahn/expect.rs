@@ -1,18 +1,20 @@
 //! What a run must produce (`autobahn/expected.json`) and the wstest spec templates
 //! (`autobahn/fuzzingclient.json`, `autobahn/fuzzingserver.json`).
 //!
-//! `expected.json` names every agent (adapter and role), the outcomes accepted for every case,
-//! the number of cases the testsuite has, and the excluded cases, each with its reason. The
-//! spec templates carry wstest's own `exclude-cases` list, which must name exactly the same
-//! cases: nothing is excluded silently.
+//! `expected.json` names every agent (adapter and role), the case sets and the named plans
+//! that give each agent one set ([`super::plan`]), the cases wstest may grade INFORMATIONAL
+//! (each with its reason), and the excluded cases, each with its reason. Every other case must
+//! be graded OK. The spec templates carry wstest's own `exclude-cases` list, which must name
+//! exactly the same cases: nothing is excluded silently.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::report::AgentResults;
+use super::plan::{CaseSet, Pattern, Plan};
+use super::report::{AgentResults, CaseId};
 use crate::session::{Adapter, BoxError};
 
 /// Which side of the connection the agent under test plays.
@@ -47,14 +49,33 @@ pub struct AgentSpec {
 /// The contents of `expected.json`.
 #[derive(Debug, Clone)]
 pub struct Expected {
-    /// How many cases the testsuite has (`"cases": ["*"]`), exclusions included.
-    pub total_cases: usize,
-    /// Outcomes accepted for a case's `behavior` and `behaviorClose`.
-    pub accepted: Vec<String>,
-    /// The agents, in report order.
+    /// The agents, in report order (never empty).
     pub agents: Vec<AgentSpec>,
+    /// Case set name → its cases.
+    pub case_sets: BTreeMap<String, CaseSet>,
+    /// Plan name → which case set each agent runs.
+    pub plans: BTreeMap<String, Plan>,
+    /// The only cases that may be graded INFORMATIONAL, each with why wstest grades it so.
+    pub informational: BTreeMap<CaseId, String>,
     /// Excluded case → why.
-    pub exclusions: BTreeMap<String, String>,
+    pub exclusions: BTreeMap<CaseId, String>,
+}
+
+/// Reads `{"case": "reason", ...}`: every key a case number, every reason non-empty.
+fn reasons(value: &Value, what: &str) -> Result<BTreeMap<CaseId, String>, BoxError> {
+    let mut out = BTreeMap::new();
+    for (case, reason) in value.as_object().ok_or_else(|| format!("{what}: not an object"))? {
+        let id: CaseId = case.parse().map_err(|e| format!("{what}: {e}"))?;
+        match reason.as_str() {
+            Some(reason) if !reason.trim().is_empty() => out.insert(id, reason.to_owned()),
+            _ => return Err(format!("{what}: {case} has no reason").into()),
+        };
+    }
+    Ok(out)
+}
+
+fn object<'a>(value: &'a Value, what: &str) -> Result<&'a Map<String, Value>, String> {
+    value.as_object().ok_or_else(|| format!("{what}: not an object"))
 }
 
 impl Expected {
@@ -64,20 +85,9 @@ impl Expected {
         Expected::parse(&text).map_err(|e| format!("{}: {e}", path.display()).into())
     }
 
-    /// Parses the text of `expected.json`.
+    /// Parses and checks the text of `expected.json`.
     pub fn parse(text: &str) -> Result<Expected, BoxError> {
         let value: Value = serde_json::from_str(text)?;
-        let total_cases = value["total_cases"].as_u64().ok_or("total_cases: not a number")?;
-        let strings = |v: &Value, what: &str| -> Result<Vec<String>, BoxError> {
-            v.as_array()
-                .ok_or_else(|| format!("{what}: not a list"))?
-                .iter()
-                .map(|s| {
-                    s.as_str().map(str::to_owned).ok_or_else(|| format!("{what}: not text").into())
-                })
-                .collect()
-        };
-        let accepted = strings(&value["accepted"], "accepted")?;
         let mut agents = Vec::new();
         for agent in value["agents"].as_array().ok_or("agents: not a list")? {
             let field = |key: &str| {
@@ -94,40 +104,93 @@ impl Expected {
                 role,
             });
         }
+        if agents.is_empty() {
+            return Err("agents: none listed, so a run would test nothing".into());
+        }
         let names: BTreeSet<&str> = agents.iter().map(|a| a.agent.as_str()).collect();
         if names.len() != agents.len() {
             return Err("agents: a name is used twice".into());
         }
-        let mut exclusions = BTreeMap::new();
-        for (case, reason) in value["exclusions"].as_object().ok_or("exclusions: not an object")? {
-            match reason.as_str() {
-                Some(reason) if !reason.trim().is_empty() => {
-                    exclusions.insert(case.clone(), reason.to_owned())
-                }
-                _ => return Err(format!("exclusions: {case} has no reason").into()),
-            };
+        let mut case_sets = BTreeMap::new();
+        for (name, set) in object(&value["case_sets"], "case_sets")? {
+            let what = format!("case set {name:?}");
+            let patterns = set["cases"]
+                .as_array()
+                .ok_or_else(|| format!("{what}: cases: not a list"))?
+                .iter()
+                .map(|p| p.as_str().ok_or_else(|| format!("{what}: cases: not text"))?.parse())
+                .collect::<Result<Vec<Pattern>, String>>()?;
+            let count =
+                set["count"].as_u64().ok_or_else(|| format!("{what}: count: not a number"))?;
+            case_sets.insert(name.clone(), CaseSet::new(name, patterns, count as usize)?);
         }
-        Ok(Expected { total_cases: total_cases as usize, accepted, agents, exclusions })
+        let mut plans = BTreeMap::new();
+        for (name, plan) in object(&value["plans"], "plans")? {
+            let what = format!("plan {name:?}");
+            let mut assigned = BTreeMap::new();
+            for (agent, set) in object(&plan["agents"], &format!("{what}: agents"))? {
+                let set = set.as_str().ok_or_else(|| format!("{what}: {agent}: not a set name"))?;
+                assigned.insert(agent.clone(), set.to_owned());
+            }
+            let about = plan["about"].as_str().unwrap_or_default().to_owned();
+            let plan = Plan { name: name.clone(), about, agents: assigned };
+            plan.check(&agents, &case_sets)?;
+            plans.insert(name.clone(), plan);
+        }
+        if plans.is_empty() {
+            return Err("plans: none listed".into());
+        }
+        let informational = reasons(&value["informational"], "informational")?;
+        let exclusions = reasons(&value["exclusions"], "exclusions")?;
+        if let Some(both) = informational.keys().find(|c| exclusions.contains_key(*c)) {
+            return Err(format!("{both} is both excluded and allowed to be INFORMATIONAL").into());
+        }
+        Ok(Expected { agents, case_sets, plans, informational, exclusions })
     }
 
-    /// What is wrong with one agent's results. With `complete` (all cases were run), the
-    /// number of cases must also be the testsuite's total less the exclusions.
-    pub fn problems(&self, results: Option<&AgentResults>, complete: bool) -> Vec<String> {
+    /// How many cases an agent running `set` must report: its count less its exclusions.
+    pub fn expected_count(&self, set: &CaseSet) -> usize {
+        let excluded = self.exclusions.keys().filter(|c| set.contains(c)).count();
+        set.count.saturating_sub(excluded)
+    }
+
+    /// What is wrong with one agent's results. With `set` (a named plan's case set for the
+    /// agent), the agent must have reported exactly that set's cases less the exclusions;
+    /// without it (ad-hoc `--cases`) the cases are not counted. Either way every case must be
+    /// graded OK, or INFORMATIONAL if `expected.json` lists it as such, in both its
+    /// `behavior` and its `behaviorClose`.
+    pub fn problems(&self, results: Option<&AgentResults>, set: Option<&CaseSet>) -> Vec<String> {
         let Some(results) = results else {
             return vec!["no results".to_owned()];
         };
         let mut problems = Vec::new();
-        let expected_count = self.total_cases - self.exclusions.len();
-        if complete && results.len() != expected_count {
-            problems.push(format!("{} cases reported, expected {expected_count}", results.len()));
-        }
-        let accepted = |outcome: &str| self.accepted.iter().any(|a| a == outcome);
-        for (id, result) in results {
-            if self.exclusions.contains_key(&id.to_string()) {
-                problems.push(format!("{id}: excluded, but it ran"));
-            } else if !accepted(&result.behavior) || !accepted(&result.behavior_close) {
+        if let Some(set) = set {
+            let expected_count = self.expected_count(set);
+            if results.len() != expected_count {
                 problems.push(format!(
-                    "{id}: {} (close: {}), report {}",
+                    "{} cases reported, expected {expected_count} (case set {})",
+                    results.len(),
+                    set.name
+                ));
+            }
+        }
+        for (id, result) in results {
+            let informational_ok = self.informational.contains_key(id);
+            let grade = |outcome: &str| match outcome {
+                "OK" => None,
+                "INFORMATIONAL" if informational_ok => None,
+                "INFORMATIONAL" => {
+                    Some("INFORMATIONAL, but expected.json does not list it as such")
+                }
+                _ => Some("not OK"),
+            };
+            if self.exclusions.contains_key(id) {
+                problems.push(format!("{id}: excluded, but it ran"));
+            } else if set.is_some_and(|s| !s.contains(id)) {
+                problems.push(format!("{id}: not a case of this agent's plan, but it ran"));
+            } else if let Some(why) = grade(&result.behavior).or(grade(&result.behavior_close)) {
+                problems.push(format!(
+                    "{id}: {} (close: {}): {why}, report {}",
                     result.behavior,
                     result.behavior_close,
                     result.report.with_extension("html").display()
@@ -156,16 +219,19 @@ impl SpecTemplate {
         if value["cases"] != json!(["*"]) {
             return Err("\"cases\" must be [\"*\"]: the driver splits them into batches".into());
         }
-        let excluded: BTreeSet<&str> = value["exclude-cases"]
+        let excluded: BTreeSet<CaseId> = value["exclude-cases"]
             .as_array()
             .ok_or("exclude-cases: not a list")?
             .iter()
-            .map(|c| c.as_str().ok_or("exclude-cases: not text"))
+            .map(|c| c.as_str().ok_or("exclude-cases: not text")?.parse().map_err(|e: String| e))
             .collect::<Result<_, _>>()?;
-        let listed: BTreeSet<&str> = expected.exclusions.keys().map(String::as_str).collect();
+        let listed: BTreeSet<CaseId> = expected.exclusions.keys().cloned().collect();
         if excluded != listed {
+            let show = |s: &BTreeSet<CaseId>| s.iter().map(ToString::to_string).collect::<Vec<_>>();
             return Err(format!(
-                "exclude-cases {excluded:?} differ from the exclusions of expected.json {listed:?}"
+                "exclude-cases {:?} differ from the exclusions of expected.json {:?}",
+                show(&excluded),
+                show(&listed)
             )
             .into());
         }
@@ -199,19 +265,35 @@ impl SpecTemplate {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::path::PathBuf;
 
     use super::*;
     use crate::autobahn::report::CaseResult;
 
-    const EXPECTED: &str = r#"{
-        "total_cases": 3,
-        "accepted": ["OK", "INFORMATIONAL"],
+    /// A small `expected.json`: two agents per role, the same two case sets and plans as the
+    /// real one, one exclusion.
+    pub(crate) const EXPECTED: &str = r#"{
         "agents": [
             {"agent": "ws-tokio-server", "adapter": "tokio", "role": "server"},
+            {"agent": "ws-blocking-server", "adapter": "blocking", "role": "server"},
+            {"agent": "ws-tokio-client", "adapter": "tokio", "role": "client"},
             {"agent": "ws-blocking-client", "adapter": "blocking", "role": "client"}
         ],
+        "case_sets": {
+            "all": {"cases": ["*"], "count": 517},
+            "uncompressed": {"cases": ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "8.*",
+                                       "9.*", "10.*", "11.*"], "count": 301}
+        },
+        "plans": {
+            "full": {"about": "everything", "agents": {
+                "ws-tokio-server": "all", "ws-blocking-server": "all",
+                "ws-tokio-client": "all", "ws-blocking-client": "all"}},
+            "ci": {"about": "compression once per role", "agents": {
+                "ws-tokio-server": "all", "ws-blocking-server": "uncompressed",
+                "ws-tokio-client": "uncompressed", "ws-blocking-client": "all"}}
+        },
+        "informational": {"7.1.6": "why", "7.13.1": "why", "7.13.2": "why"},
         "exclusions": {"1.1.3": "a reason"}
     }"#;
 
@@ -224,49 +306,148 @@ mod tests {
         }
     }
 
-    #[test]
-    fn parses_agents_and_exclusions() {
-        let expected = Expected::parse(EXPECTED).unwrap();
-        assert_eq!(expected.agents.len(), 2);
-        assert_eq!(expected.agents[1].adapter, Adapter::Blocking);
-        assert_eq!(expected.agents[1].role, Role::Client);
-        assert_eq!(expected.exclusions["1.1.3"], "a reason");
+    fn parse_err(text: &str) -> String {
+        match Expected::parse(text) {
+            Ok(_) => panic!("accepted: {text}"),
+            Err(e) => e.to_string(),
+        }
     }
 
     #[test]
-    fn exclusions_need_reasons_and_names_are_unique() {
+    fn parses_agents_sets_plans_and_reasons() {
+        let expected = Expected::parse(EXPECTED).unwrap();
+        assert_eq!(expected.agents.len(), 4);
+        assert_eq!(expected.agents[1].adapter, Adapter::Blocking);
+        assert_eq!(expected.agents[2].role, Role::Client);
+        assert_eq!(expected.exclusions[&"1.1.3".parse().unwrap()], "a reason");
+        let pinned: Vec<String> = expected.informational.keys().map(ToString::to_string).collect();
+        assert_eq!(pinned, ["7.1.6", "7.13.1", "7.13.2"]);
+        assert_eq!(expected.plans["ci"].agents["ws-tokio-client"], "uncompressed");
+        // 1.1.3 is excluded, and it is a case of both sets.
+        assert_eq!(expected.expected_count(&expected.case_sets["all"]), 516);
+        assert_eq!(expected.expected_count(&expected.case_sets["uncompressed"]), 300);
+    }
+
+    #[test]
+    fn refuses_an_empty_agent_list() {
+        let start = EXPECTED.find("\"agents\": [").unwrap();
+        let end = start + EXPECTED[start..].find(']').unwrap() + 1;
+        let none = format!("{}\"agents\": []{}", &EXPECTED[..start], &EXPECTED[end..]);
+        assert!(parse_err(&none).contains("agents: none listed"));
+    }
+
+    #[test]
+    fn refuses_unreasoned_or_ambiguous_lists() {
         let no_reason = EXPECTED.replace("\"a reason\"", "\" \"");
-        assert!(Expected::parse(&no_reason).is_err());
-        let twice = EXPECTED.replace("ws-blocking-client", "ws-tokio-server");
-        assert!(Expected::parse(&twice).is_err());
+        assert!(parse_err(&no_reason).contains("1.1.3 has no reason"));
+        let twice =
+            EXPECTED.replace("ws-blocking-client\", \"adapter", "ws-tokio-server\", \"adapter");
+        assert!(parse_err(&twice).contains("used twice"));
         let bad_role = EXPECTED.replace("\"client\"", "\"peer\"");
-        assert!(Expected::parse(&bad_role).is_err());
+        assert!(parse_err(&bad_role).contains("unknown role"));
+        let no_why = EXPECTED.replace("\"7.13.1\": \"why\"", "\"7.13.1\": \"\"");
+        assert!(parse_err(&no_why).contains("7.13.1 has no reason"));
+        let not_a_case = EXPECTED.replace("\"7.13.1\": \"why\"", "\"7.*\": \"why\"");
+        assert!(parse_err(&not_a_case).contains("informational"));
+        let both = EXPECTED.replace("\"1.1.3\": \"a reason\"", "\"7.1.6\": \"a reason\"");
+        assert!(parse_err(&both).contains("both excluded and"));
+        let no_pin_list = EXPECTED.replace("\"informational\"", "\"informative\"");
+        assert!(parse_err(&no_pin_list).contains("informational: not an object"));
+    }
+
+    #[test]
+    fn refuses_plans_that_leave_an_agent_or_a_case_out() {
+        let missing = EXPECTED.replace("\"ws-blocking-server\": \"uncompressed\",", "");
+        assert!(parse_err(&missing).contains("no case set for ws-blocking-server"), "{missing}");
+        let unknown = EXPECTED
+            .replace("\"ws-blocking-server\": \"uncompressed\"", "\"ws-x\": \"uncompressed\"");
+        assert!(parse_err(&unknown).contains("unknown agent \"ws-x\""));
+        let no_set = EXPECTED
+            .replace("\"ws-blocking-client\": \"all\"}}", "\"ws-blocking-client\": \"most\"}}");
+        assert!(parse_err(&no_set).contains("unknown case set \"most\""));
+        // Compression on no client: every case must run in each role at least once.
+        let no_client = EXPECTED.replace(
+            "\"ws-blocking-client\": \"all\"}}",
+            "\"ws-blocking-client\": \"uncompressed\"}}",
+        );
+        assert!(parse_err(&no_client).contains("no client agent runs 12.1.*"));
+        let no_about = EXPECTED.replace("\"about\": \"everything\"", "\"about\": \" \"");
+        assert!(parse_err(&no_about).contains("no \"about\""));
+    }
+
+    #[test]
+    fn refuses_case_sets_that_do_not_map_onto_batches() {
+        let set =
+            |cases: &str| EXPECTED.replace("\"cases\": [\"*\"]", &format!("\"cases\": [{cases}]"));
+        assert!(
+            parse_err(&set("\"12.1.1.*\", \"1.*\"")).contains("part of the batch pattern 12.1.*")
+        );
+        assert!(parse_err(&set("\"14.*\"")).contains("selects no batch"));
+        assert!(parse_err(&set("\"12.*\", \"12.2.*\"")).contains("overlap"));
+        assert!(parse_err(&set("\"1.1.1\"")).contains("not a case pattern"));
+        assert!(parse_err(&set("\"1*\"")).contains("not a case pattern"));
+        assert!(parse_err(&set("")).contains("no cases"));
     }
 
     #[test]
     fn problems_name_every_bad_case() {
         let expected = Expected::parse(EXPECTED).unwrap();
-        assert_eq!(expected.problems(None, true), ["no results"]);
+        let set =
+            CaseSet::new("small", vec!["1.*".parse().unwrap(), "7.*".parse().unwrap()], 4).unwrap();
+        assert_eq!(expected.problems(None, Some(&set)), ["no results"]);
 
         let mut cases = AgentResults::new();
-        cases.insert("1.1.1".parse().unwrap(), result("OK", "OK"));
-        cases.insert("1.1.2".parse().unwrap(), result("INFORMATIONAL", "OK"));
-        assert!(expected.problems(Some(&cases), true).is_empty());
+        let mut put = |id: &str, r: CaseResult| cases.insert(id.parse().unwrap(), r);
+        put("1.1.1", result("OK", "OK"));
+        put("1.1.2", result("OK", "OK"));
+        put("7.1.6", result("INFORMATIONAL", "INFORMATIONAL"));
+        // 4 cases in the set, 1.1.3 excluded: 3 expected.
+        assert!(expected.problems(Some(&cases), Some(&set)).is_empty());
 
         cases.insert("1.1.2".parse().unwrap(), result("OK", "WRONG CODE"));
-        let problems = expected.problems(Some(&cases), true);
+        let problems = expected.problems(Some(&cases), Some(&set));
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].starts_with("1.1.2: OK (close: WRONG CODE)"), "{problems:?}");
+        assert!(problems[0].starts_with("1.1.2: OK (close: WRONG CODE): not OK"), "{problems:?}");
 
         cases.insert("1.1.2".parse().unwrap(), result("NON-STRICT", "OK"));
         cases.insert("1.1.3".parse().unwrap(), result("OK", "OK"));
-        let problems = expected.problems(Some(&cases), true);
+        let problems = expected.problems(Some(&cases), Some(&set));
         assert_eq!(problems.len(), 3, "{problems:?}"); // count, NON-STRICT, excluded but ran
 
         cases.remove(&"1.1.3".parse().unwrap());
         cases.remove(&"1.1.2".parse().unwrap());
-        assert_eq!(expected.problems(Some(&cases), true).len(), 1); // too few cases
-        assert!(expected.problems(Some(&cases), false).is_empty()); // a partial run
+        let problems = expected.problems(Some(&cases), Some(&set));
+        assert_eq!(problems, ["2 cases reported, expected 3 (case set small)"]);
+        assert!(expected.problems(Some(&cases), None).is_empty()); // ad-hoc cases: not counted
+    }
+
+    #[test]
+    fn only_the_pinned_cases_may_be_informational() {
+        let expected = Expected::parse(EXPECTED).unwrap();
+        let set = &expected.case_sets["uncompressed"];
+        let check = |id: &str, r: CaseResult| {
+            let mut cases = AgentResults::new();
+            cases.insert(id.parse().unwrap(), r);
+            expected.problems(Some(&cases), None)
+        };
+        assert!(check("7.13.1", result("INFORMATIONAL", "OK")).is_empty());
+        assert!(check("7.13.2", result("OK", "INFORMATIONAL")).is_empty());
+        assert!(check("7.1.6", result("OK", "OK")).is_empty());
+        // Not pinned: INFORMATIONAL in either field fails.
+        let problems = check("7.1.5", result("INFORMATIONAL", "OK"));
+        assert!(problems[0].contains("does not list it"), "{problems:?}");
+        let problems = check("1.1.1", result("OK", "INFORMATIONAL"));
+        assert!(problems[0].contains("does not list it"), "{problems:?}");
+        // Pinned, but graded worse than INFORMATIONAL.
+        for bad in ["NON-STRICT", "FAILED", "UNIMPLEMENTED", "WRONG CODE"] {
+            assert_eq!(check("7.13.1", result(bad, "OK")).len(), 1, "{bad}");
+            assert_eq!(check("7.1.6", result("OK", bad)).len(), 1, "{bad}");
+        }
+        // A case outside the agent's set is a problem even when it passed.
+        let mut cases = AgentResults::new();
+        cases.insert("12.1.1".parse().unwrap(), result("OK", "OK"));
+        let problems = expected.problems(Some(&cases), Some(set));
+        assert!(problems.iter().any(|p| p.starts_with("12.1.1: not a case of this agent's plan")));
     }
 
     #[test]
@@ -282,7 +463,7 @@ mod tests {
         assert_eq!(batch["url"], "ws://x");
 
         let silent = r#"{"cases": ["*"], "exclude-cases": ["1.1.3", "2.1.1"]}"#;
-        assert!(SpecTemplate::parse(silent, &expected).is_err());
+        assert!(SpecTemplate::parse(silent, &expected).unwrap_err().to_string().contains("2.1.1"));
         let partial = r#"{"cases": ["1.*"], "exclude-cases": ["1.1.3"]}"#;
         assert!(SpecTemplate::parse(partial, &expected).is_err());
         let per_agent = r#"{"cases": ["*"], "exclude-cases": ["1.1.3"], "exclude-agent-cases": {"a": ["1.*"]}}"#;

@@ -14,6 +14,13 @@ use crate::session::BoxError;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CaseId(Vec<u32>);
 
+impl CaseId {
+    /// The numbers of the case, e.g. `[12, 1, 10]`.
+    pub fn parts(&self) -> &[u32] {
+        &self.0
+    }
+}
+
 impl FromStr for CaseId {
     type Err = String;
 
@@ -147,6 +154,9 @@ pub struct Row {
     pub agent: String,
     /// E.g. `ws-tokio, server role`.
     pub what: String,
+    /// How many cases it ran and which its plan leaves out, e.g.
+    /// `301 of 301 cases; 12.*, 13.* only in plan full`.
+    pub scope: String,
     /// Counts (all zero when the agent has no results).
     pub summary: Summary,
     /// Wall time of the agent's jobs, summed (seconds).
@@ -165,7 +175,7 @@ pub fn write_pages(
     std::fs::write(dir.join("summary.md"), markdown(rows))?;
     let json = json!({
         "agents": rows.iter().map(|r| json!({
-            "agent": r.agent, "what": r.what, "ok": r.summary.ok,
+            "agent": r.agent, "what": r.what, "cases": r.scope, "ok": r.summary.ok,
             "non_strict": r.summary.non_strict, "failed": r.summary.failed,
             "unimplemented": r.summary.unimplemented, "informational": r.summary.informational,
             "seconds": r.seconds, "problems": r.problems,
@@ -179,15 +189,22 @@ pub fn write_pages(
 /// The Markdown table the README shows.
 pub fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| agent | adapter, role | OK | NON-STRICT | FAILED | UNIMPLEMENTED | INFORMATIONAL |\n\
-         |---|---|---:|---:|---:|---:|---:|\n",
+        "| agent | adapter, role | cases | OK | NON-STRICT | FAILED | UNIMPLEMENTED | INFORMATIONAL |\n\
+         |---|---|---|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let s = r.summary;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            r.agent, r.what, s.ok, s.non_strict, s.failed, s.unimplemented, s.informational
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.agent,
+            r.what,
+            r.scope.replace('*', "\\*"), // Markdown would read `12.*, 13.*` as emphasis
+            s.ok,
+            s.non_strict,
+            s.failed,
+            s.unimplemented,
+            s.informational
         );
     }
     out
@@ -204,7 +221,7 @@ fn html(rows: &[Row], results: &Results, batches: &[(String, PathBuf)]) -> Strin
          td,th{border:1px solid #ccc;padding:.2em .6em}td.n{text-align:right}\
          .bad{background:#fdd}</style>\n<h1>Autobahn|Testsuite: merged results</h1>\n\
          <p>One row per agent. wstest ran in batches; each batch has its own full report \
-         (linked below), with a page per case.</p>\n<table>\n<tr><th>agent</th><th>adapter, role</th>\
+         (linked below), with a page per case.</p>\n<table>\n<tr><th>agent</th><th>adapter, role</th><th>cases</th>\
          <th>OK</th><th>NON-STRICT</th><th>FAILED</th><th>UNIMPLEMENTED</th><th>INFORMATIONAL</th>\
          <th>problems</th></tr>\n",
     );
@@ -213,10 +230,11 @@ fn html(rows: &[Row], results: &Results, batches: &[(String, PathBuf)]) -> Strin
         let class = if r.problems.is_empty() { "" } else { " class=\"bad\"" };
         let _ = writeln!(
             out,
-            "<tr{class}><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td>\
+            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td>\
              <td class=n>{}</td><td class=n>{}</td><td>{}</td></tr>",
             escape(&r.agent),
             escape(&r.what),
+            escape(&r.scope),
             s.ok,
             s.non_strict,
             s.failed,
@@ -332,13 +350,16 @@ mod tests {
         let rows = vec![Row {
             agent: "ws-tokio-server".into(),
             what: "ws-tokio, server role".into(),
+            scope: "3 cases, ad-hoc --cases 1.*,2.*".into(),
             summary: Summary::of(&results.agents["ws-tokio-server"]),
             seconds: 1.0,
             problems: vec!["10.1.1: NON-STRICT".into()],
         }];
         let md = markdown(&rows);
         assert!(
-            md.contains("| ws-tokio-server | ws-tokio, server role | 1 | 1 | 0 | 0 | 1 |"),
+            md.contains(
+                "| ws-tokio-server | ws-tokio, server role | 3 cases, ad-hoc --cases 1.\\*,2.\\* | 1 | 1 | 0 | 0 | 1 |"
+            ),
             "{md}"
         );
         let page = html(&rows, &results, &[("batch".into(), PathBuf::from("b/index.html"))]);

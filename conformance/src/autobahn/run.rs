@@ -8,9 +8,10 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::Batch;
 use super::expect::{AgentSpec, Expected, Role, SpecTemplate};
+use super::plan::{self, Request};
 use super::report::{self, Results, Row, Summary};
-use super::{Batch, batches};
 use crate::process::{self, Child};
 use crate::session::{Adapter, BoxError};
 
@@ -32,10 +33,14 @@ pub struct Options {
     pub jobs: usize,
     /// How long one batch may take before it is killed and counted as failed.
     pub job_timeout: Duration,
-    /// Only these case patterns (one batch each): a partial run.
+    /// The named plan of `expected.json` to run (`ci`, `full`).
+    pub plan: String,
+    /// Only these case patterns (one batch each): a partial run, refused under CI.
     pub cases: Option<Vec<String>>,
-    /// Only these agents: a partial run.
+    /// Only these agents: a partial run, refused under CI.
     pub agents: Option<Vec<String>>,
+    /// Whether this is CI (the `CI` environment variable): only a named plan, whole.
+    pub ci: bool,
 }
 
 struct Job<'a> {
@@ -57,26 +62,24 @@ pub fn run(options: &Options) -> Result<bool, BoxError> {
     let expected = Expected::load(&options.spec_dir.join("expected.json"))?;
     let client_spec = SpecTemplate::load(&options.spec_dir.join("fuzzingclient.json"), &expected)?;
     let server_spec = SpecTemplate::load(&options.spec_dir.join("fuzzingserver.json"), &expected)?;
-    let agents: Vec<&AgentSpec> = match &options.agents {
-        Some(names) => {
-            let known: BTreeSet<&str> = expected.agents.iter().map(|a| a.agent.as_str()).collect();
-            if let Some(unknown) = names.iter().find(|n| !known.contains(n.as_str())) {
-                return Err(
-                    format!("unknown agent {unknown:?}; expected.json has {known:?}").into()
-                );
-            }
-            expected.agents.iter().filter(|a| names.contains(&a.agent)).collect()
-        }
-        None => expected.agents.iter().collect(),
+    let request = Request {
+        plan: options.plan.clone(),
+        cases: options.cases.clone(),
+        agents: options.agents.clone(),
+        ci: options.ci,
     };
-    let plan = match &options.cases {
-        Some(patterns) => patterns
-            .iter()
-            .map(|p| Batch { label: p.replace('*', "all"), cases: vec![p.clone()], cost: 1 })
-            .collect(),
-        None => batches(),
-    };
-    let complete = options.cases.is_none();
+    let selection = plan::select(&expected, &request)?;
+    let agents: Vec<&AgentSpec> = selection.runs.iter().map(|r| r.agent).collect();
+    println!("autobahn: plan {}: {}", selection.plan.name, selection.plan.about);
+    for run in &selection.runs {
+        let set =
+            run.set.map_or_else(|| "ad-hoc cases".to_owned(), |s| format!("case set {}", s.name));
+        let labels: Vec<&str> = run.batches.iter().map(|b| b.label.as_str()).collect();
+        println!("autobahn:   {}: {set}, batches {}", run.agent.agent, labels.join(" "));
+    }
+    if let Some(why) = &selection.partial {
+        println!("autobahn: PARTIAL RUN ({why}), for development only");
+    }
 
     if options.out.exists() {
         std::fs::remove_dir_all(&options.out)?;
@@ -106,22 +109,17 @@ pub fn run(options: &Options) -> Result<bool, BoxError> {
     }
 
     let started = Instant::now();
-    // Costliest batches first (a stable sort keeps the agents interleaved within a cost).
-    let mut ordered: Vec<&Batch> = plan.iter().collect();
-    ordered.sort_by_key(|b| std::cmp::Reverse(b.cost));
-    let mut queue: VecDeque<Job<'_>> = VecDeque::new();
-    for batch in ordered {
-        for agent in &agents {
-            queue.push_back(Job { agent, batch });
+    // Costliest batches first, the agents interleaved within a cost (position, then agent).
+    let mut jobs: Vec<(u32, usize, usize, Job<'_>)> = Vec::new();
+    for (a, run) in selection.runs.iter().enumerate() {
+        for (b, batch) in run.batches.iter().enumerate() {
+            jobs.push((batch.cost, b, a, Job { agent: run.agent, batch }));
         }
     }
+    jobs.sort_by_key(|(cost, b, a, _)| (std::cmp::Reverse(*cost), *b, *a));
+    let queue: VecDeque<Job<'_>> = jobs.into_iter().map(|(_, _, _, job)| job).collect();
     let total = queue.len();
-    println!(
-        "autobahn: {total} batches ({} agents x {} batches), {} at a time",
-        agents.len(),
-        plan.len(),
-        options.jobs
-    );
+    println!("autobahn: {total} batches for {} agents, {} at a time", agents.len(), options.jobs);
     let urls: BTreeMap<&str, String> =
         servers.iter().map(|(k, (_, url))| (*k, url.clone())).collect();
     let ctx = Context {
@@ -190,7 +188,8 @@ pub fn run(options: &Options) -> Result<bool, BoxError> {
     }
 
     let mut rows = Vec::new();
-    for agent in &agents {
+    for run in &selection.runs {
+        let agent = run.agent;
         let cases = results.agents.get(&agent.agent);
         let mut problems: Vec<String> = outcomes
             .iter()
@@ -200,10 +199,12 @@ pub fn run(options: &Options) -> Result<bool, BoxError> {
         if agent.role == Role::Server {
             problems.extend(server_errors.get(agent.adapter.name()).cloned());
         }
-        problems.extend(expected.problems(cases, complete));
+        problems.extend(expected.problems(cases, run.set));
+        let reported = cases.map_or(0, |c| c.len());
         rows.push(Row {
             agent: agent.agent.clone(),
             what: format!("{}, {} role", agent.adapter.crate_name(), agent.role),
+            scope: plan::scope(&expected, selection.plan, run, reported),
             summary: cases.map(Summary::of).unwrap_or_default(),
             seconds: outcomes.iter().filter(|o| o.agent == agent.agent).map(|o| o.seconds).sum(),
             problems,
@@ -215,13 +216,14 @@ pub fn run(options: &Options) -> Result<bool, BoxError> {
     report::write_pages(&out, &rows, &results, &batch_pages)?;
 
     println!(
-        "\nautobahn: results ({:.0} s wall time){}",
+        "\nautobahn: results of plan {} ({:.0} s wall time){}",
+        selection.plan.name,
         started.elapsed().as_secs_f64(),
-        if complete { "" } else { ", PARTIAL RUN" }
+        selection.partial.as_ref().map_or(String::new(), |why| format!(", PARTIAL RUN ({why})"))
     );
     let width = rows.iter().map(|r| r.agent.len()).max().unwrap_or(0);
     for row in &rows {
-        println!("{:width$}  {}   [{}]", row.agent, row.summary, row.what);
+        println!("{:width$}  {}   [{}: {}]", row.agent, row.summary, row.what, row.scope);
     }
     let mut ok = strays.is_empty();
     for stray in strays {

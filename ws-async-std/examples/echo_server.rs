@@ -21,7 +21,7 @@ use std::time::Duration;
 use futures_io::{AsyncRead, AsyncWrite};
 use smol::net::{TcpListener, TcpStream};
 use smol::{Executor, future};
-use ws_async_std::tls::{self, TlsAcceptor};
+use ws_async_std::tls::{self, rustls::ServerConfig};
 use ws_async_std::{Accept, Config, DeflateConfig, Message, Request, WebSocket, accept_with};
 
 const USAGE: &str = "usage: echo_server [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE]";
@@ -39,9 +39,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     }
     let tls_config = match (cert, key) {
-        (Some(cert), Some(key)) => {
-            Some(TlsAcceptor::from(tls::server_config_from_pem_files(cert, key)?))
-        }
+        (Some(cert), Some(key)) => Some(tls::server_config_from_pem_files(cert, key)?),
         (None, None) => None,
         _ => return Err(format!("--tls-cert and --tls-key go together\n{USAGE}").into()),
     };
@@ -80,11 +78,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     }))
 }
 
-async fn serve(tcp: TcpStream, tls: Option<TlsAcceptor>) -> Result<(), ws_async_std::Error> {
+async fn serve(tcp: TcpStream, tls: Option<Arc<ServerConfig>>) -> Result<(), ws_async_std::Error> {
     tcp.set_nodelay(true)?;
     let any = |_: &Request| Ok(Accept::new());
     match tls {
-        Some(acceptor) => echo(tls::accept_with(tcp, &acceptor, config(), any).await?).await,
+        Some(tls) => echo(tls::accept_with(tcp, &tls, config(), any).await?).await,
         None => echo(accept_with(tcp, config(), any).await?).await,
     }
 }

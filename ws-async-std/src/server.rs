@@ -1,12 +1,11 @@
 //! Server side: [`accept`], [`accept_with`] and [`accept_async`].
 
-use std::future::{Future, ready};
-use std::time::Instant;
+use std::future::Future;
 
 use futures_io::{AsyncRead, AsyncWrite};
 use ws_common::aio;
 use ws_proto::Config;
-use ws_proto::handshake::{Accept, Rejection, Request, ServerHandshake};
+use ws_proto::handshake::{Accept, Rejection, Request};
 
 use crate::{Error, WebSocket};
 
@@ -20,15 +19,10 @@ where
     accept_with(stream, Config::default(), |_| Ok(Accept::new())).await
 }
 
-/// Accepts a WebSocket connection on `stream`, letting `callback` inspect the request (path,
-/// query, headers, origin, offered subprotocols) and accept it ([`Accept`]: subprotocol, extra
-/// headers) or refuse it ([`Rejection`]: any status, headers and body, reported as
-/// [`Error::Handshake`] with `is_rejection()`).
-///
-/// A malformed or non-WebSocket request is answered with the matching HTTP error (400, 405,
-/// 426, 431, …) before [`Error::Handshake`] is returned. The whole handshake is bounded by
-/// `config.handshake_timeout`; permessage-deflate is accepted when `config.deflate` is set and
-/// the client offers it.
+/// [`ws_common::aio::accept_with`] on this runtime: `callback` sees the [`Request`] and accepts
+/// it ([`Accept`]) or refuses it ([`Rejection`], reported as [`Error::Handshake`] with
+/// `is_rejection()`); bad requests get their HTTP error status; bounded by
+/// `config.handshake_timeout`.
 ///
 /// ```no_run
 /// use ws_async_std::{Accept, Config, Rejection, accept_with};
@@ -54,15 +48,12 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> Result<Accept, Rejection>,
 {
-    let hs = ServerHandshake::new(config, Instant::now());
-    let (ws, _) = Box::pin(aio::accept(stream, hs, |r| ready(callback(r)))).await?;
-    Ok(ws)
+    aio::accept_with(stream, config, callback).await
 }
 
-/// Like [`accept_with`], with an asynchronous decision: `decide` gets the request and returns a
-/// future of the answer (check a token against a store before the `101`). The future must own
-/// what it needs from the request. The decision counts towards `config.handshake_timeout`.
-/// Returns the socket and the request it answered.
+/// [`ws_common::aio::accept_async`] on this runtime: [`accept_with`] with an asynchronous
+/// decision (a token checked against a store before the `101`); returns the socket and the
+/// request it answered.
 pub async fn accept_async<S, F, Fut>(
     stream: S,
     config: Config,
@@ -73,6 +64,5 @@ where
     F: FnOnce(&Request) -> Fut,
     Fut: Future<Output = Result<Accept, Rejection>>,
 {
-    let hs = ServerHandshake::new(config, Instant::now());
-    Box::pin(aio::accept(stream, hs, decide)).await
+    aio::accept_async(stream, config, decide).await
 }

@@ -5,10 +5,11 @@
 mod common;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use common::{Rt, echo, pattern};
 use ws_async_std::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use ws_async_std::tls::{self, TlsAcceptor, TlsConnector, rustls};
+use ws_async_std::tls::{self, TlsConnector, rustls};
 use ws_async_std::{
     ClientRequest, ClientTlsConfig, CloseCode, Config, Error, Message, client, connect,
     connect_with,
@@ -45,9 +46,9 @@ fn trusting(cert: &TestCert) -> ClientTlsConfig {
     tls::client_config_with_roots(roots).unwrap()
 }
 
-fn acceptor_from_der(cert: &TestCert) -> TlsAcceptor {
+fn acceptor_from_der(cert: &TestCert) -> Arc<rustls::ServerConfig> {
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_der.clone()));
-    TlsAcceptor::from(tls::server_config(vec![cert.cert_der.clone()], key).unwrap())
+    tls::server_config(vec![cert.cert_der.clone()], key).unwrap()
 }
 
 /// Writes the PEM files to a fresh temporary directory (exercising the file helper).
@@ -63,8 +64,7 @@ fn write_pem_files(cert: &TestCert, tag: &str) -> (PathBuf, PathBuf) {
 async fn wss_end_to_end<R: Rt>() {
     let cert = self_signed();
     let (cert_path, key_path) = write_pem_files(&cert, &format!("ok-{}", runtime_name::<R>()));
-    let acceptor =
-        TlsAcceptor::from(tls::server_config_from_pem_files(&cert_path, &key_path).unwrap());
+    let acceptor = tls::server_config_from_pem_files(&cert_path, &key_path).unwrap();
     let (listener, addr) = R::bind().await;
     let server = R::spawn(async move {
         let mut echoed = 0;

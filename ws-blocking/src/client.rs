@@ -14,17 +14,7 @@ use crate::transport::Transport;
 use crate::upgrade::{drive, result};
 use crate::websocket::WebSocket;
 
-/// A custom TLS client configuration for [`connect_with`]: an `Arc<rustls::ClientConfig>` (for
-/// example one trusting a private CA, see
-/// [`tls::client_config_with_roots`](crate::tls::client_config_with_roots)).
-#[cfg(feature = "tls")]
-pub type ClientTlsConfig = std::sync::Arc<rustls::ClientConfig>;
-
-/// A custom TLS client configuration for [`connect_with`]. Without the `tls` feature there is
-/// none to give: pass `None` (the signature stays the same whatever the features).
-#[cfg(not(feature = "tls"))]
-#[derive(Debug, Clone, Copy)]
-pub enum ClientTlsConfig {}
+pub use ws_common::ClientTlsConfig;
 
 /// The connection [`connect`] returns.
 pub type ClientSocket = WebSocket<MaybeTlsStream<TcpStream>>;
@@ -92,13 +82,10 @@ fn wrap_tls(
 fn wrap_tls(
     _tcp: TcpStream,
     _host: &str,
-    tls: Option<ClientTlsConfig>,
+    _tls: Option<ClientTlsConfig>,
 ) -> Result<MaybeTlsStream<TcpStream>, Error> {
-    match tls {
-        Some(never) => match never {},
-        // ConnectPlan refused wss:// already.
-        None => Err(Error::TlsNotEnabled),
-    }
+    // ConnectPlan refused wss:// already.
+    Err(Error::TlsNotEnabled)
 }
 
 fn connect_tcp(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, Error> {

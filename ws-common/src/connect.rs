@@ -5,6 +5,18 @@ use ws_proto::handshake::{ClientRequest, WsUrl};
 
 use crate::Error;
 
+/// A custom TLS client configuration for `connect_with`: an `Arc<rustls::ClientConfig>` (for
+/// example one trusting a private CA, see
+/// [`tls::client_config_with_roots`](crate::tls::client_config_with_roots)).
+#[cfg(feature = "tls")]
+pub type ClientTlsConfig = std::sync::Arc<rustls::ClientConfig>;
+
+/// A custom TLS client configuration for `connect_with`. Built without TLS there is none to
+/// give (this type has no values): pass `None`.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug, Clone, Copy)]
+pub enum ClientTlsConfig {}
+
 /// A connection to make: the result of parsing a URL and customizing its request.
 #[derive(Debug, Clone)]
 pub struct ConnectPlan {

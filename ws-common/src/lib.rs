@@ -26,6 +26,6 @@ mod stream;
 #[cfg(feature = "tls")]
 pub mod tls;
 
-pub use connect::ConnectPlan;
+pub use connect::{ClientTlsConfig, ConnectPlan};
 pub use error::Error;
 pub use stream::{MaybeTls, NoTls, TlsLayer};

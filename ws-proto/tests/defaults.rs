@@ -8,7 +8,6 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use common::*;
-use ws_proto::frame::OpCode;
 use ws_proto::handshake::{Handshake, HandshakeStep, ServerHandshake};
 use ws_proto::rng::ChaChaRandom;
 use ws_proto::{CapacityError, Config, Connection, Error, Event, Role};

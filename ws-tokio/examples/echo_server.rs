@@ -77,17 +77,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 #[cfg(feature = "tls")]
-type Acceptor = Option<ws_tokio::tls::TlsAcceptor>;
+type Acceptor = Option<std::sync::Arc<ws_tokio::tls::rustls::ServerConfig>>;
 #[cfg(not(feature = "tls"))]
 type Acceptor = Option<std::convert::Infallible>;
 
 #[cfg(feature = "tls")]
 fn acceptor(tls: &Option<(String, String)>) -> Result<Acceptor, Error> {
     match tls {
-        Some((cert, key)) => {
-            let config = ws_tokio::tls::server_config_from_pem_files(cert, key)?;
-            Ok(Some(ws_tokio::tls::TlsAcceptor::from(config)))
-        }
+        Some((cert, key)) => Ok(Some(ws_tokio::tls::server_config_from_pem_files(cert, key)?)),
         None => Ok(None),
     }
 }
@@ -158,7 +155,10 @@ async fn serve_plain(tcp: TcpStream) -> Result<(), Error> {
 }
 
 #[cfg(feature = "tls")]
-async fn serve_tls(tcp: TcpStream, tls: ws_tokio::tls::TlsAcceptor) -> Result<(), Error> {
+async fn serve_tls(
+    tcp: TcpStream,
+    tls: std::sync::Arc<ws_tokio::tls::rustls::ServerConfig>,
+) -> Result<(), Error> {
     let mut ws = ws_tokio::tls::accept_with(tcp, &tls, config(), |_| Ok(Accept::new())).await?;
     echo(&mut ws).await
 }

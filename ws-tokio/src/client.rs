@@ -1,49 +1,31 @@
-//! Client side: [`connect`], [`connect_with`] and [`client`].
-
-use std::future::Future;
-use std::time::Instant;
+//! Client side: [`connect`], [`connect_with`] and [`client`], `ws-common`'s entry points on
+//! the tokio binding.
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use ws_common::ConnectPlan;
 use ws_common::aio;
 use ws_proto::Config;
-use ws_proto::handshake::{ClientHandshake, ClientRequest, Handshake, Response};
+use ws_proto::handshake::{ClientRequest, Response};
 
-use crate::{Error, MaybeTlsStream, WebSocket};
+pub use ws_common::ClientTlsConfig;
 
-/// A custom TLS client configuration for [`connect_with`]: an `Arc<rustls::ClientConfig>`
-/// (for example one trusting a private CA, see
-/// [`tls::client_config_with_roots`](crate::tls::client_config_with_roots)).
-#[cfg(feature = "tls")]
-pub type ClientTlsConfig = std::sync::Arc<rustls::ClientConfig>;
-
-/// A custom TLS client configuration for [`connect_with`]. Without the `tls` feature there is
-/// none to give: pass `None`.
-#[cfg(not(feature = "tls"))]
-#[derive(Debug, Clone, Copy)]
-pub enum ClientTlsConfig {}
+use crate::{Error, MaybeTlsStream, Tokio, WebSocket};
 
 /// The socket [`connect`] returns.
 pub type ClientSocket = WebSocket<MaybeTlsStream<TcpStream>>;
 
-/// Connects to a `ws://` or `wss://` URL: DNS, TCP (with `TCP_NODELAY`), TLS for `wss://`
-/// (trusting the Mozilla root certificates of `webpki-roots`) and the opening handshake, with
-/// the default [`Config`].
-///
-/// Returns the socket and the server's handshake response (headers, subprotocol). A server
-/// that refuses the handshake gives [`Error::Handshake`] with `is_rejection()` and
-/// [`Error::status`] set.
+/// Connects to a `ws://` or `wss://` URL with the default [`Config`]: DNS, TCP (with
+/// `TCP_NODELAY`), TLS for `wss://` (trusting the Mozilla root certificates of
+/// `webpki-roots`) and the opening handshake. See [`connect_with`].
 pub async fn connect(url: &str) -> Result<(ClientSocket, Response), Error> {
     connect_with(url, |request| request, Config::default(), None).await
 }
 
 /// [`connect`] with options: `customize` edits the request (headers, subprotocols, origin:
 /// see [`ClientRequest`]), `config` sets limits and timers, and `tls` replaces the default TLS
-/// configuration for `wss://`.
-///
-/// The whole connection setup (DNS, TCP, TLS, handshake) is bounded by
-/// `config.handshake_timeout`; the response header block by `config.handshake_limits`.
+/// configuration for `wss://`. Everything is bounded by `config.handshake_timeout`; a refusal
+/// is [`Error::Handshake`] with `is_rejection()` and [`Error::status`]. (The logic is
+/// [`ws_common::aio::connect_with`], shared by every async adapter.)
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), ws_tokio::Error> {
@@ -63,30 +45,11 @@ pub async fn connect_with(
     config: Config,
     tls: Option<ClientTlsConfig>,
 ) -> Result<(ClientSocket, Response), Error> {
-    let ConnectPlan { host, port, tls: wss, request } =
-        ConnectPlan::new(url, customize, cfg!(feature = "tls"))?;
-    let hs = ClientHandshake::new(request, config, Instant::now())?;
-    let deadline = hs.poll_timeout();
-    // Boxed so that a task which connects and then serves does not keep the setup's buffers
-    // (and a TLS handshake's) in its future for the connection's whole life.
-    within(
-        deadline,
-        Box::pin(async move {
-            let tcp = TcpStream::connect((host.as_str(), port)).await?;
-            tcp.set_nodelay(true)?;
-            let stream =
-                if wss { wrap_tls(tcp, &host, tls).await? } else { MaybeTlsStream::Plain(tcp) };
-            aio::client(stream, hs).await
-        }),
-    )
-    .await
+    aio::connect_with::<Tokio>(url, customize, config, tls).await
 }
 
-/// Runs the client handshake over an already connected transport `stream` (any tokio
-/// `AsyncRead + AsyncWrite`), bounded by `config.handshake_timeout`.
-///
-/// `request` names the host and resource and carries headers and subprotocol offers; the
-/// offers `config` enables (permessage-deflate) and its header limits are added.
+/// Runs the client handshake over an already connected tokio transport `stream`, bounded by
+/// `config.handshake_timeout` (see [`ws_common::aio::client`]).
 pub async fn client<S>(
     stream: S,
     request: ClientRequest,
@@ -95,41 +58,7 @@ pub async fn client<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let hs = ClientHandshake::new(request, config, Instant::now())?;
-    Box::pin(aio::client(stream, hs)).await
-}
-
-/// Runs `f`, failing with [`HandshakeError::Timeout`] at `deadline`.
-pub(crate) async fn within<T>(
-    deadline: Option<Instant>,
-    f: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    aio::within::<crate::Tokio, T>(deadline, f).await
-}
-
-#[cfg(feature = "tls")]
-async fn wrap_tls(
-    tcp: TcpStream,
-    host: &str,
-    tls: Option<ClientTlsConfig>,
-) -> Result<MaybeTlsStream<TcpStream>, Error> {
-    let config = tls.unwrap_or_else(crate::tls::default_client_config);
-    let name = ws_common::tls::server_name(host)?;
-    let stream = tokio_rustls::TlsConnector::from(config).connect(name, tcp).await?;
-    Ok(MaybeTlsStream::Tls(Box::new(stream)))
-}
-
-#[cfg(not(feature = "tls"))]
-async fn wrap_tls(
-    _tcp: TcpStream,
-    _host: &str,
-    tls: Option<ClientTlsConfig>,
-) -> Result<MaybeTlsStream<TcpStream>, Error> {
-    match tls {
-        Some(never) => match never {},
-        // ConnectPlan refused wss:// already.
-        None => Err(Error::TlsNotEnabled),
-    }
+    aio::client(stream, request, config).await
 }
 
 #[cfg(test)]

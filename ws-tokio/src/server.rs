@@ -1,12 +1,12 @@
-//! Server side: [`accept`], [`accept_with`] and [`accept_async`].
+//! Server side: [`accept`], [`accept_with`] and [`accept_async`], `ws-common`'s entry points on
+//! the tokio binding.
 
-use std::future::{Future, ready};
-use std::time::Instant;
+use std::future::Future;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use ws_common::aio;
 use ws_proto::Config;
-use ws_proto::handshake::{Accept, Rejection, Request, ServerHandshake};
+use ws_proto::handshake::{Accept, Rejection, Request};
 
 use crate::{Error, WebSocket};
 
@@ -26,7 +26,7 @@ where
 /// sent and reported as [`Error::Handshake`] with `is_rejection()`. A malformed or
 /// non-WebSocket request is answered with the matching HTTP error (400, 405, 426, 431, …) and
 /// reported as [`Error::Handshake`]. The handshake is bounded by `config.handshake_timeout`
-/// and `config.handshake_limits`.
+/// and `config.handshake_limits`. (The logic is [`ws_common::aio::accept_with`].)
 ///
 /// ```no_run
 /// use ws_tokio::{Accept, Config, Rejection};
@@ -52,11 +52,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> Result<Accept, Rejection>,
 {
-    let hs = ServerHandshake::new(config, Instant::now());
-    // Boxed: a task that accepts and then serves would otherwise keep the handshake's
-    // buffers in its future for the connection's whole life.
-    let (ws, _) = Box::pin(aio::accept(stream, hs, |r| ready(callback(r)))).await?;
-    Ok(ws)
+    aio::accept_with(stream, config, callback).await
 }
 
 /// Like [`accept_with`], with an asynchronous decision: `decide` gets the request and returns a
@@ -87,8 +83,7 @@ where
     F: FnOnce(&Request) -> Fut,
     Fut: Future<Output = Result<Accept, Rejection>>,
 {
-    let hs = ServerHandshake::new(config, Instant::now());
-    Box::pin(aio::accept(stream, hs, decide)).await
+    aio::accept_async(stream, config, decide).await
 }
 
 #[cfg(test)]

@@ -40,9 +40,7 @@ fn temp_dir(name: &str) -> TempDir {
 async fn wss_end_to_end() {
     let dir = temp_dir("wss");
     let (cert, key, client_config) = certificate(&dir);
-    let acceptor = ws_tokio::tls::TlsAcceptor::from(
-        ws_tokio::tls::server_config_from_pem_files(&cert, &key).unwrap(),
-    );
+    let acceptor = ws_tokio::tls::server_config_from_pem_files(&cert, &key).unwrap();
     let (listener, addr) = listen().await;
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
@@ -86,9 +84,7 @@ async fn wss_end_to_end() {
 async fn untrusted_certificate_is_a_tls_error() {
     let dir = temp_dir("untrusted");
     let (cert, key, _) = certificate(&dir);
-    let acceptor = ws_tokio::tls::TlsAcceptor::from(
-        ws_tokio::tls::server_config_from_pem_files(&cert, &key).unwrap(),
-    );
+    let acceptor = ws_tokio::tls::server_config_from_pem_files(&cert, &key).unwrap();
     let (listener, addr) = listen().await;
     tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();

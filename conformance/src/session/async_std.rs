@@ -42,8 +42,7 @@ pub(super) fn accept(
             ws: block_on(ws_async_std::accept_with(tcp, config, callback))?,
         }),
         Some(tls) => {
-            let acceptor = ws_async_std::tls::TlsAcceptor::from(tls);
-            let accept = ws_async_std::tls::accept_with(tcp, &acceptor, config, callback);
+            let accept = ws_async_std::tls::accept_with(tcp, &tls, config, callback);
             Box::new(AsyncStdSession { ws: block_on(accept)? })
         }
     })

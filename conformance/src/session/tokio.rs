@@ -57,8 +57,7 @@ pub(super) fn accept(
             Box::new(TokioSession { runtime, ws, deflate })
         }
         Some(tls) => {
-            let acceptor = ws_tokio::tls::TlsAcceptor::from(tls);
-            let accept = ws_tokio::tls::accept_with(tcp, &acceptor, config, callback);
+            let accept = ws_tokio::tls::accept_with(tcp, &tls, config, callback);
             let ws = runtime.block_on(accept)?;
             let deflate = ws.connection().deflate_enabled();
             Box::new(TokioSession { runtime, ws, deflate })

@@ -26,7 +26,7 @@ use crate::Error;
 /// (`config.handshake_timeout` from when `hs` was created: create it before a TLS handshake to
 /// bound both). A bad request is answered with its HTTP error status and reported as
 /// [`Error::Handshake`]; a rejection likewise (`is_rejection()`).
-pub async fn accept<S, R, F, Fut>(
+pub async fn server_handshake<S, R, F, Fut>(
     mut stream: S,
     mut hs: ServerHandshake,
     decide: F,
@@ -72,7 +72,7 @@ where
 /// reads and verifies the response, and returns the connection and the server's response,
 /// bounded by the handshake's deadline. A refusal is [`Error::Handshake`] with
 /// `is_rejection()` and the server's status.
-pub async fn client<S, R>(
+pub async fn client_handshake<S, R>(
     mut stream: S,
     mut hs: ClientHandshake,
 ) -> Result<(WebSocket<S, R>, Response), Error>

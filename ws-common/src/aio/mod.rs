@@ -11,6 +11,7 @@
 
 mod api;
 mod driver;
+mod entry;
 mod handshake;
 mod split;
 mod websocket;
@@ -25,7 +26,10 @@ use ws_proto::handshake::HandshakeError;
 
 use crate::Error;
 
-pub use handshake::{accept, client};
+pub use entry::{ClientSocket, Net, accept_async, accept_with, client, connect_with};
+#[cfg(feature = "tls")]
+pub use entry::{TlsAccept, accept_tls_with};
+pub use handshake::{client_handshake, server_handshake};
 pub use split::{ReadHalf, ReuniteError, WriteHalf, reunite};
 pub use websocket::WebSocket;
 

@@ -60,3 +60,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> StreamIo<S> for FuturesIo {
         Pin::new(stream).poll_close(cx)
     }
 }
+
+impl crate::aio::Net for FuturesIo {
+    type Tcp = async_net::TcpStream;
+    #[cfg(feature = "futures-tls")]
+    type TlsClient = futures_rustls::client::TlsStream<async_net::TcpStream>;
+    #[cfg(not(feature = "futures-tls"))]
+    type TlsClient = crate::NoTls;
+    const TLS: bool = cfg!(feature = "futures-tls");
+
+    async fn connect_tcp(host: String, port: u16) -> io::Result<Self::Tcp> {
+        let tcp = async_net::TcpStream::connect((host.as_str(), port)).await?;
+        tcp.set_nodelay(true)?;
+        Ok(tcp)
+    }
+
+    async fn connect_tls(
+        tcp: Self::Tcp,
+        host: String,
+        config: Option<crate::ClientTlsConfig>,
+    ) -> Result<Self::TlsClient, crate::Error> {
+        #[cfg(feature = "futures-tls")]
+        {
+            let config = config.unwrap_or_else(crate::tls::default_client_config);
+            let name = crate::tls::server_name(&host)?;
+            Ok(futures_rustls::TlsConnector::from(config).connect(name, tcp).await?)
+        }
+        #[cfg(not(feature = "futures-tls"))]
+        {
+            let _ = (tcp, host, config);
+            Err(crate::Error::TlsNotEnabled)
+        }
+    }
+}
+
+#[cfg(feature = "futures-tls")]
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> crate::aio::TlsAccept<S> for FuturesIo {
+    type Stream = futures_rustls::server::TlsStream<S>;
+
+    fn accept_tls(
+        config: std::sync::Arc<rustls::ServerConfig>,
+        stream: S,
+    ) -> impl std::future::Future<Output = io::Result<Self::Stream>> + Send {
+        futures_rustls::TlsAcceptor::from(config).accept(stream)
+    }
+}

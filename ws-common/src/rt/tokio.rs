@@ -74,3 +74,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> StreamIo<S> for Tokio {
         Pin::new(stream).poll_shutdown(cx)
     }
 }
+
+impl crate::aio::Net for Tokio {
+    type Tcp = tokio::net::TcpStream;
+    #[cfg(feature = "tokio-tls")]
+    type TlsClient = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+    #[cfg(not(feature = "tokio-tls"))]
+    type TlsClient = crate::NoTls;
+    const TLS: bool = cfg!(feature = "tokio-tls");
+
+    async fn connect_tcp(host: String, port: u16) -> io::Result<Self::Tcp> {
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+        tcp.set_nodelay(true)?;
+        Ok(tcp)
+    }
+
+    async fn connect_tls(
+        tcp: Self::Tcp,
+        host: String,
+        config: Option<crate::ClientTlsConfig>,
+    ) -> Result<Self::TlsClient, crate::Error> {
+        #[cfg(feature = "tokio-tls")]
+        {
+            let config = config.unwrap_or_else(crate::tls::default_client_config);
+            let name = crate::tls::server_name(&host)?;
+            Ok(tokio_rustls::TlsConnector::from(config).connect(name, tcp).await?)
+        }
+        #[cfg(not(feature = "tokio-tls"))]
+        {
+            let _ = (tcp, host, config);
+            Err(crate::Error::TlsNotEnabled)
+        }
+    }
+}
+
+#[cfg(feature = "tokio-tls")]
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> crate::aio::TlsAccept<S> for Tokio {
+    type Stream = tokio_rustls::server::TlsStream<S>;
+
+    fn accept_tls(
+        config: std::sync::Arc<rustls::ServerConfig>,
+        stream: S,
+    ) -> impl Future<Output = io::Result<Self::Stream>> + Send {
+        tokio_rustls::TlsAcceptor::from(config).accept(stream)
+    }
+}

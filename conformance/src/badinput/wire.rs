@@ -102,6 +102,7 @@ pub(crate) fn judge(
             };
             let echoes = match echoes.len() {
                 0 => "no data".to_owned(),
+                1 => "the echo of the one data message delivered".to_owned(),
                 n => format!("the echoes of the {n} data messages delivered"),
             };
             (ok, format!("{control} and {echoes} (the in-memory core's answer), then FIN"))

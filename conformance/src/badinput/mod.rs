@@ -12,7 +12,7 @@
 //! | `ws-<adapter> interop-client` | `interop-client --adapter <adapter>` (our client in interop) | server: selects `chat.v1`, reads the client's `cmd:info`, then sends the input |
 //!
 //! Every check must see exactly the expected frames, then a FIN (not an RST, not silence): see
-//! [`checks`] for the list. For a client, the process must also exit with status 1 and the
+//! `checks.rs` and `conformance/README.md` for the list. For a client, the process must also exit with status 1 and the
 //! error the in-memory `ws_proto::Connection` reports for the same bytes (`FAIL info: …`).
 
 mod checks;

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The conformance harness's one entry point.
 #
-#   conformance/run.sh [all|full|autobahn|autobahn-full|interop]        (default: all)
+#   conformance/run.sh [all|full|autobahn|autobahn-full|interop|badinput]   (default: all)
 #
-#   all            the Autobahn plan "ci", then interop (what .ci/run runs)
-#   full           the Autobahn plan "full", then interop
+#   all            the Autobahn plan "ci", then badinput and interop (what .ci/run runs)
+#   full           the Autobahn plan "full", then badinput and interop
 #   autobahn       the Autobahn plan "ci" only
 #   autobahn-full  the Autobahn plan "full" only
-#   interop        the interop checks only
+#   interop        the bad-input checks, then the interop checks
+#   badinput       the bad-input checks only
 #
 # Autobahn: installs wstest (install-wstest.sh), builds the adapters' echo_server examples and
 #   this crate's binaries in release mode, runs the Autobahn|Testsuite on the agents of
@@ -17,6 +18,11 @@
 #   Prints one summary line per agent and fails unless every agent reported exactly the cases
 #   of its plan, each once, each OK (or INFORMATIONAL for the cases expected.json lists).
 #   Reports: conformance/reports/autobahn/index.html.
+# Bad input: the kit's raw peer sends protocol violations, a frame over the size limit and
+#   random bytes to the three echo_server examples and to interop-server and interop-client on
+#   each adapter, as processes over loopback, and checks the exact Close code, then a FIN (and
+#   a client's reported error). Needs nothing installed; a few seconds.
+#   Logs: conformance/reports/badinput/.
 # Interop: installs the peers (install-peers.sh) and runs the interop checks against Python
 #   websockets, Node ws and headless Chromium. Logs: conformance/reports/interop/.
 #
@@ -30,15 +36,17 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 what=${1:-all}
-# plan: the Autobahn plan to run (none: no Autobahn); interop: whether to run the interop checks.
+# plan: the Autobahn plan to run (none: no Autobahn); badinput, interop: whether to run the
+# bad-input checks and the interop checks.
 case "$what" in
-    all) plan=ci interop=yes ;;
-    full) plan=full interop=yes ;;
-    autobahn) plan=ci interop=no ;;
-    autobahn-full) plan=full interop=no ;;
-    interop) plan= interop=yes ;;
+    all) plan=ci badinput=yes interop=yes ;;
+    full) plan=full badinput=yes interop=yes ;;
+    autobahn) plan=ci badinput=no interop=no ;;
+    autobahn-full) plan=full badinput=no interop=no ;;
+    interop) plan= badinput=yes interop=yes ;;
+    badinput) plan= badinput=yes interop=no ;;
     *)
-        echo "usage: $0 [all|full|autobahn|autobahn-full|interop]" >&2
+        echo "usage: $0 [all|full|autobahn|autobahn-full|interop|badinput]" >&2
         exit 2
         ;;
 esac
@@ -52,10 +60,10 @@ step() { printf '\n--- conformance: %s (%s, %d s)\n' "$1" "$(date +%T)" $((SECON
 step "building (release)"
 cd "$root"
 cargo build --release --locked -p conformance --bins
-for name in autobahn autobahn-client interop interop-server interop-client; do
+for name in autobahn autobahn-client interop interop-server interop-client badinput; do
     cp "$CARGO_TARGET_DIR/release/$name" "$bin/$name"
 done
-if [ -n "$plan" ]; then
+if [ -n "$plan" ] || [ "$badinput" = yes ]; then
     # The three examples share a name, so each is copied away before the next is built.
     for adapter in tokio async-std blocking; do
         cargo build --release --locked -p "ws-$adapter" --example echo_server
@@ -73,6 +81,10 @@ if [ -n "$plan" ]; then
     [ -z "${AUTOBAHN_CASES:-}" ] || args+=(--cases "$AUTOBAHN_CASES")
     [ -z "${AUTOBAHN_AGENTS:-}" ] || args+=(--agents "$AUTOBAHN_AGENTS")
     "$bin/autobahn" "${args[@]}" || status=1
+fi
+if [ "$badinput" = yes ]; then
+    step "bad input"
+    "$bin/badinput" --bin-dir "$bin" --out "$here/reports/badinput" || status=1
 fi
 if [ "$interop" = yes ]; then
     step "installing the interop peers"

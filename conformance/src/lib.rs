@@ -8,10 +8,12 @@
 //!   Python, Node and browser peers in `peers/`.
 //! * [`autobahn`]: the Autobahn|Testsuite run: plan, processes, merged results, expectations.
 //! * [`interop`]: the interop checks against real third-party peers.
+//! * [`badinput`]: bad input (protocol violations, limits, random bytes) sent to the shipped
+//!   servers and clients by the kit's raw peer, checking the Close code and the FIN.
 //!
 //! Binaries: `autobahn-client` (the client role of the testsuite for one adapter),
-//! `interop-server` and `interop-client` (the scripted peers for one adapter), and the two
-//! drivers `autobahn` and `interop`.
+//! `interop-server` and `interop-client` (the scripted peers for one adapter), and the three
+//! drivers `autobahn`, `interop` and `badinput`.
 //!
 //! ```
 //! use conformance::session::Adapter;
@@ -24,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod autobahn;
+pub mod badinput;
 pub mod cli;
 pub mod interop;
 pub mod process;

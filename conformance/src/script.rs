@@ -23,6 +23,12 @@ use crate::session::{BoxError, Session};
 pub const OFFERED_PROTOCOLS: [&str; 2] = ["chat.v2", "chat.v1"];
 /// What servers support: the one both sides should agree on.
 pub const SERVER_PROTOCOLS: [&str; 1] = ["chat.v1"];
+/// The client's first message (step "info").
+pub const INFO_REQUEST: &str = "cmd:info";
+/// The server's answer to [`INFO_REQUEST`] when both ends use `chat.v1` and permessage-deflate.
+pub const INFO_REPLY: &str = "protocol=chat.v1;deflate=yes";
+/// The client's message of the step after "info" (step "text"), echoed by the server.
+pub const TEXT_STEP: &str = "Hello, wörld ✓";
 /// How long any step waits for the peer.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a server waits for a client that sends nothing.
@@ -93,7 +99,7 @@ fn command(ws: &mut dyn Session, state: &ServerState, command: &str) -> Result<(
                 Some(false) => "no",
                 None => "unknown",
             };
-            ws.send(Message::text(format!("protocol={protocol};deflate={deflate}")))
+            ws.send(Message::text(info_reply(&protocol, deflate)))
         }
         (Some("fragments"), None, None) => {
             ws.send_fragment(MessageKind::Text, b"alpha-", false)?;
@@ -125,6 +131,11 @@ fn command(ws: &mut dyn Session, state: &ServerState, command: &str) -> Result<(
     }
 }
 
+/// The server's answer to [`INFO_REQUEST`].
+fn info_reply(protocol: &str, deflate: &str) -> String {
+    format!("protocol={protocol};deflate={deflate}")
+}
+
 /// Runs the scripted client's conversation. `connect` opens a connection offering
 /// [`OFFERED_PROTOCOLS`] (it is called twice); `log` receives one line per step passed. Fails
 /// at the first step that does not go as expected, naming it.
@@ -147,7 +158,7 @@ pub fn run_client(
     let mut ws = connect().map_err(|e| format!("connect: {e}"))?;
     step("subprotocol", expect_protocol(&*ws))?;
     step("info", info(&mut *ws))?;
-    step("text", echo(&mut *ws, Message::text("Hello, wörld ✓")))?;
+    step("text", echo(&mut *ws, Message::text(TEXT_STEP)))?;
     step("binary", echo(&mut *ws, Message::binary((0..=255u8).collect::<Vec<_>>())))?;
     step("1 MiB binary", echo(&mut *ws, Message::binary(large_binary())))?;
     step("1 MiB text", echo(&mut *ws, Message::text(large_text())))?;
@@ -171,7 +182,7 @@ fn expect_protocol(ws: &dyn Session) -> Result<String, BoxError> {
 }
 
 fn info(ws: &mut dyn Session) -> Result<String, BoxError> {
-    ws.send(Message::text("cmd:info"))?;
+    ws.send(Message::text(INFO_REQUEST))?;
     let reply = expect_text(ws)?;
     let server_deflate = match reply.strip_prefix("protocol=chat.v1;deflate=") {
         Some(deflate) => deflate.to_owned(),
@@ -315,5 +326,15 @@ fn describe(message: &Message) -> String {
         Message::Text(t) => bytes("text", t.as_bytes()),
         Message::Binary(b) => bytes("binary", b),
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_reply_of_a_connection_with_chat_v1_and_deflate() {
+        assert_eq!(info_reply(SERVER_PROTOCOLS[0], "yes"), INFO_REPLY);
     }
 }

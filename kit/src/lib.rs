@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod harness;
+pub mod oracle;
 pub mod raw;
 pub mod rng;
 pub mod scenarios;

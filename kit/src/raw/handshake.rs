@@ -91,8 +91,9 @@ pub(crate) fn check_response(head: &Head, key: &str, offered_deflate: bool) -> b
 }
 
 /// The raw server's 101 response to the adapter's request; also returns whether it accepted
-/// permessage-deflate (only when `deflate` and the request offered it).
-pub(crate) fn response(head: &Head, deflate: bool) -> (Vec<u8>, bool) {
+/// permessage-deflate (only when `deflate` and the request offered it). It selects `protocol`
+/// when the request offered it.
+pub(crate) fn response(head: &Head, deflate: bool, protocol: Option<&str>) -> (Vec<u8>, bool) {
     assert!(head.first_line.starts_with("GET "), "not a GET request: {:?}", head.first_line);
     assert!(head.has_token("upgrade", "websocket"), "request without Upgrade: websocket");
     assert_eq!(head.get("sec-websocket-version").as_deref(), Some("13"), "version");
@@ -107,6 +108,9 @@ pub(crate) fn response(head: &Head, deflate: bool) -> (Vec<u8>, bool) {
     if accept_deflate {
         r.push_str("Sec-WebSocket-Extensions: permessage-deflate\r\n");
     }
+    if let Some(protocol) = protocol.filter(|p| head.has_token("sec-websocket-protocol", p)) {
+        r.push_str(&format!("Sec-WebSocket-Protocol: {protocol}\r\n"));
+    }
     r.push_str("\r\n");
     (r.into_bytes(), accept_deflate)
 }
@@ -118,6 +122,29 @@ mod tests {
     #[test]
     fn rfc_accept_key() {
         assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn protocol_only_when_offered() {
+        let offer = |protocols: &str| {
+            Head::parse(
+                format!(
+                    "GET / HTTP/1.1\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+                     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{protocols}\r\n"
+                )
+                .as_bytes(),
+            )
+        };
+        let (with, _) = response(
+            &offer("Sec-WebSocket-Protocol: chat.v2, chat.v1\r\n"),
+            false,
+            Some("chat.v1"),
+        );
+        assert!(
+            String::from_utf8(with).unwrap().contains("\r\nSec-WebSocket-Protocol: chat.v1\r\n")
+        );
+        let (without, _) = response(&offer(""), false, Some("chat.v1"));
+        assert!(!String::from_utf8(without).unwrap().contains("Sec-WebSocket-Protocol"));
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct RawOpts {
     /// `SO_RCVBUF` of the raw peer's socket, set before connecting or listening so the TCP
     /// window stays small (a stalled reader then blocks the adapter's writer quickly).
     pub recv_buffer: Option<usize>,
+    /// As a server: select this subprotocol (`Sec-WebSocket-Protocol`) when the client offers
+    /// it. Unused by a client.
+    pub protocol: Option<&'static str>,
 }
 
 /// How a read ended without a frame.
@@ -126,13 +129,14 @@ impl RawPeer {
     }
 
     /// Accepts the adapter's client on `listener` and answers its request with a 101 (taking
-    /// permessage-deflate if `opts.deflate` and it was offered).
+    /// permessage-deflate if `opts.deflate` and it was offered, and `opts.protocol` if it was
+    /// offered).
     pub fn server(listener: &TcpListener, opts: RawOpts) -> RawPeer {
         let stream = accept_within(listener, HANDSHAKE_WITHIN);
         stream.set_nodelay(true).expect("nodelay");
         let mut peer = RawPeer::new(stream, false);
         let head = peer.read_head();
-        let (response, deflate) = handshake::response(&head, opts.deflate);
+        let (response, deflate) = handshake::response(&head, opts.deflate, opts.protocol);
         peer.deflate = deflate;
         peer.send_raw(&response);
         peer

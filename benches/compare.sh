@@ -14,7 +14,8 @@
 #   LOAD_THREADS=1   ws-load runtime threads
 #   TEXT=0           1: text messages (validated by the servers) instead of binary
 #   IDLE_CONNS=10000 idle connections per server (0 skips the idle test)
-#   IDLE_CONNS_BLOCKING=2000   idle connections for ws-blocking (a thread each)
+#   IDLE_CONNS_BLOCKING=$IDLE_CONNS   idle connections for ws-blocking (a thread each: lower it
+#                    where threads are scarce; see README)
 #   IDLE_AT=0.1,2    seconds after the connections are idle at which the server's RSS is read
 #   IDLE_MMAP_THRESHOLD=4096   the idle test runs again with MALLOC_MMAP_THRESHOLD_ set to this
 #                    in the servers' environment (glibc then maps every allocation this large on
@@ -37,7 +38,7 @@ THREADS=${THREADS:-1}
 LOAD_THREADS=${LOAD_THREADS:-1}
 TEXT=${TEXT:-0}
 IDLE_CONNS=${IDLE_CONNS:-10000}
-IDLE_CONNS_BLOCKING=${IDLE_CONNS_BLOCKING:-2000}
+IDLE_CONNS_BLOCKING=${IDLE_CONNS_BLOCKING:-$IDLE_CONNS}
 IDLE_AT=${IDLE_AT:-0.1,2}
 IDLE_MMAP_THRESHOLD=${IDLE_MMAP_THRESHOLD:-4096}
 SERVERS=${SERVERS:-"ours fastwebsockets tungstenite"}

@@ -1,6 +1,8 @@
 # Shared by compare.sh and profile.sh: building the servers and starting / stopping them.
 # Expects ROOT, OUT, OURS and THREADS to be set; sets SERVER_PID. ADAPTER_SERVERS (optional)
-# names the other adapters' echo servers to build as well: ws-async-std, ws-blocking.
+# names the other adapters' echo servers to build as well: ws-async-std, ws-blocking. BASE_BIN
+# (optional) is a prebuilt ws-tokio echo_server to run as server "base" (e.g. an earlier commit's,
+# to measure a change against its parent in the same run).
 
 cd "$ROOT"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -12,6 +14,9 @@ log() { echo "[benches] $*" >&2; }
 # what DIR/ours is).
 build_all() {
     mkdir -p "$OUT/bin" "$OUT/logs"
+    if [[ -n ${BASE_BIN:-} ]]; then
+        cp "$BASE_BIN" "$OUT/bin/base"
+    fi
     if [[ -n ${PREBUILT:-} ]]; then
         [[ $PREBUILT -ef $OUT/bin ]] || cp "$PREBUILT"/* "$OUT/bin/"
         [[ $OURS == auto ]] && OURS=ws-tokio
@@ -44,7 +49,7 @@ field() {
 port_of() {
     case $1 in
         ours) echo 9411 ;; tungstenite) echo 9412 ;; fastwebsockets) echo 9413 ;;
-        ws-async-std) echo 9414 ;; ws-blocking) echo 9415 ;;
+        ws-async-std) echo 9414 ;; ws-blocking) echo 9415 ;; base) echo 9416 ;;
     esac
 }
 
@@ -58,7 +63,7 @@ start_server() {
     # ws-async-std's runs a smol executor with one worker per core and has none either.
     case $name in
         ours) [[ $OURS == ws-tokio ]] && args+=(--threads "$THREADS") ;;
-        tungstenite | fastwebsockets) args+=(--threads "$THREADS") ;;
+        tungstenite | fastwebsockets | base) args+=(--threads "$THREADS") ;;
     esac
     local bin
     case $name in
@@ -66,6 +71,7 @@ start_server() {
         tungstenite) bin=$OUT/bin/tungstenite-echo ;;
         fastwebsockets) bin=$OUT/bin/fastwebsockets-echo ;;
         ws-async-std | ws-blocking) bin=$OUT/bin/$name-echo ;;
+        base) bin=$OUT/bin/base ;;
     esac
     # shellcheck disable=SC2086 # SERVER_ENV is a list of NAME=VALUE words
     env ${SERVER_ENV:-} "$bin" "${args[@]}" >>"$OUT/logs/$name.log" 2>&1 &

@@ -21,6 +21,8 @@
 #                    in the servers' environment (glibc then maps every allocation this large on
 #                    its own and unmaps it when freed, so a released buffer leaves RSS); 0: once
 #   SERVERS="ours fastwebsockets tungstenite"             the echo matrix
+#   BASE_BIN=FILE    a prebuilt ws-tokio echo_server run as server "base" (add it to SERVERS):
+#                    an earlier commit's, for ratios ours / base measured in the same run
 #   IDLE_SERVERS="$SERVERS ws-async-std ws-blocking"      the idle test
 #   OURS=auto        auto: the ws-tokio echo_server example if it exists, else ws-proto's
 #                    blocking example; or "ws-tokio" / "ws-proto"
@@ -92,6 +94,8 @@ for cell in $CELLS; do
     done
 done
 
+LOAD_ECHO_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # --- memory per idle connection ----------------------------------------------------------
 # ws-load reads the server's /proc status before connecting and at each of IDLE_AT seconds after
 # the last connection is open (handshake) or the last echo of the burst is back (one-echo).
@@ -157,7 +161,8 @@ fi
     echo "Measured $(date -u +%Y-%m-%d) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'),"
     echo "$(nproc) cores, Linux $(uname -r); ours = $OURS echo_server at $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')."
     echo "Settings: ROUNDS=$ROUNDS SECS=$SECS WARMUP=$WARMUP THREADS=$THREADS LOAD_THREADS=$LOAD_THREADS TEXT=$TEXT IDLE_CONNS=$IDLE_CONNS IDLE_CONNS_BLOCKING=$IDLE_CONNS_BLOCKING IDLE_AT=$IDLE_AT."
-    echo "Load average (1, 5, 15 min): $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."
+    echo "Load average (1, 5, 15 min): $LOAD_START at the start, $LOAD_ECHO_END after the echo matrix," \
+        "$(cut -d' ' -f1-3 /proc/loadavg) at the end (a thread per idle ws-blocking connection counts)."
     echo
     "$OUT/bin/compare-report" "$ROWS"
 } >"$OUT/report.md"

@@ -1,5 +1,8 @@
 # Shared by compare.sh and profile.sh: building the servers and starting / stopping them.
-# Expects ROOT, OUT, OURS and THREADS to be set; sets SERVER_PID.
+# Expects ROOT, OUT, OURS and THREADS to be set; sets SERVER_PID. ADAPTER_SERVERS (optional)
+# names the other adapters' echo servers to build as well: ws-async-std, ws-blocking. BASE_BIN
+# (optional) is a prebuilt ws-tokio echo_server to run as server "base" (e.g. an earlier commit's,
+# to measure a change against its parent in the same run).
 
 cd "$ROOT"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -11,6 +14,9 @@ log() { echo "[benches] $*" >&2; }
 # what DIR/ours is).
 build_all() {
     mkdir -p "$OUT/bin" "$OUT/logs"
+    if [[ -n ${BASE_BIN:-} ]]; then
+        cp "$BASE_BIN" "$OUT/bin/base"
+    fi
     if [[ -n ${PREBUILT:-} ]]; then
         [[ $PREBUILT -ef $OUT/bin ]] || cp "$PREBUILT"/* "$OUT/bin/"
         [[ $OURS == auto ]] && OURS=ws-tokio
@@ -25,10 +31,14 @@ build_all() {
     if [[ $OURS == auto ]]; then
         if [[ -f ws-tokio/examples/echo_server.rs ]]; then OURS=ws-tokio; else OURS=ws-proto; fi
     fi
-    # Both examples are called echo_server: build the one we want, then copy it away.
+    # Every adapter's example is called echo_server: build one, then copy it away.
     cargo build --release -q -p "$OURS" --example echo_server
     cp "$TARGET/release/examples/echo_server" "$OUT/bin/ours"
-    log "ours = $OURS echo_server example; output in $OUT"
+    for adapter in ${ADAPTER_SERVERS:-}; do
+        cargo build --release -q -p "$adapter" --example echo_server
+        cp "$TARGET/release/examples/echo_server" "$OUT/bin/$adapter-echo"
+    done
+    log "ours = $OURS echo_server example${ADAPTER_SERVERS:+, also $ADAPTER_SERVERS}; output in $OUT"
 }
 
 # field NAME "RESULT a=1 b=2": the value of NAME in a ws-load RESULT line.
@@ -37,23 +47,34 @@ field() {
 }
 
 port_of() {
-    case $1 in ours) echo 9411 ;; tungstenite) echo 9412 ;; fastwebsockets) echo 9413 ;; esac
+    case $1 in
+        ours) echo 9411 ;; tungstenite) echo 9412 ;; fastwebsockets) echo 9413 ;;
+        ws-async-std) echo 9414 ;; ws-blocking) echo 9415 ;; base) echo 9416 ;;
+    esac
 }
 
-# Starts server $1; sets SERVER_PID. Waits until it accepts connections.
+# Starts server $1 (with the NAME=VALUE pairs of $SERVER_ENV in its environment, if set); sets
+# SERVER_PID. Waits until it accepts connections.
 start_server() {
     local name=$1 port
     port=$(port_of "$name")
     local args=(--addr "127.0.0.1:$port")
-    # ws-proto's blocking example runs a thread per connection and has no --threads.
-    if [[ $name != ours || $OURS == ws-tokio ]]; then args+=(--threads "$THREADS"); fi
+    # ws-proto's and ws-blocking's examples run a thread per connection and have no --threads;
+    # ws-async-std's runs a smol executor with one worker per core and has none either.
+    case $name in
+        ours) [[ $OURS == ws-tokio ]] && args+=(--threads "$THREADS") ;;
+        tungstenite | fastwebsockets | base) args+=(--threads "$THREADS") ;;
+    esac
     local bin
     case $name in
         ours) bin=$OUT/bin/ours ;;
         tungstenite) bin=$OUT/bin/tungstenite-echo ;;
         fastwebsockets) bin=$OUT/bin/fastwebsockets-echo ;;
+        ws-async-std | ws-blocking) bin=$OUT/bin/$name-echo ;;
+        base) bin=$OUT/bin/base ;;
     esac
-    "$bin" "${args[@]}" >>"$OUT/logs/$name.log" 2>&1 &
+    # shellcheck disable=SC2086 # SERVER_ENV is a list of NAME=VALUE words
+    env ${SERVER_ENV:-} "$bin" "${args[@]}" >>"$OUT/logs/$name.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 200); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi

@@ -255,30 +255,101 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadReport, String> {
     Ok(LoadReport { messages: latencies.len() as u64, elapsed, latencies, server_cpu })
 }
 
-/// Opens `conns` connections (optionally exchanging one message on each), reports through
-/// `ready` once all are open and idle, holds them for `hold`, then closes them.
+/// Memory of a server process (and of the kernel, for what it keeps per thread), read from
+/// `/proc` (Linux).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemSample {
+    /// The process's resident set (`VmRSS`), KiB.
+    pub rss_kib: u64,
+    /// The process's threads.
+    pub threads: u64,
+    /// The kernel stacks of every thread on the machine (`KernelStack` in `/proc/meminfo`), KiB:
+    /// memory a thread costs that its process's RSS does not show.
+    pub kernel_stack_kib: u64,
+}
+
+/// Reads `pid`'s RSS and thread count and the machine's kernel stacks.
+pub fn mem_sample(pid: u32) -> Result<MemSample, String> {
+    let field = |text: &str, name: &str, file: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .ok_or_else(|| format!("{file}: no {name}"))
+    };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    let meminfo =
+        std::fs::read_to_string("/proc/meminfo").map_err(|e| format!("/proc/meminfo: {e}"))?;
+    Ok(MemSample {
+        rss_kib: field(&status, "VmRSS:", "status")?,
+        threads: field(&status, "Threads:", "status")?,
+        kernel_stack_kib: field(&meminfo, "KernelStack:", "meminfo")?,
+    })
+}
+
+/// What an idle run measured.
+#[derive(Debug, Clone)]
+pub struct IdleReport {
+    /// Connections held open.
+    pub conns: usize,
+    /// How long the burst of one echo per connection took (`echo_first`), from the first
+    /// request written to the last echo read.
+    pub burst: Option<Duration>,
+    /// The server before the first connection (if its pid was given).
+    pub before: Option<MemSample>,
+    /// The server at each requested time after all connections were ready.
+    pub samples: Vec<(Duration, MemSample)>,
+}
+
+/// Opens `conns` connections, optionally exchanging one message on each (a burst: every request
+/// is written, then every echo read and checked), reports through `ready` once all are open and
+/// idle, holds them for `hold`, then closes them. With `cfg.server_pid`, samples the server's
+/// memory before connecting and at each of `sample_at` after `ready` (which must lie within
+/// `hold`).
 pub async fn idle(
     cfg: &LoadConfig,
     echo_first: bool,
     hold: Duration,
+    sample_at: &[Duration],
     ready: impl FnOnce(usize),
-) -> Result<(), String> {
+) -> Result<IdleReport, String> {
+    let sample = || cfg.server_pid.map(mem_sample).transpose();
+    let before = sample()?;
     let mut streams = connect_all(&cfg.target, cfg.conns).await?;
+    let mut burst = None;
     if echo_first {
-        for (i, s) in streams.iter_mut().enumerate() {
-            let ex = Exchange::new(cfg, i);
-            let mut buf = vec![0u8; ex.expected.len()];
-            round_trip(s, &ex, &mut buf).await?;
+        let exchanges: Vec<Exchange> = (0..streams.len()).map(|i| Exchange::new(cfg, i)).collect();
+        let start = Instant::now();
+        for (s, ex) in streams.iter_mut().zip(&exchanges) {
+            s.write_all(&ex.request).await.map_err(|e| format!("write: {e}"))?;
         }
+        let mut buf = Vec::new();
+        for (s, ex) in streams.iter_mut().zip(&exchanges) {
+            buf.resize(ex.expected.len(), 0);
+            s.read_exact(&mut buf).await.map_err(|e| format!("read echo: {e}"))?;
+            if buf != ex.expected {
+                return Err("an echo differs from what was sent".to_owned());
+            }
+        }
+        burst = Some(start.elapsed());
     }
     ready(streams.len());
-    tokio::time::sleep(hold).await;
+    let idle_since = Instant::now();
+    let mut samples = Vec::new();
+    for &at in sample_at {
+        tokio::time::sleep_until((idle_since + at).into()).await;
+        if let Some(s) = sample()? {
+            samples.push((at, s));
+        }
+    }
+    tokio::time::sleep_until((idle_since + hold).into()).await;
+    let conns = streams.len();
     let mut set = JoinSet::new();
     for s in streams {
         set.spawn(close(s));
     }
     while set.join_next().await.is_some() {}
-    Ok(())
+    Ok(IdleReport { conns, burst, before, samples })
 }
 
 #[cfg(test)]

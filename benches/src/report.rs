@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! echo  <cell>  <server>  <round>  <msgs_per_sec>  <msgs_per_server_cpu_s>  <p99_us>
-//! idle  <mode>  <server>  <conns>  <rss_growth_bytes_per_conn>
+//! idle  <mode>  <at_s>  <server>  <conns>  <rss_growth_bytes_per_conn>  <threads>  <kernel_stack_growth_bytes_per_conn>
 //! ```
 //!
 //! Ratios are the median over rounds of the per-round ratio (ours in round r against the peer
@@ -39,12 +39,19 @@ pub struct EchoRow {
 pub struct IdleRow {
     /// What the connections did before idling (`handshake` or `one-echo`).
     pub mode: String,
+    /// Seconds of idleness when the sample was taken (`NaN` for a failed run).
+    pub at_s: f64,
     /// Server name.
     pub server: String,
     /// Connections held open.
     pub conns: u64,
     /// Server RSS growth per connection, bytes.
     pub bytes_per_conn: f64,
+    /// The server's threads at the sample.
+    pub threads: f64,
+    /// Growth of the machine's kernel stacks per connection, bytes (threads cost this outside
+    /// their process's RSS).
+    pub kernel_stack_per_conn: f64,
 }
 
 /// Parsed rows.
@@ -74,12 +81,17 @@ pub fn parse(input: &str) -> Result<Rows, String> {
                 per_cpu: num(per_cpu)?,
                 p99_us: num(p99)?,
             }),
-            ["idle", mode, server, conns, per_conn] => rows.idle.push(IdleRow {
-                mode: mode.to_owned(),
-                server: server.to_owned(),
-                conns: conns.parse().map_err(|_| bad())?,
-                bytes_per_conn: num(per_conn)?,
-            }),
+            ["idle", mode, at, server, conns, per_conn, threads, kstack] => {
+                rows.idle.push(IdleRow {
+                    mode: mode.to_owned(),
+                    at_s: num(at)?,
+                    server: server.to_owned(),
+                    conns: conns.parse().map_err(|_| bad())?,
+                    bytes_per_conn: num(per_conn)?,
+                    threads: num(threads)?,
+                    kernel_stack_per_conn: num(kstack)?,
+                })
+            }
             _ => return Err(bad()),
         }
     }
@@ -115,6 +127,10 @@ fn fmt_num(v: f64) -> String {
     } else {
         format!("{v:.2}")
     }
+}
+
+fn fmt_int(v: f64) -> String {
+    if v.is_nan() { "n/a".to_owned() } else { format!("{v:.0}") }
 }
 
 /// The Markdown tables: per cell medians for every server, then the ratios of ours to each peer.
@@ -176,21 +192,56 @@ pub fn render(rows: &Rows) -> String {
         }
     }
     if !rows.idle.is_empty() {
-        let _ = writeln!(out, "\nIdle connections: server RSS growth per connection\n");
-        let _ = writeln!(out, "| server | after | connections | bytes per connection |");
-        let _ = writeln!(out, "|---|---|---:|---:|");
-        for r in &rows.idle {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} |",
-                r.server,
-                r.mode,
-                r.conns,
-                fmt_num(r.bytes_per_conn)
-            );
-        }
+        render_idle(&rows.idle, &mut out);
     }
     out
+}
+
+/// Idle memory, one row per server and connection count, one column per mode and time.
+fn render_idle(rows: &[IdleRow], out: &mut String) {
+    let mut columns: Vec<(&str, f64)> = Vec::new();
+    let mut servers: Vec<(&str, u64)> = Vec::new();
+    for r in rows.iter().filter(|r| !r.at_s.is_nan()) {
+        if !columns.iter().any(|&(m, a)| m == r.mode && a == r.at_s) {
+            columns.push((&r.mode, r.at_s));
+        }
+    }
+    for r in rows {
+        if !servers.contains(&(r.server.as_str(), r.conns)) {
+            servers.push((&r.server, r.conns));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nIdle connections: server RSS growth per connection, bytes, at the given seconds of \
+         idleness; threads and the machine's kernel-stack growth per connection at the last sample\n"
+    );
+    let heads: Vec<String> = columns.iter().map(|(m, a)| format!("{m} +{a} s")).collect();
+    let _ = writeln!(
+        out,
+        "| server | connections | {} | threads | kernel stacks per connection |",
+        heads.join(" | ")
+    );
+    let _ = writeln!(out, "|---|---:|{}---:|---:|", "---:|".repeat(columns.len()));
+    for (server, conns) in servers {
+        let mine: Vec<&IdleRow> =
+            rows.iter().filter(|r| r.server == server && r.conns == conns).collect();
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|&(m, a)| {
+                let v = mine.iter().find(|r| r.mode == m && r.at_s == a);
+                fmt_int(v.map_or(f64::NAN, |r| r.bytes_per_conn))
+            })
+            .collect();
+        let last = mine.iter().rev().find(|r| !r.at_s.is_nan());
+        let _ = writeln!(
+            out,
+            "| {server} | {conns} | {} | {} | {} |",
+            cells.join(" | "),
+            fmt_int(last.map_or(f64::NAN, |r| r.threads)),
+            fmt_int(last.map_or(f64::NAN, |r| r.kernel_stack_per_conn)),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -214,16 +265,22 @@ mod tests {
             echo\t100x20\tfastwebsockets\t2\t100\t100\t20\n\
             echo\t100x20\tours\t3\t300\t200\t10\n\
             echo\t100x20\tfastwebsockets\t3\t100\t100\t20\n\
-            idle\thandshake\tours\t10000\t3500.5\n";
+            idle\thandshake\t0.1\tours\t10000\t3500.5\t1\t0\n\
+            idle\thandshake\t2\tours\t10000\t3000\t1\t0\n\
+            idle\thandshake\t0.1\tws-blocking\t2000\t9000\t2002\t16384\n\
+            idle\thandshake\tnan\tws-async-std\t10000\tnan\tnan\tnan\n";
         let rows = parse(input).unwrap();
-        assert_eq!((rows.echo.len(), rows.idle.len()), (6, 1));
+        assert_eq!((rows.echo.len(), rows.idle.len()), (6, 4));
         let cell: Vec<&EchoRow> = rows.echo.iter().collect();
         assert_eq!(paired_ratio(&cell, "fastwebsockets", |r| r.rate), 2.0);
         assert_eq!(paired_ratio(&cell, "fastwebsockets", |r| r.per_cpu), 3.0);
         let table = render(&rows);
         assert!(table.contains("| 100x20 | ours | 200 | 300 | 10.00 |"), "{table}");
         assert!(table.contains("| 100x20 | fastwebsockets | 2.00 | 3.00 | 0.50 |"), "{table}");
-        assert!(table.contains("| ours | handshake | 10000 | 3500 |"), "{table}");
+        assert!(table.contains("| handshake +0.1 s | handshake +2 s | threads |"), "{table}");
+        assert!(table.contains("| ours | 10000 | 3500 | 3000 | 1 | 0 |"), "{table}");
+        assert!(table.contains("| ws-blocking | 2000 | 9000 | n/a | 2002 | 16384 |"), "{table}");
+        assert!(table.contains("| ws-async-std | 10000 | n/a | n/a | n/a | n/a |"), "{table}");
     }
 
     #[test]

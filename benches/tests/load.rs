@@ -77,8 +77,16 @@ async fn idle_mode_opens_and_closes_connections() {
     let mut cfg = config(&addr, false);
     cfg.conns = 100;
     let mut opened = 0;
-    load::idle(&cfg, true, Duration::from_millis(50), |n| opened = n).await.unwrap();
-    assert_eq!(opened, 100);
+    let at = [Duration::from_millis(10), Duration::from_millis(30)];
+    let report = load::idle(&cfg, true, Duration::from_millis(50), &at, |n| opened = n).await;
+    let report = report.unwrap();
+    assert_eq!((opened, report.conns), (100, 100));
+    assert!(report.burst.is_some());
+    // The "server" is this process: sampled before connecting and at both times.
+    let before = report.before.expect("sampled before connecting");
+    assert!(before.rss_kib > 0 && before.threads >= 1);
+    let times: Vec<Duration> = report.samples.iter().map(|(t, _)| *t).collect();
+    assert_eq!(times, at);
 }
 
 #[tokio::test]

@@ -1,90 +1,30 @@
-//! Steady-state echo of small messages must not touch the heap in `ws-proto`.
+//! Steady-state echo of small messages must not touch the heap in `ws-proto`, in either role.
 //!
 //! A counting global allocator records every allocation made by the test's own thread. A
-//! server `Connection` is driven from memory as an adapter drives it: a masked frame is read in,
-//! the event is drained (through the `MessageAssembler`), the echo is queued and the transmit
-//! queue is written out. After a warm-up, any allocation in that loop fails the test, and the
-//! failure names the step that allocated. `WS_ALLOC_TRACE=1` also prints a backtrace for each
-//! such allocation (the first few) to find the exact line.
+//! `Connection` is driven from memory as an adapter drives it: a frame is read in, the event is
+//! drained (through the `MessageAssembler`), the echo is queued and the transmit queue is
+//! written out. As a server it reads masked frames and writes unmasked ones; as a client it
+//! reads unmasked frames and writes masked ones, so drawing a fresh mask key and masking are in
+//! the loop. After a warm-up, any allocation in that loop fails the test, and the failure names
+//! the step that allocated. `WS_ALLOC_TRACE=1` also prints a backtrace for each such allocation
+//! (the first few) to find the exact line.
+//!
+//! The same through the adapters, over their runtimes: `zero_alloc_tokio.rs` and
+//! `zero_alloc_futures_io.rs`.
 
-// A global allocator can only be written with `unsafe impl GlobalAlloc`; this file is the one
-// place in the crate that needs it (see the lint note in Cargo.toml). It adds counting around
-// `System` and nothing else.
-#![allow(unsafe_code)]
+#[path = "common/counting.rs"]
+mod counting;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{IoSlice, Write};
 use std::time::Instant;
 
 use benches::inputs::{Corpus, Rng, binary_payload, text};
-use benches::wire::{Opcode, encode_frame};
+use benches::wire::{Opcode, encode_frame, header_len};
+use counting::{count, trace_here};
 use ws_proto::{Config, Connection, Message, MessageAssembler, Role};
 
-struct Counting;
-
-thread_local! {
-    /// Allocations (alloc, alloc_zeroed and realloc) by this thread.
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-    /// Print a backtrace for the next allocations (diagnostics only).
-    static TRACE: Cell<u32> = const { Cell::new(0) };
-}
-
-fn record() {
-    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-    let _ = TRACE.try_with(|t| {
-        let left = t.get();
-        if left > 0 {
-            // Off while printing: the backtrace and the printing allocate themselves.
-            t.set(0);
-            eprintln!("allocation:\n{}", std::backtrace::Backtrace::force_capture());
-            t.set(left - 1);
-        }
-    });
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// `GlobalAlloc` contract is exactly `System`'s; the counting touches only const-initialised
-// thread-locals (no allocation, no reentrancy into the allocator except through the opt-in
-// backtrace, which switches itself off first).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record();
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        record();
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record();
-        // SAFETY: as above; `ptr` came from this allocator, which is `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocs() -> u64 {
-    ALLOCS.with(|c| c.get())
-}
-
-/// Allocations made by `f` on this thread.
-fn count<T>(f: impl FnOnce() -> T) -> (T, u64) {
-    let before = allocs();
-    let out = f();
-    (out, allocs() - before)
-}
+static GLOBAL: counting::Counting = counting::Counting;
 
 /// A socket that accepts everything (writing is not what is measured).
 struct Discard(usize);
@@ -131,12 +71,12 @@ struct Echo {
 }
 
 impl Echo {
-    fn new() -> Echo {
+    fn new(role: Role) -> Echo {
         let now = Instant::now();
         let config = Config::default();
         Echo {
             assembler: MessageAssembler::new(),
-            conn: Connection::new(Role::Server, config, now),
+            conn: Connection::new(role, config, now),
             now,
             out: Discard(0),
         }
@@ -200,42 +140,51 @@ impl Echo {
     }
 }
 
-/// Echoes small messages: `warmup` unmeasured, then `measured` with every step counted.
-fn run(path: Path, opcode: Opcode, size: usize) -> Steps {
-    let payload = match opcode {
-        Opcode::Text => text(Corpus::Latin1, size, 5),
-        _ => binary_payload(size, 5),
-    };
-    // Different mask keys, so the wire bytes differ from message to message.
+/// Echoes small messages as `role`: 200 unmeasured, then 2000 with every step counted.
+fn run(role: Role, path: Path, opcode: Opcode, size: usize) -> Steps {
+    // What the peer sends: masked frames from a client, unmasked ones from a server. Different
+    // payloads and mask keys, so the wire bytes differ from message to message.
     let mut rng = Rng::new(9);
-    let frames: Vec<Vec<u8>> =
-        (0..64).map(|_| encode_frame(opcode, &payload, Some(rng.mask_key()))).collect();
-    let mut echo = Echo::new();
+    let frames: Vec<Vec<u8>> = (0..64)
+        .map(|seed| {
+            let payload = match opcode {
+                Opcode::Text => text(Corpus::Latin1, size, seed),
+                _ => binary_payload(size, seed),
+            };
+            let mask = (role == Role::Server).then(|| rng.mask_key());
+            encode_frame(opcode, &payload, mask)
+        })
+        .collect();
+    let mut echo = Echo::new(role);
     let mut ignored = Steps::default();
     for frame in frames.iter().cycle().take(200) {
         echo.message(frame, path, &mut ignored);
     }
     let mut steps = Steps::default();
-    if std::env::var_os("WS_ALLOC_TRACE").is_some() {
-        TRACE.with(|t| t.set(5));
-    }
+    trace_here(5);
+    let written = echo.out.0;
     for frame in frames.iter().cycle().take(2000) {
         echo.message(frame, path, &mut steps);
     }
-    TRACE.with(|t| t.set(0));
-    assert!(echo.out.0 >= 2000 * (size + 2), "the echoes were written");
+    trace_here(0);
+    // Each echo went out whole, with the header of its role (a client's carries a mask key).
+    let frame_len = header_len(size, role == Role::Client) + size;
+    assert_eq!(echo.out.0 - written, 2000 * frame_len, "the echoes were written");
     steps
 }
 
-fn assert_no_allocations(path: Path, opcode: Opcode, size: usize) {
-    let steps = run(path, opcode, size);
+fn assert_no_allocations(role: Role, path: Path, opcode: Opcode, size: usize) {
+    let steps = run(role, path, opcode, size);
     assert_eq!(
         steps,
         Steps::default(),
-        "ws-proto allocated while echoing 2000 {opcode:?} messages of {size} B via the {path:?} \
-         path (allocations per step, over all messages; rerun with WS_ALLOC_TRACE=1 for backtraces)"
+        "ws-proto ({role:?}) allocated while echoing 2000 {opcode:?} messages of {size} B via the \
+         {path:?} path (allocations per step, over all messages; rerun with WS_ALLOC_TRACE=1 for \
+         backtraces)"
     );
 }
+
+const ROLES: [Role; 2] = [Role::Server, Role::Client];
 
 #[test]
 fn counting_allocator_sees_allocations() {
@@ -245,26 +194,37 @@ fn counting_allocator_sees_allocations() {
     assert_eq!((v.capacity() >= 10, n), (true, 1));
     let frame = encode_frame(Opcode::Binary, b"hello", Some([1, 2, 3, 4]));
     let mut steps = Steps::default();
-    Echo::new().message(&frame, Path::ZeroCopy, &mut steps);
+    Echo::new(Role::Server).message(&frame, Path::ZeroCopy, &mut steps);
     assert!(steps.feed + steps.drain_events + steps.send_echo + steps.drain_transmit > 0);
+    // A client's first message also seeds its mask-key generator.
+    let frame = encode_frame(Opcode::Binary, b"hello", None);
+    let mut client = Steps::default();
+    Echo::new(Role::Client).message(&frame, Path::ZeroCopy, &mut client);
+    assert!(client.send_echo > steps.send_echo, "{client:?} vs server {steps:?}");
 }
 
 #[test]
 fn steady_state_binary_echo_does_not_allocate() {
-    for size in [0, 20, 125, 1024] {
-        assert_no_allocations(Path::ZeroCopy, Opcode::Binary, size);
+    for role in ROLES {
+        for size in [0, 20, 125, 1024] {
+            assert_no_allocations(role, Path::ZeroCopy, Opcode::Binary, size);
+        }
     }
 }
 
 #[test]
 fn steady_state_text_echo_does_not_allocate() {
-    for size in [20, 1024] {
-        assert_no_allocations(Path::ZeroCopy, Opcode::Text, size);
+    for role in ROLES {
+        for size in [20, 1024] {
+            assert_no_allocations(role, Path::ZeroCopy, Opcode::Text, size);
+        }
     }
 }
 
 #[test]
 fn steady_state_echo_through_the_simple_api_does_not_allocate() {
-    assert_no_allocations(Path::Simple, Opcode::Binary, 20);
-    assert_no_allocations(Path::Simple, Opcode::Text, 20);
+    for role in ROLES {
+        assert_no_allocations(role, Path::Simple, Opcode::Binary, 20);
+        assert_no_allocations(role, Path::Simple, Opcode::Text, 20);
+    }
 }

@@ -1,15 +1,21 @@
 //! `ws-load`: a WebSocket echo load generator, independent of the library it measures.
 //!
 //!     ws-load --url ws://127.0.0.1:9401 --conns 100 --size 20 --secs 5 --warmup 1
-//!     ws-load --url ws://127.0.0.1:9401 --conns 10000 --idle --secs 10
+//!     ws-load --url ws://127.0.0.1:9401 --conns 10000 --idle [--echo-first] --secs 3 \
+//!         --server-pid PID --sample-at 0.1,2
 //!
 //! Load mode: `--conns` connections each keep one message of `--size` bytes in flight (send,
 //! wait for the whole echo, check it byte for byte, send again). After `--warmup` seconds it
 //! measures for `--secs` seconds and prints messages/s and round-trip percentiles, then a
 //! `RESULT` line for scripts. Any wrong echo or broken connection is an error (exit status 1).
 //!
-//! Idle mode (`--idle`): opens the connections (`--echo-first`: one round trip each), prints
-//! `READY <n>` once all are open, holds them for `--secs` seconds and closes them.
+//! Idle mode (`--idle`): opens the connections (`--echo-first`: then one message each, in a
+//! burst: every request written, then every echo read and checked), prints `READY <n>` once all
+//! are open and idle, holds them for `--secs` seconds and closes them. With `--server-pid`, it
+//! reads the server's memory (`/proc`) before connecting and `--sample-at` seconds after
+//! `READY` (comma-separated, default 1), and prints one `IDLE` line per sample: the growth of
+//! the server's RSS per connection, its threads, and the growth of the machine's kernel stacks
+//! per connection (the memory a thread per connection costs outside its process's RSS).
 //!
 //! `--text` sends UTF-8 text instead of binary; `--threads` sets the client's runtime threads
 //! (default 1, leaving the other core to the server). `--server-pid PID` (Linux) reads the
@@ -23,7 +29,7 @@ use benches::cli::Flags;
 use benches::load::{self, LoadConfig, Target};
 
 const USAGE: &str = "usage: ws-load --url ws://HOST:PORT[/path] [--conns N] [--size BYTES] [--secs S] \
-[--warmup S] [--text] [--threads N] [--server-pid PID] [--idle [--echo-first]]";
+[--warmup S] [--text] [--threads N] [--server-pid PID] [--idle [--echo-first] [--sample-at S,S..]]";
 
 fn main() {
     if let Err(e) = run() {
@@ -39,6 +45,17 @@ fn run() -> Result<(), String> {
     let warmup: f64 = f.get("warmup", 1.0)?;
     let threads: usize = f.get("threads", 1)?;
     let (idle, echo_first) = (f.switch("idle"), f.switch("echo-first"));
+    let sample_at: String = f.get("sample-at", "1".to_owned())?;
+    let sample_at = sample_at
+        .split(',')
+        .map(|t| {
+            t.trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(|t| Duration::try_from_secs_f64(t).ok())
+                .ok_or_else(|| format!("--sample-at: bad time {t:?}"))
+        })
+        .collect::<Result<Vec<Duration>, String>>()?;
     let cfg = LoadConfig {
         target: Target::parse(&url)?,
         conns: f.get("conns", 100)?,
@@ -62,10 +79,15 @@ fn run() -> Result<(), String> {
     .map_err(|e| e.to_string())?;
 
     if idle {
-        return rt.block_on(load::idle(&cfg, echo_first, cfg.duration, |n| {
+        if sample_at.iter().any(|&t| t >= cfg.duration) {
+            return Err("--sample-at times must lie within --secs".to_owned());
+        }
+        let report = rt.block_on(load::idle(&cfg, echo_first, cfg.duration, &sample_at, |n| {
             println!("READY {n}");
             let _ = std::io::stdout().flush();
-        }));
+        }))?;
+        print_idle(&report);
+        return Ok(());
     }
     let kind = if cfg.text { "text" } else { "binary" };
     println!(
@@ -104,4 +126,29 @@ fn run() -> Result<(), String> {
         return Err("no round trip completed in the measured window".to_owned());
     }
     Ok(())
+}
+
+/// One `IDLE` line per memory sample: growth since before the first connection.
+fn print_idle(report: &load::IdleReport) {
+    if let Some(burst) = report.burst {
+        println!("echo burst: {:.3} s for {} connections", burst.as_secs_f64(), report.conns);
+    }
+    let Some(before) = report.before else { return };
+    let n = report.conns.max(1) as f64;
+    for (at, s) in &report.samples {
+        let per_conn = |after: u64, before: u64| (after as f64 - before as f64) * 1024.0 / n;
+        println!(
+            "IDLE at_s={:.3} conns={} burst_s={:.3} rss_before_kib={} rss_kib={} bytes_per_conn={:.0} \
+             threads_before={} threads={} kernel_stack_bytes_per_conn={:.0}",
+            at.as_secs_f64(),
+            report.conns,
+            report.burst.map_or(0.0, |b| b.as_secs_f64()),
+            before.rss_kib,
+            s.rss_kib,
+            per_conn(s.rss_kib, before.rss_kib),
+            before.threads,
+            s.threads,
+            per_conn(s.kernel_stack_kib, before.kernel_stack_kib),
+        );
+    }
 }

@@ -15,6 +15,10 @@ pub(crate) const MIN_WAIT: Duration = Duration::from_millis(1);
 /// A timer may fire this much late when that saves re-arming the socket's read timeout.
 const TIMER_SLACK: Duration = Duration::from_millis(5);
 
+/// The stack buffer reads at a frame boundary go through (the whole connection and the read
+/// half alike).
+pub(crate) const SCRATCH_LEN: usize = 8 << 10;
+
 /// Most slices handed to one vectored write.
 const MAX_SLICES: usize = 64;
 

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use ws_proto::{CloseInfo, Config, Connection, Event, Message, Role, State, UsageError};
 
 use crate::Error;
-use crate::io::{ReadTimeouts, end_after_write_error, is_timeout, write_outbox, write_timeout_for};
+use crate::io::{
+    ReadTimeouts, SCRATCH_LEN, end_after_write_error, is_timeout, write_outbox, write_timeout_for,
+};
 use crate::pump::{Pump, RecvState};
 use crate::send::Outgoing;
 use crate::transport::Transport;
@@ -267,8 +269,14 @@ impl<S: Transport> Pump for Io<S> {
 
     fn read_once(&mut self, wait: Option<Duration>) -> io::Result<()> {
         self.timeouts.apply(&mut self.stream, wait)?;
-        match self.stream.read(self.conn.recv_buf()) {
+        // At a frame boundary through a stack buffer, so an idle connection holds no receive
+        // buffer of its own; inside a frame straight into the core's buffer.
+        let mut scratch = [0u8; SCRATCH_LEN];
+        let at_boundary = self.conn.recv_buffered() == 0;
+        let buf = if at_boundary { &mut scratch[..] } else { self.conn.recv_buf() };
+        match self.stream.read(buf) {
             Ok(0) => self.conn.handle_eof(Instant::now()),
+            Ok(n) if at_boundary => self.conn.handle_data(Instant::now(), &scratch[..n]),
             Ok(n) => self.conn.commit(Instant::now(), n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // A TLS peer that closed TCP without close_notify: most WebSocket peers do.

@@ -11,7 +11,7 @@ use super::SplitStream;
 use super::shared::Shared;
 use super::write::WriteHalf;
 use crate::Error;
-use crate::io::{MIN_WAIT, ReadTimeouts, is_timeout};
+use crate::io::{MIN_WAIT, ReadTimeouts, SCRATCH_LEN, is_timeout};
 use crate::pump::{Pump, RecvState};
 use crate::websocket::WebSocket;
 use crate::websocket::checked_timeout;
@@ -38,7 +38,6 @@ struct ReadInner<S: SplitStream> {
 struct ReadSide<S: SplitStream> {
     shared: Arc<Shared<S>>,
     raw: S::Raw,
-    buf: Box<[u8]>,
     timeouts: ReadTimeouts,
 }
 
@@ -54,9 +53,8 @@ impl<S: SplitStream> ReadHalf<S> {
         protocol: Option<String>,
         config: &Arc<Config>,
     ) -> Self {
-        let buf = vec![0u8; config.read_buffer_size.max(1024)].into_boxed_slice();
         let timeouts = ReadTimeouts::default();
-        let side = ReadSide { shared, raw, buf, timeouts };
+        let side = ReadSide { shared, raw, timeouts };
         ReadHalf { inner: Box::new(ReadInner { side, rx, protocol, config: config.clone() }) }
     }
 
@@ -157,12 +155,15 @@ impl<S: SplitStream> Pump for ReadSide<S> {
 
     fn read_once(&mut self, wait: Option<Duration>) -> io::Result<()> {
         self.timeouts.apply(&mut self.raw, wait)?;
-        let result = match self.raw.read(&mut self.buf) {
+        // A stack buffer: the bytes are copied into the core (through the TLS layer, if any)
+        // either way, and an idle read half then holds no buffer of its own.
+        let mut buf = [0u8; SCRATCH_LEN];
+        let result = match self.raw.read(&mut buf) {
             Ok(0) => {
                 self.shared.lock().conn.handle_eof(Instant::now());
                 Ok(())
             }
-            Ok(n) => self.shared.feed(&self.buf[..n]),
+            Ok(n) => self.shared.feed(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
             Err(e) => Err(e),
         };

@@ -237,19 +237,20 @@ impl<S, R: StreamIo<S>> Driver<S, R> {
             self.armed = None;
             return false;
         };
-        let now = Instant::now();
-        if deadline <= now {
-            self.conn.handle_timeout(now);
-            return true;
-        }
         match (&mut self.sleep, self.armed) {
+            // Armed for this deadline or an earlier one: the sleep alone says when to look
+            // again (no clock read on the per-message path).
             (Some(_), Some(armed)) if armed <= deadline => {}
-            (Some(sleep), _) => {
-                R::reset(sleep, deadline);
-                self.armed = Some(deadline);
-            }
-            (None, _) => {
-                self.sleep = Some(R::sleep_until(deadline));
+            (sleep, _) => {
+                let now = Instant::now();
+                if deadline <= now {
+                    self.conn.handle_timeout(now);
+                    return true;
+                }
+                match sleep {
+                    Some(sleep) => R::reset(sleep, deadline),
+                    None => *sleep = Some(R::sleep_until(deadline)),
+                }
                 self.armed = Some(deadline);
             }
         }

@@ -18,6 +18,9 @@ use crate::frame::{FrameHeader, OpCode};
 use crate::mask::apply_mask;
 use crate::message::MessageKind;
 
+/// Smallest receive buffer `handle_data` allocates: small messages reuse it.
+const MIN_RESERVE: usize = 256;
+
 /// The incoming data message in progress.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct InMessage {
@@ -68,8 +71,10 @@ impl Connection {
         let (into_spare, rest) = data.split_at(data.len().min(spare));
         self.rbuf[self.filled..self.filled + into_spare.len()].copy_from_slice(into_spare);
         if !rest.is_empty() {
-            // At least a read's worth, so the next small messages land in the same buffer.
-            self.rbuf.reserve(rest.len().max(self.config.read_buffer_size));
+            // A little more than this input, so the next small messages land in the same
+            // buffer (reclaimed once their payloads are dropped: no allocation per message),
+            // without holding a whole read's worth for a connection that goes idle.
+            self.rbuf.reserve(rest.len().max(MIN_RESERVE));
             self.rbuf.extend_from_slice(rest);
         }
         self.filled += data.len();

@@ -22,7 +22,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use smol::net::{TcpListener, TcpStream};
 use smol::{Executor, future};
 use ws_async_std::tls::{self, rustls::ServerConfig};
-use ws_async_std::{Accept, Config, DeflateConfig, Message, Request, WebSocket, accept_with};
+use ws_async_std::{Accept, Config, DeflateConfig, Request, WebSocket, accept_with};
 
 const USAGE: &str = "usage: echo_server [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE]";
 
@@ -66,24 +66,31 @@ fn main() -> Result<(), Box<dyn Error>> {
                     continue;
                 }
             };
-            let tls_config = tls_config.clone();
-            executor
-                .spawn(async move {
-                    if let Err(e) = serve(tcp, tls_config).await {
-                        eprintln!("{peer}: {e}");
-                    }
-                })
-                .detach();
+            // Plain and TLS connections are separate task types: a task's future is as large
+            // as its largest state, and a TLS stream is much larger than a TCP one. Keeping
+            // them apart keeps an idle ws:// connection small.
+            let task = match tls_config.clone() {
+                Some(tls) => executor.spawn(async move { report(peer, serve_tls(tcp, tls).await) }),
+                None => executor.spawn(async move { report(peer, serve_plain(tcp).await) }),
+            };
+            task.detach();
         }
     }))
 }
 
-async fn serve(tcp: TcpStream, tls: Option<Arc<ServerConfig>>) -> Result<(), ws_async_std::Error> {
+async fn serve_plain(tcp: TcpStream) -> Result<(), ws_async_std::Error> {
     tcp.set_nodelay(true)?;
-    let any = |_: &Request| Ok(Accept::new());
-    match tls {
-        Some(tls) => echo(tls::accept_with(tcp, &tls, config(), any).await?).await,
-        None => echo(accept_with(tcp, config(), any).await?).await,
+    echo(accept_with(tcp, config(), |_: &Request| Ok(Accept::new())).await?).await
+}
+
+async fn serve_tls(tcp: TcpStream, tls: Arc<ServerConfig>) -> Result<(), ws_async_std::Error> {
+    tcp.set_nodelay(true)?;
+    echo(tls::accept_with(tcp, &tls, config(), |_: &Request| Ok(Accept::new())).await?).await
+}
+
+fn report(peer: std::net::SocketAddr, result: Result<(), ws_async_std::Error>) {
+    if let Err(e) = result {
+        eprintln!("{peer}: {e}");
     }
 }
 
@@ -97,11 +104,12 @@ fn config() -> Config {
 async fn echo<S: AsyncRead + AsyncWrite + Unpin>(
     mut ws: WebSocket<S>,
 ) -> Result<(), ws_async_std::Error> {
+    // `feed` queues the reply; the next `recv` writes it out before waiting for more input,
+    // so a burst of pipelined messages is answered with few writes.
     while let Some(message) = ws.recv().await {
-        match message? {
-            Message::Text(text) => ws.send_text(text).await?,
-            Message::Binary(data) => ws.send_binary(data).await?,
-            _ => {}
+        let message = message?;
+        if message.is_data() {
+            ws.feed(message).await?;
         }
     }
     Ok(())

@@ -195,6 +195,45 @@ fn the_end_is_reported_exactly_once_whatever_comes_after() {
     assert!(matches!(events.last(), Some(Event::Closed(_))));
 }
 
+/// A connection that only sends (a silent subscriber to a feed) gives its write buffer back at
+/// most once per `release_buffers_after`, not after every message, and a release leaves no
+/// deadline in the past (found by the `conversation` fuzz target: an idle-timeout Close queued
+/// after a release made `poll_timeout` return an instant already passed).
+#[test]
+fn a_sending_only_connection_releases_once_per_period() {
+    let now = Instant::now();
+    let after = Config::default().release_buffers_after.unwrap();
+    let mut s = server(now);
+    let t = now + after * 5;
+    s.send_text("tick").unwrap();
+    take_output(&mut s);
+    assert_eq!(s.poll_timeout(), Some(now + after), "due: nothing arrived for a while");
+    s.handle_timeout(t);
+    assert_eq!(s.poll_timeout(), None, "given back");
+    for i in 1..10u32 {
+        let at = t + after / 10 * i;
+        s.send_text("tick").unwrap();
+        take_output(&mut s);
+        assert_eq!(s.poll_timeout(), Some(t + after), "one release per period, not per send");
+        s.handle_timeout(at);
+    }
+    s.handle_timeout(t + after);
+    assert_eq!(s.poll_timeout(), None);
+
+    // The idle timeout's Close, written after a release in the same call, leaves the next
+    // release a period later.
+    let mut config = Config::default();
+    config.idle_timeout = Some(after * 3);
+    let mut s = Connection::new(Role::Server, config, now);
+    s.handle_data(now, &client_frame(OpCode::Text, true, b"hi"));
+    take_events(&mut s);
+    let late = now + after * 4;
+    s.handle_timeout(late);
+    assert_eq!(s.state(), State::Closing);
+    assert_eq!(sent_close_code(&take_output(&mut s)), Some(1001));
+    assert!(s.poll_timeout().is_some_and(|d| d > late), "{:?}", s.poll_timeout());
+}
+
 #[test]
 fn idle_buffers_are_given_back_after_release_buffers_after() {
     let now = Instant::now();

@@ -371,7 +371,11 @@ impl Pair {
             assert_eq!(p.conn.poll_timeout(), deadline, "{}: deadline moved early", p.name);
         } else {
             let next = p.conn.poll_timeout();
-            assert!(next.is_none_or(|n| n > now), "{}: due timer did not move on", p.name);
+            assert!(
+                next.is_none_or(|n| n > now),
+                "{}: due timer did not move on (due {deadline:?}, now {now:?}, next {next:?})",
+                p.name
+            );
             for f in &frames {
                 assert!(matches!(f.opcode, 0x8 | 0x9), "{}: timer wrote {f:?}", p.name);
             }

@@ -26,6 +26,11 @@ pub(crate) struct Timers {
     keepalive_pending: bool,
     keepalive_count: u64,
     close_deadline: Option<Instant>,
+    /// When idle buffers were last given back (or the connection started): the next release
+    /// waits `release_buffers_after` past this as well as past the last input, so a connection
+    /// that only sends (a silent subscriber) gives its write buffer back at most once per period
+    /// instead of after every message, and a release never leaves a deadline in the past.
+    released_at: Instant,
     pub(crate) last_rtt: Option<Duration>,
 }
 
@@ -37,6 +42,7 @@ impl Timers {
             keepalive_pending: false,
             keepalive_count: 0,
             close_deadline: None,
+            released_at: now,
             last_rtt: None,
         }
     }
@@ -89,6 +95,13 @@ impl Timers {
     }
 }
 
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 impl Connection {
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         if self.phase != Phase::Open {
@@ -96,8 +109,12 @@ impl Connection {
         }
         let t = &self.timers;
         let release = self.release_deadline();
-        if self.state != State::Open {
-            return [t.close_deadline, release].into_iter().flatten().min();
+        let open_timers =
+            self.config.keepalive_interval.is_some() || self.config.idle_timeout.is_some();
+        if self.state != State::Open || !open_timers {
+            // The common case (no keepalive, no idle timeout) without the general search: this
+            // runs several times per message in every adapter's loop.
+            return earliest(t.close_deadline, release);
         }
         [
             t.close_deadline,
@@ -111,11 +128,15 @@ impl Connection {
         .min()
     }
 
-    /// When idle buffers are given back: `release_buffers_after` past the last input, while
-    /// there is something to give back.
+    /// When idle buffers are given back: `release_buffers_after` past the last input and the
+    /// last release, while there is something to give back.
     fn release_deadline(&self) -> Option<Instant> {
+        self.holds_idle_buffers().then(|| self.release_due())?
+    }
+
+    fn release_due(&self) -> Option<Instant> {
         let after = self.config.release_buffers_after?;
-        self.holds_idle_buffers().then(|| self.timers.last_recv + after)
+        Some(self.timers.last_recv.max(self.timers.released_at) + after)
     }
 
     /// Runs the timers that are due at `now`: sends a keepalive Ping, gives up on a silent peer
@@ -131,8 +152,9 @@ impl Connection {
             return;
         }
         let due = |d: Option<Instant>| d.is_some_and(|d| now >= d);
-        if due(self.release_deadline()) {
+        if due(self.release_due()) {
             self.release_buffers();
+            self.timers.released_at = now;
         }
         if self.state == State::Closing && due(self.timers.close_deadline) {
             self.finish(now, CloseCause::CloseTimeout);

@@ -11,7 +11,7 @@
 //! failure as [`Error::Io`], any other end as `None` after `Event::Closed`.
 
 use std::io::{self, IoSlice};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Instant;
 
 use ws_proto::{CloseCause, Connection, Event, Message, MessageAssembler, Transport};
@@ -34,6 +34,9 @@ pub(crate) struct Driver<S, R: Runtime> {
     sleep: Option<R::Sleep>,
     /// The instant `sleep` is armed for (`None`: fired, or never armed).
     armed: Option<Instant>,
+    /// The waker `sleep` last registered: polling it again with the same one is skipped while
+    /// the runtime says it has not fired (no waker registration per message).
+    timer_waker: Option<Waker>,
     /// Written bytes may sit in a buffering transport (TLS) until it is flushed.
     needs_flush: bool,
     /// The transport's failure, reported in place of the end (`Event::Closed`).
@@ -51,6 +54,7 @@ impl<S, R: Runtime> Driver<S, R> {
             conn,
             sleep: None,
             armed: None,
+            timer_waker: None,
             needs_flush: false,
             io_error: None,
             finished: false,
@@ -235,6 +239,7 @@ impl<S, R: StreamIo<S>> Driver<S, R> {
             // Nothing scheduled: give the timer's memory back.
             self.sleep = None;
             self.armed = None;
+            self.timer_waker = None;
             return false;
         };
         match (&mut self.sleep, self.armed) {
@@ -252,13 +257,22 @@ impl<S, R: StreamIo<S>> Driver<S, R> {
                     None => *sleep = Some(R::sleep_until(deadline)),
                 }
                 self.armed = Some(deadline);
+                self.timer_waker = None;
             }
         }
         let Some(sleep) = self.sleep.as_mut() else { return false };
+        let registered = self.timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+        if registered && R::is_elapsed(sleep) == Some(false) {
+            return false;
+        }
         if R::poll_sleep(sleep, cx).is_pending() {
+            if !registered {
+                self.timer_waker = Some(cx.waker().clone());
+            }
             return false;
         }
         self.armed = None;
+        self.timer_waker = None;
         self.conn.handle_timeout(Instant::now());
         true
     }

@@ -65,6 +65,13 @@ pub trait Runtime: Sized + Send + Sync + Unpin + 'static {
 
     /// Ready once the deadline has passed.
     fn poll_sleep(sleep: &mut Self::Sleep, cx: &mut Context<'_>) -> Poll<()>;
+
+    /// Whether the deadline has passed, if the timer can tell without a poll (`None`: it
+    /// cannot). Lets the driver skip re-registering a waker it already registered.
+    fn is_elapsed(sleep: &Self::Sleep) -> Option<bool> {
+        let _ = sleep;
+        None
+    }
 }
 
 /// A runtime's IO traits, for streams `S`.

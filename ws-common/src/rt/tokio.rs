@@ -35,6 +35,10 @@ impl Runtime for Tokio {
     fn poll_sleep(sleep: &mut Self::Sleep, cx: &mut Context<'_>) -> Poll<()> {
         sleep.as_mut().poll(cx)
     }
+
+    fn is_elapsed(sleep: &Self::Sleep) -> Option<bool> {
+        Some(sleep.is_elapsed())
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> StreamIo<S> for Tokio {

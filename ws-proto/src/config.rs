@@ -26,8 +26,10 @@ pub enum Role {
 /// | `close_timeout` | 10 s | transport closed, 1006 |
 /// | `release_buffers_after` | 1 s | idle buffers given back |
 /// | `keepalive_interval` | off | a Ping is sent |
+/// | `keepalive_while_busy` | off | (the Ping goes whatever the traffic) |
 /// | `pong_timeout` | 20 s (once keepalive is on) | close 1011, transport closed |
 /// | `idle_timeout` | off | close 1001 |
+/// | `max_lifetime` | off | close 1001 |
 /// | `write_buffer_high_water` | 1 MiB | adapters make `send` wait |
 /// | `handshake_limits` | 16 KiB, 64 fields | 431 / error |
 /// | `handshake_timeout` | 10 s | adapters drop the connection |
@@ -54,12 +56,20 @@ pub struct Config {
     /// Send a Ping when nothing has been received for this long. Its Pong measures the
     /// round-trip time ([`Connection::last_rtt`](crate::Connection::last_rtt)).
     pub keepalive_interval: Option<Duration>,
+    /// Send the keepalive Ping every `keepalive_interval` whatever the traffic, so the round
+    /// trip of a busy connection is measured too (servers that report lag). Off: a Ping goes
+    /// only after `keepalive_interval` without input. Either way the Pong timeout counts
+    /// silence: anything received after the Ping proves the peer alive.
+    pub keepalive_while_busy: bool,
     /// How long to wait for the Pong that answers a keepalive Ping before giving up on the peer
     /// (close 1011 and close the transport). Only used when `keepalive_interval` is set.
     pub pong_timeout: Duration,
     /// Start a close handshake (1001, "idle timeout") when nothing at all has been received for
     /// this long.
     pub idle_timeout: Option<Duration>,
+    /// Start a close handshake (1001, "max lifetime") this long after the connection started,
+    /// whatever it is doing (credentials that expire, rebalancing long-lived connections).
+    pub max_lifetime: Option<Duration>,
     /// How long to wait for the peer's Close after sending ours; and, once the WebSocket is
     /// closed, how long the transport's end may take (a client waiting for the server to close
     /// first; writing what is left, shutting down and draining), before giving up on the peer.
@@ -107,8 +117,10 @@ impl Default for Config {
             max_message_size: 64 << 20,
             auto_pong: true,
             keepalive_interval: None,
+            keepalive_while_busy: false,
             pong_timeout: Duration::from_secs(20),
             idle_timeout: None,
+            max_lifetime: None,
             close_timeout: Duration::from_secs(10),
             release_buffers_after: Some(Duration::from_secs(1)),
             read_buffer_size: 8 << 10,

@@ -60,6 +60,10 @@ pub struct Knobs {
     pub small_copy_threshold: bool,
     /// Drain with `transmit_chunks` + partial `advance_transmit` and read through `recv_buf`.
     pub vectored: bool,
+    /// Keepalive Pings on a timer whatever the traffic.
+    pub keepalive_while_busy: bool,
+    /// Maximum lifetime in units of 100 ms, if any.
+    pub max_lifetime: Option<u8>,
 }
 
 impl Knobs {
@@ -69,6 +73,8 @@ impl Knobs {
         c.keepalive_interval = self.keepalive.map(tenths);
         c.pong_timeout = tenths(self.pong_timeout);
         c.idle_timeout = self.idle.map(tenths);
+        c.keepalive_while_busy = self.keepalive_while_busy;
+        c.max_lifetime = self.max_lifetime.map(tenths);
         c.close_timeout = tenths(self.close_timeout);
         if self.small_limits {
             c.max_frame_size = 1024;
@@ -552,6 +558,8 @@ mod tests {
             auto_pong: true,
             small_copy_threshold: true,
             vectored: true,
+            keepalive_while_busy: false,
+            max_lifetime: None,
         }
     }
 

@@ -118,6 +118,14 @@ impl<S, R: Runtime> WebSocket<S, R> {
         &self.driver.conn
     }
 
+    /// The protocol state machine, to queue without waiting: frames queued here (a
+    /// [`PreparedFrame`](ws_proto::PreparedFrame) for many connections, a Ping with a chosen
+    /// payload, a Close) are written by the next poll of `recv`, `flush` or any `send`. Feeding
+    /// it input or taking its output or events directly corrupts the connection.
+    pub fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.driver.conn
+    }
+
     /// Splits the socket into a receiving and a sending half, usable from two tasks at once.
     ///
     /// The halves share the connection behind a mutex held only for short non-blocking

@@ -25,6 +25,14 @@ pub(crate) struct Timers {
     /// A keepalive Ping is unanswered; the Pong timeout runs.
     keepalive_pending: bool,
     keepalive_count: u64,
+    /// When the last keepalive Ping went out (or the connection started).
+    last_ping: Instant,
+    /// When the connection started (for `max_lifetime`).
+    started: Instant,
+    /// Pongs that answered our Ping (each one updated `last_rtt`).
+    pub(crate) rtt_samples: u64,
+    /// The application's keepalive Ping payloads, if it supplies them.
+    pub(crate) ping_payload: Option<PingPayload>,
     close_deadline: Option<Instant>,
     /// When idle buffers were last given back (or the connection started): the next release
     /// waits `release_buffers_after` past this as well as past the last input, so a connection
@@ -41,6 +49,10 @@ impl Timers {
             probe: None,
             keepalive_pending: false,
             keepalive_count: 0,
+            last_ping: now,
+            started: now,
+            rtt_samples: 0,
+            ping_payload: None,
             close_deadline: None,
             released_at: now,
             last_rtt: None,
@@ -59,6 +71,7 @@ impl Timers {
         if let Some((expected, sent)) = &self.probe {
             if expected == payload {
                 self.last_rtt = Some(now.saturating_duration_since(*sent));
+                self.rtt_samples += 1;
                 self.probe = None;
                 self.keepalive_pending = false;
             }
@@ -75,7 +88,11 @@ impl Timers {
 
     fn keepalive_deadline(&self, config: &Config) -> Option<Instant> {
         match config.keepalive_interval {
-            Some(interval) if !self.keepalive_pending => Some(self.last_recv + interval),
+            Some(interval) if !self.keepalive_pending => {
+                let from =
+                    if config.keepalive_while_busy { self.last_ping } else { self.last_recv };
+                Some(from + interval)
+            }
             _ => None,
         }
     }
@@ -93,6 +110,20 @@ impl Timers {
     fn idle_deadline(&self, config: &Config) -> Option<Instant> {
         config.idle_timeout.map(|d| self.last_recv + d)
     }
+
+    fn lifetime_deadline(&self, config: &Config) -> Option<Instant> {
+        config.max_lifetime.map(|d| self.started + d)
+    }
+}
+
+/// Makes the payload of keepalive Ping number `n` (1, 2, ...); see
+/// [`Connection::set_ping_payload`].
+pub(crate) struct PingPayload(Box<dyn FnMut(u64) -> Vec<u8> + Send>);
+
+impl core::fmt::Debug for PingPayload {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("PingPayload(..)")
+    }
 }
 
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
@@ -109,8 +140,9 @@ impl Connection {
         }
         let t = &self.timers;
         let release = self.release_deadline();
+        let c = &self.config;
         let open_timers =
-            self.config.keepalive_interval.is_some() || self.config.idle_timeout.is_some();
+            c.keepalive_interval.is_some() || c.idle_timeout.is_some() || c.max_lifetime.is_some();
         if self.state != State::Open || !open_timers {
             // The common case (no keepalive, no idle timeout) without the general search: this
             // runs several times per message in every adapter's loop.
@@ -121,6 +153,7 @@ impl Connection {
             t.keepalive_deadline(&self.config),
             t.pong_deadline(&self.config),
             t.idle_deadline(&self.config),
+            t.lifetime_deadline(&self.config),
             release,
         ]
         .into_iter()
@@ -168,17 +201,40 @@ impl Connection {
             self.finish(now, CloseCause::PongTimeout);
             return;
         }
+        // Cannot fail: the connection is open and the code and reason are valid.
         if due(self.timers.idle_deadline(&self.config)) {
-            // Cannot fail: the connection is open and the code and reason are valid.
             let _ = self.close(now, CloseCode::GOING_AWAY, "idle timeout");
             return;
         }
-        if due(self.timers.keepalive_deadline(&self.config)) {
-            self.timers.keepalive_count += 1;
-            let payload = self.timers.keepalive_count.to_be_bytes();
-            self.queue_control(OpCode::Ping, &payload);
-            self.timers.on_ping_sent(now, &payload);
-            self.timers.keepalive_pending = true;
+        if due(self.timers.lifetime_deadline(&self.config)) {
+            let _ = self.close(now, CloseCode::GOING_AWAY, "max lifetime");
+            return;
         }
+        if due(self.timers.keepalive_deadline(&self.config)) {
+            let t = &mut self.timers;
+            t.keepalive_count += 1;
+            let mut payload = match &mut t.ping_payload {
+                Some(PingPayload(make)) => make(t.keepalive_count),
+                None => t.keepalive_count.to_be_bytes().to_vec(),
+            };
+            payload.truncate(125);
+            t.last_ping = now;
+            t.keepalive_pending = true;
+            t.on_ping_sent(now, &payload);
+            self.queue_control(OpCode::Ping, &payload);
+        }
+    }
+
+    /// Supplies the payload of every keepalive Ping: `make(n)` for the `n`-th Ping (from 1),
+    /// truncated to 125 bytes. The default is `n` as 8 big-endian bytes. The Pong that echoes
+    /// it measures the round trip ([`last_rtt`](Self::last_rtt)).
+    pub fn set_ping_payload(&mut self, make: impl FnMut(u64) -> Vec<u8> + Send + 'static) {
+        self.timers.ping_payload = Some(PingPayload(Box::new(make)));
+    }
+
+    /// How many Pongs answered one of our Pings so far (each one set
+    /// [`last_rtt`](Self::last_rtt)): a new sample when this grows.
+    pub fn rtt_samples(&self) -> u64 {
+        self.timers.rtt_samples
     }
 }

@@ -167,7 +167,12 @@ impl<S, R: StreamIo<S>> WebSocket<S, R> {
     /// Do not interleave it with `recv` in the middle of a fragmented message: `recv` would
     /// not see the fragments taken here.
     pub async fn recv_event(&mut self) -> Option<Result<Event, Error>> {
-        std::future::poll_fn(|cx| self.driver.poll_event(cx)).await
+        std::future::poll_fn(|cx| self.poll_recv_event(cx)).await
+    }
+
+    /// Polls for the next event (see [`recv_event`](Self::recv_event)).
+    pub fn poll_recv_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Event, Error>>> {
+        self.driver.poll_event(cx)
     }
 
     /// Sends a message and waits until it is written to the transport.

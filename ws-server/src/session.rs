@@ -1,0 +1,260 @@
+//! From an accepted transport to a running connection: the request head, the route, the
+//! origin policy and caps, the upgrade hook, the `101` and the handlers.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use tokio::io::AsyncReadExt;
+use ws_common::aio::server_handshake;
+use ws_proto::Config;
+use ws_proto::handshake::{Accept, Handshake, Rejection, Request, ServerHandshake};
+use ws_tokio::Tokio;
+
+use crate::conn::{Conn, Core, Handle, Outbox};
+use crate::route::{BoxFuture, Route};
+use crate::server::{HandshakeCount, Shared};
+use crate::settings::ServerSettings;
+use crate::socket::{Registration, Reserved, Socket, run_callbacks};
+use crate::{PeerAddr, ServerStream, UpgradeRequest};
+
+/// A route with its data type erased, as the router holds it.
+pub(crate) trait ErasedRoute: Send + Sync + 'static {
+    /// The core's configuration for this route's connections.
+    fn config(&self, server: &ServerSettings) -> Config;
+
+    /// Finishes the handshake `hs` (the request already fed) on `stream` and runs the
+    /// connection.
+    fn connect(
+        self: Arc<Self>,
+        stream: ServerStream,
+        hs: ServerHandshake,
+        peer: PeerAddr,
+        shared: Arc<Shared>,
+        handshaking: HandshakeCount,
+    ) -> BoxFuture<()>;
+}
+
+impl<D: Send + Sync + 'static> ErasedRoute for Route<D> {
+    fn config(&self, server: &ServerSettings) -> Config {
+        self.settings.config(server)
+    }
+
+    fn connect(
+        self: Arc<Self>,
+        stream: ServerStream,
+        hs: ServerHandshake,
+        peer: PeerAddr,
+        shared: Arc<Shared>,
+        handshaking: HandshakeCount,
+    ) -> BoxFuture<()> {
+        Box::pin(connect(self, stream, hs, peer, shared, handshaking))
+    }
+}
+
+/// What the decision leaves for after the `101`.
+struct Decided<D> {
+    handle: Handle,
+    data: D,
+    registration: Registration,
+}
+
+async fn connect<D: Send + Sync + 'static>(
+    route: Arc<Route<D>>,
+    stream: ServerStream,
+    hs: ServerHandshake,
+    peer: PeerAddr,
+    shared: Arc<Shared>,
+    handshaking: HandshakeCount,
+) {
+    let mut decided: Option<Decided<D>> = None;
+    let slot = &mut decided;
+    let result = server_handshake::<_, Tokio, _, _>(stream, hs, |request| {
+        let request = request.clone();
+        let (route, shared) = (Arc::clone(&route), Arc::clone(&shared));
+        async move { decide(&route, &shared, request, peer, slot).await }
+    })
+    .await;
+    drop(handshaking);
+    let Ok((mut ws, _)) = result else {
+        shared.metrics.refused.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let Some(Decided { handle, data, registration }) = decided else { return };
+    if let Some(make) = &route.ping_payload {
+        let make = Arc::clone(make);
+        ws.connection_mut().set_ping_payload(move |n| make(n));
+    }
+    shared.register(&handle);
+    shared.metrics.accepted.fetch_add(1, Ordering::Relaxed);
+    let conn = Conn::new(handle, data);
+    let socket = Socket::new(ws, conn, route.on_pong.clone(), route.on_close.clone(), registration);
+    match &route.task {
+        Some(task) => task(socket).await,
+        None => {
+            let (open, message, fragment) =
+                (route.on_open.clone(), route.on_message.clone(), route.on_fragment.clone());
+            run_callbacks(socket, open, message, fragment).await;
+        }
+    }
+}
+
+/// The checks in order (shutdown, origin, the server's and the route's caps), then the hook.
+async fn decide<D: Send + Sync + 'static>(
+    route: &Route<D>,
+    shared: &Arc<Shared>,
+    request: Request,
+    peer: PeerAddr,
+    slot: &mut Option<Decided<D>>,
+) -> Result<Accept, Rejection> {
+    if shared.shutting_down.load(Ordering::Relaxed) {
+        return Err(Rejection::new(503).body("shutting down"));
+    }
+    if !route.origins.allows(request.origin(), request.host()) {
+        return Err(Rejection::new(403).body("origin not allowed"));
+    }
+    // Reserve a place (released when dropped, whatever happens next).
+    let reserved = Reserved::new(shared, &route.open);
+    let server_full = shared.metrics.open.load(Ordering::Relaxed) > shared.settings.max_connections;
+    let route_full =
+        route.settings.max_connections.is_some_and(|max| route.open.load(Ordering::Relaxed) > max);
+    if server_full || route_full {
+        return Err(Rejection::new(503).header("Retry-After", "5").body("too many connections"));
+    }
+    let up = UpgradeRequest::new(request, peer);
+    let upgrade = match (route.hook)(up.clone()).await {
+        Ok(upgrade) => upgrade,
+        Err(reject) => return Err(reject.rejection),
+    };
+    if shared.shutting_down.load(Ordering::Relaxed) {
+        return Err(Rejection::new(503).body("shutting down"));
+    }
+    let protocol = upgrade
+        .protocol
+        .or_else(|| route.select_protocol.as_ref().and_then(|select| select(up.protocols())));
+    let mut accept = Accept::new();
+    if let Some(protocol) = &protocol {
+        accept = accept.protocol(protocol.clone());
+    }
+    for (name, value) in upgrade.headers {
+        accept = accept.header(name, value);
+    }
+    let handle = Handle {
+        core: Arc::new(Core {
+            id: shared.next_id.fetch_add(1, Ordering::Relaxed),
+            request: up,
+            protocol,
+            max_backpressure: route.settings.max_backpressure,
+            policy: route.settings.backpressure,
+            outbox: Mutex::new(Outbox::default()),
+            socket_buffered: AtomicUsize::new(0),
+            lag_nanos: AtomicU64::new(u64::MAX),
+            dropped: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            room: tokio::sync::Notify::new(),
+            topics: Mutex::new(Vec::new()),
+            server: Arc::clone(shared),
+        }),
+    };
+    let registration = Registration { handle: handle.clone(), _reserved: reserved };
+    *slot = Some(Decided { handle, data: upgrade.data, registration });
+    Ok(accept)
+}
+
+/// Reads the request head (up to the server's limit, within the handshake deadline), picks
+/// the route by path, and hands the connection on: to the route, to the HTTP fallback if it is
+/// not a WebSocket upgrade, or answers 404.
+pub(crate) async fn serve_stream(
+    mut stream: ServerStream,
+    peer: PeerAddr,
+    start: Instant,
+    shared: Arc<Shared>,
+    handshaking: HandshakeCount,
+) {
+    let limit = shared.settings.max_request_bytes;
+    let deadline = start + shared.settings.handshake_timeout;
+    let mut head = Vec::with_capacity(1024);
+    let read = tokio::time::timeout_at(deadline.into(), async {
+        let mut buf = [0u8; 2048];
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Ok::<bool, std::io::Error>(false);
+            }
+            let scan_from = head.len().saturating_sub(3);
+            head.extend_from_slice(&buf[..n]);
+            if head[scan_from..].windows(4).any(|w| w == b"\r\n\r\n") || head.len() > limit {
+                return Ok(true);
+            }
+        }
+    })
+    .await;
+    if !matches!(read, Ok(Ok(true))) {
+        return; // the peer left, failed, or was too slow: nothing to answer
+    }
+    let inspected = inspect(&head);
+    if !inspected.upgrade {
+        if let Some(fallback) = shared.fallback.clone() {
+            let io = ServerStream::Boxed(Box::new(crate::stream::Rewind::new(head, stream)));
+            drop(handshaking);
+            fallback(io, peer, shared).await;
+            return;
+        }
+    }
+    let route = inspected.path.as_deref().and_then(|path| shared.router.find(path)).cloned();
+    let Some(route) = route else {
+        let mut hs = ServerHandshake::new(Config::default(), start);
+        hs.handle_data(Instant::now(), &head);
+        let _ = server_handshake::<_, Tokio, _, _>(stream, hs, |_| async {
+            Err::<Accept, _>(Rejection::new(404).body("no such path"))
+        })
+        .await;
+        shared.metrics.refused.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let mut hs = ServerHandshake::new(route.config(&shared.settings), start);
+    hs.handle_data(Instant::now(), &head);
+    debug_assert!(hs.poll_timeout().is_some());
+    route.connect(stream, hs, peer, shared, handshaking).await;
+}
+
+/// What the server needs from the head before the handshake parser sees it.
+struct Inspected {
+    path: Option<String>,
+    /// `Upgrade: websocket` is present (a WebSocket handshake, valid or not).
+    upgrade: bool,
+}
+
+fn inspect(head: &[u8]) -> Inspected {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    if !matches!(req.parse(head), Ok(httparse::Status::Complete(_))) {
+        return Inspected { path: None, upgrade: true };
+    }
+    let path = req.path.map(|p| p.split('?').next().unwrap_or(p).to_owned());
+    let upgrade = req.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("upgrade")
+            && h.value
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+    });
+    Inspected { path, upgrade }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inspect;
+
+    #[test]
+    fn inspects_path_and_upgrade() {
+        let ws = inspect(b"GET /chat?x=1 HTTP/1.1\r\nHost: a\r\nUpgrade: WebSocket\r\n\r\n");
+        assert_eq!((ws.path.as_deref(), ws.upgrade), (Some("/chat"), true));
+        let http = inspect(b"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!((http.path.as_deref(), http.upgrade), (Some("/index.html"), false));
+        let h2c = inspect(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c, websocket\r\n\r\n");
+        assert!(h2c.upgrade);
+        // Not HTTP at all: the handshake parser answers it.
+        assert!(inspect(b"\x16\x03\x01garbage\r\n\r\n").upgrade);
+    }
+}

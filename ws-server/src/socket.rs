@@ -1,0 +1,359 @@
+//! A server connection's task: the WebSocket, its handle's queue and the handlers, in one loop.
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use ws_proto::{CloseCause, CloseCode, CloseInfo, Event, Initiator, Message, State};
+use ws_tokio::{Error, WebSocket};
+
+use crate::ServerStream;
+use crate::conn::{Conn, Handle, Out};
+use crate::route::{Fragment, OnClose, OnPong};
+use crate::settings::Backpressure;
+
+/// One server connection, for routes written as an async function ([`Route::handle`]):
+/// receive with [`recv`](Self::recv), send through [`conn`](Self::conn) (from this task or
+/// any other) or with [`send`](Self::send) (waits until written).
+///
+/// Receiving drives the connection: the queue of its [`Handle`], keepalive pings, pongs and
+/// the closing handshake all progress while `recv` is awaited, so keep receiving until it
+/// returns `None`. When the function returns (or the `Socket` is dropped) an open connection
+/// is closed with 1000 and finished in the background; `on_close` runs either way.
+///
+/// [`Route::handle`]: crate::Route::handle
+pub struct Socket<D: Send + Sync + 'static = ()> {
+    ws: Option<WebSocket<ServerStream>>,
+    conn: Conn<D>,
+    /// `Connection::rtt_samples` already reported.
+    rtt_seen: u64,
+    on_pong: Option<OnPong<D>>,
+    on_close: Option<OnClose<D>>,
+    /// Ends the connection's registration when dropped (counts, registry, topics).
+    registration: Option<Registration>,
+}
+
+impl<D: Send + Sync + 'static> Socket<D> {
+    pub(crate) fn new(
+        ws: WebSocket<ServerStream>,
+        conn: Conn<D>,
+        on_pong: Option<OnPong<D>>,
+        on_close: Option<OnClose<D>>,
+        registration: Registration,
+    ) -> Self {
+        Socket {
+            ws: Some(ws),
+            conn,
+            rtt_seen: 0,
+            on_pong,
+            on_close,
+            registration: Some(registration),
+        }
+    }
+
+    /// The connection's handle (send from anywhere, request details, lag) and data.
+    pub fn conn(&self) -> &Conn<D> {
+        &self.conn
+    }
+
+    /// The next whole text or binary message. Pings, pongs and the peer's Close are handled
+    /// here (the lag is updated from each answering Pong). `None` once the connection has
+    /// ended (see [`close_info`](Self::close_info)); `Err` if the peer broke the protocol (the
+    /// Close with its code has been sent), then `None`. Cancel-safe.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// The next frame of a data message, without joining fragments (see
+    /// [`recv`](Self::recv)). Do not mix with `recv` inside one message.
+    pub async fn recv_fragment(&mut self) -> Option<Result<Fragment, Error>> {
+        poll_fn(|cx| self.poll_fragment(cx)).await
+    }
+
+    /// Sends a message and waits until it is written (not subject to the handle's bound:
+    /// this task waits instead).
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        let ws = self.ws.as_mut().ok_or_else(Error::unsent)?;
+        ws.send(message).await
+    }
+
+    /// Starts the closing handshake; keep calling [`recv`](Self::recv) until `None` to finish
+    /// it (or return: it is finished in the background).
+    pub async fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+        let ws = self.ws.as_mut().ok_or_else(Error::unsent)?;
+        ws.close(code, reason).await
+    }
+
+    /// How the connection ended, once it has.
+    pub fn close_info(&self) -> Option<&CloseInfo> {
+        self.ws.as_ref()?.close_info()
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            if self.pump(cx) {
+                return Poll::Ready(None);
+            }
+            let Some(ws) = self.ws.as_mut() else { return Poll::Ready(None) };
+            let polled = ws.poll_recv(cx);
+            self.conn.core.socket_buffered.store(ws.buffered_amount(), Ordering::Relaxed);
+            match ready!(polled) {
+                Some(Ok(Message::Pong(_))) => self.pong(),
+                Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
+                    self.count_in(message_len(&message));
+                    return Poll::Ready(Some(Ok(message)));
+                }
+                Some(Ok(_)) => {}
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    fn poll_fragment(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Fragment, Error>>> {
+        loop {
+            if self.pump(cx) {
+                return Poll::Ready(None);
+            }
+            let Some(ws) = self.ws.as_mut() else { return Poll::Ready(None) };
+            let polled = ws.poll_recv_event(cx);
+            self.conn.core.socket_buffered.store(ws.buffered_amount(), Ordering::Relaxed);
+            match ready!(polled) {
+                Some(Ok(Event::Pong(_))) => self.pong(),
+                Some(Ok(Event::Data { kind, payload, first, fin })) => {
+                    if fin {
+                        self.count_in(0);
+                    }
+                    let m = &self.conn.core.server.metrics;
+                    m.bytes_in.fetch_add(payload.len() as u64, Ordering::Relaxed);
+                    return Poll::Ready(Some(Ok(Fragment { kind, payload, first, fin })));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => return Poll::Ready(None),
+            }
+        }
+    }
+
+    fn count_in(&self, bytes: usize) {
+        let m = &self.conn.core.server.metrics;
+        m.messages_in.fetch_add(1, Ordering::Relaxed);
+        m.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// A Pong arrived: if it answered our Ping, record the lag.
+    fn pong(&mut self) {
+        let Some(ws) = self.ws.as_ref() else { return };
+        let samples = ws.connection().rtt_samples();
+        if samples == self.rtt_seen {
+            return;
+        }
+        self.rtt_seen = samples;
+        let Some(lag) = ws.last_rtt() else { return };
+        let nanos = u64::try_from(lag.as_nanos()).unwrap_or(u64::MAX - 1);
+        self.conn.core.lag_nanos.store(nanos, Ordering::Relaxed);
+        self.conn.core.server.metrics.record_lag(lag);
+        if let Some(on_pong) = &self.on_pong {
+            on_pong(&self.conn, lag);
+        }
+    }
+
+    /// Moves what the handle queued into the connection while the socket's own queue is below
+    /// the bound, and registers for more. True if the server is being torn down: stop now.
+    fn pump(&mut self, cx: &mut Context<'_>) -> bool {
+        let core = &self.conn.core;
+        if core.server.killed.load(Ordering::Relaxed) {
+            return true;
+        }
+        let Some(ws) = self.ws.as_mut() else { return true };
+        let mut outbox = self.conn.lock();
+        let mut freed = false;
+        while let Some(item) = outbox.items.front() {
+            let control = matches!(item, Out::Ping(_) | Out::Close(..));
+            if !control && ws.buffered_amount() >= core.max_backpressure {
+                break;
+            }
+            let Some(item) = outbox.items.pop_front() else { break };
+            let now = Instant::now();
+            let conn = ws.connection_mut();
+            // Errors mean the connection is closing: the message is not sent (as `Sent::Closed`
+            // would have said a moment later).
+            let _ = match item {
+                Out::Text(t) => {
+                    outbox.bytes -= t.len();
+                    freed = true;
+                    conn.send_message(now, Message::Text(t))
+                }
+                Out::Binary(b) => {
+                    outbox.bytes -= b.len();
+                    freed = true;
+                    conn.send_message(now, Message::Binary(b))
+                }
+                Out::Prepared(f) => {
+                    outbox.bytes -= f.encoded().len();
+                    freed = true;
+                    conn.send_prepared(&f)
+                }
+                Out::Ping(p) => conn.ping(now, &p),
+                Out::Close(code, reason) => conn.close(now, code, &reason),
+            };
+        }
+        if !outbox.items.is_empty() && ws.buffered_amount() >= core.max_backpressure {
+            // Blocked on the socket: its becoming writable wakes this task.
+        } else if !outbox.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            outbox.waker = Some(cx.waker().clone());
+        }
+        if ws.connection().state() != State::Open {
+            outbox.closing = true;
+        }
+        drop(outbox);
+        if freed && core.policy == Backpressure::Wait {
+            core.room.notify_waiters();
+        }
+        false
+    }
+
+    /// Ends the connection: closes it (1000) if still open, drives it to its end within the
+    /// close timeout, then runs `on_close`. Dropping the `Socket` does the same in a spawned
+    /// task.
+    pub(crate) async fn finish(mut self) {
+        finish_parts(
+            self.ws.take(),
+            self.conn.clone(),
+            self.rtt_seen,
+            self.on_pong.take(),
+            self.on_close.take(),
+            self.registration.take(),
+        )
+        .await;
+    }
+}
+
+async fn finish_parts<D: Send + Sync + 'static>(
+    ws: Option<WebSocket<ServerStream>>,
+    conn: Conn<D>,
+    rtt_seen: u64,
+    on_pong: Option<OnPong<D>>,
+    on_close: Option<OnClose<D>>,
+    registration: Option<Registration>,
+) {
+    let mut socket = Socket { ws, conn, rtt_seen, on_pong, on_close: None, registration: None };
+    if let Some(ws) = socket.ws.as_mut() {
+        if ws.state() == State::Open && !socket.conn.core.server.killed.load(Ordering::Relaxed) {
+            let _ = ws.close(CloseCode::NORMAL, "").await;
+        }
+    }
+    // Drive to the end: the peer's Close, the transport's end (bounded by the close timeout).
+    while let Some(result) = socket.recv().await {
+        if result.is_err() {
+            continue;
+        }
+    }
+    let info = socket.close_info().cloned().unwrap_or(CloseInfo {
+        initiator: Initiator::Local,
+        sent: None,
+        received: None,
+        clean: false,
+        cause: CloseCause::CloseTimeout,
+    });
+    socket.conn.core.closed.store(true, Ordering::Relaxed);
+    socket.conn.core.server.metrics.record_close(info.code().0);
+    if let Some(on_close) = &on_close {
+        on_close(&socket.conn, &info);
+    }
+    drop(registration);
+}
+
+impl<D: Send + Sync + 'static> Drop for Socket<D> {
+    fn drop(&mut self) {
+        let Some(registration) = self.registration.take() else { return };
+        let fut = finish_parts(
+            self.ws.take(),
+            self.conn.clone(),
+            self.rtt_seen,
+            self.on_pong.take(),
+            self.on_close.take(),
+            Some(registration),
+        );
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            drop(rt.spawn(fut));
+        }
+    }
+}
+
+/// A place reserved under the server's and the route's connection caps, released when dropped.
+pub(crate) struct Reserved {
+    pub(crate) server: Arc<crate::server::Shared>,
+    pub(crate) route_open: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Reserved {
+    pub(crate) fn new(
+        server: &Arc<crate::server::Shared>,
+        route_open: &Arc<std::sync::atomic::AtomicUsize>,
+    ) -> Self {
+        server.metrics.open.fetch_add(1, Ordering::Relaxed);
+        route_open.fetch_add(1, Ordering::Relaxed);
+        Reserved { server: Arc::clone(server), route_open: Arc::clone(route_open) }
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        self.server.metrics.open.fetch_sub(1, Ordering::Relaxed);
+        self.route_open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A connection's place in its server: released (registry, topics, reservation) when dropped.
+pub(crate) struct Registration {
+    pub(crate) handle: Handle,
+    pub(crate) _reserved: Reserved,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let core = &self.handle.core;
+        core.closed.store(true, Ordering::Relaxed);
+        let topics = std::mem::take(&mut *core.topics.lock().unwrap_or_else(|e| e.into_inner()));
+        for topic in topics {
+            core.server.hub.unsubscribe(&topic, core.id);
+        }
+        core.server.unregister(core.id);
+        core.room.notify_waiters();
+    }
+}
+
+fn message_len(message: &Message) -> usize {
+    match message {
+        Message::Text(t) => t.len(),
+        Message::Binary(b) => b.len(),
+        _ => 0,
+    }
+}
+
+/// Runs a callback route's connection: `on_open`, then every message to `on_message` (or
+/// every frame to `on_fragment`), then the end and `on_close`.
+pub(crate) async fn run_callbacks<D: Send + Sync + 'static>(
+    mut socket: Socket<D>,
+    on_open: Option<crate::route::OnConn<D>>,
+    on_message: Option<crate::route::OnMessage<D>>,
+    on_fragment: Option<crate::route::OnFragment<D>>,
+) {
+    if let Some(on_open) = &on_open {
+        on_open(&socket.conn);
+    }
+    if let Some(on_fragment) = on_fragment {
+        while let Some(Ok(fragment)) = socket.recv_fragment().await {
+            on_fragment(&socket.conn, fragment);
+        }
+    } else {
+        while let Some(Ok(message)) = socket.recv().await {
+            if let Some(on_message) = &on_message {
+                on_message(&socket.conn, message);
+            }
+        }
+    }
+    socket.finish().await;
+}

@@ -82,6 +82,6 @@ pub use socket::Socket;
 pub use stream::{Io, PeerAddr, Rewind, ServerStream};
 
 pub use ws_proto::{
-    CloseCode, CloseInfo, Initiator, Message, MessageKind, PreparedFrame, Utf8Bytes,
+    CloseCause, CloseCode, CloseInfo, Initiator, Message, MessageKind, PreparedFrame, Utf8Bytes,
 };
 pub use ws_tokio::Error;

@@ -195,6 +195,13 @@ impl<D: Send + Sync + 'static> Route<D> {
         self
     }
 
+    /// How long a closing handshake may take before the transport is closed anyway (default
+    /// 5 s): bounds a peer that does not read our Close.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.close_timeout = timeout;
+        self
+    }
+
     /// Each connection's bound on queued bytes (default 64 KiB) and what happens past it.
     pub fn backpressure(mut self, max_bytes: usize, policy: Backpressure) -> Self {
         self.settings.max_backpressure = max_bytes;

@@ -376,6 +376,11 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>) {
         match accepted {
             Ok((stream, peer, tls)) => {
                 backoff = Duration::from_millis(5);
+                if let (AcceptedStream::Tcp(tcp), Some(size)) =
+                    (&stream, shared.settings.socket_send_buffer)
+                {
+                    let _ = socket2::SockRef::from(tcp).set_send_buffer_size(size);
+                }
                 spawn_connection(stream, peer, tls, &shared);
             }
             // Out of descriptors or memory: pause rather than spin (the connections that end

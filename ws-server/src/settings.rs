@@ -122,6 +122,11 @@ pub struct ServerSettings {
     /// How long a graceful shutdown waits for connections to finish their closing handshake
     /// before dropping the rest.
     pub shutdown_timeout: Duration,
+    /// The kernel send buffer of each accepted TCP socket (`SO_SNDBUF`). `None` (the default)
+    /// leaves it to the kernel's autotuning, which on Linux lets one socket hold up to
+    /// `net.ipv4.tcp_wmem`'s maximum (4 MiB by default) for a peer that does not read, on top
+    /// of the per-connection queue bound. Set it to bound that memory per connection.
+    pub socket_send_buffer: Option<usize>,
 }
 
 impl Default for ServerSettings {
@@ -131,6 +136,7 @@ impl Default for ServerSettings {
             handshake_timeout: Duration::from_secs(10),
             max_request_bytes: 8 << 10,
             shutdown_timeout: Duration::from_secs(10),
+            socket_send_buffer: None,
         }
     }
 }

@@ -98,7 +98,8 @@ impl<D: Send + Sync + 'static> Socket<D> {
             }
             let Some(ws) = self.ws.as_mut() else { return Poll::Ready(None) };
             let polled = ws.poll_recv(cx);
-            self.conn.core.socket_buffered.store(ws.buffered_amount(), Ordering::Relaxed);
+            let buffered = ws.buffered_amount();
+            self.note_buffered(buffered);
             match ready!(polled) {
                 Some(Ok(Message::Pong(_))) => self.pong(),
                 Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
@@ -118,7 +119,8 @@ impl<D: Send + Sync + 'static> Socket<D> {
             }
             let Some(ws) = self.ws.as_mut() else { return Poll::Ready(None) };
             let polled = ws.poll_recv_event(cx);
-            self.conn.core.socket_buffered.store(ws.buffered_amount(), Ordering::Relaxed);
+            let buffered = ws.buffered_amount();
+            self.note_buffered(buffered);
             match ready!(polled) {
                 Some(Ok(Event::Pong(_))) => self.pong(),
                 Some(Ok(Event::Data { kind, payload, first, fin })) => {
@@ -132,6 +134,18 @@ impl<D: Send + Sync + 'static> Socket<D> {
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => return Poll::Ready(None),
+            }
+        }
+    }
+
+    /// Publishes what the socket holds for senders; wakes waiting senders when it shrank.
+    fn note_buffered(&self, buffered: usize) {
+        let core = &self.conn.core;
+        let before = core.socket_buffered.load(Ordering::Relaxed);
+        if before != buffered {
+            core.socket_buffered.store(buffered, Ordering::Relaxed);
+            if buffered < before && core.policy == Backpressure::Wait {
+                core.room.notify_waiters();
             }
         }
     }
@@ -199,9 +213,9 @@ impl<D: Send + Sync + 'static> Socket<D> {
                 Out::Close(code, reason) => conn.close(now, code, &reason),
             };
         }
-        if !outbox.items.is_empty() && ws.buffered_amount() >= core.max_backpressure {
-            // Blocked on the socket: its becoming writable wakes this task.
-        } else if !outbox.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+        // Registered even while blocked on the socket: a Close or Ping queued meanwhile must
+        // not wait for the peer to read.
+        if !outbox.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             outbox.waker = Some(cx.waker().clone());
         }
         if ws.connection().state() != State::Open {
@@ -239,10 +253,9 @@ async fn finish_parts<D: Send + Sync + 'static>(
     registration: Option<Registration>,
 ) {
     let mut socket = Socket { ws, conn, rtt_seen, on_pong, on_close: None, registration: None };
-    if let Some(ws) = socket.ws.as_mut() {
-        if ws.state() == State::Open && !socket.conn.core.server.killed.load(Ordering::Relaxed) {
-            let _ = ws.close(CloseCode::NORMAL, "").await;
-        }
+    if socket.ws.as_ref().is_some_and(|ws| ws.state() == State::Open) {
+        // Through the queue, behind what was queued before it.
+        let _ = socket.conn.close(CloseCode::NORMAL, "");
     }
     // Drive to the end: the peer's Close, the transport's end (bounded by the close timeout).
     while let Some(result) = socket.recv().await {
@@ -259,10 +272,11 @@ async fn finish_parts<D: Send + Sync + 'static>(
     });
     socket.conn.core.closed.store(true, Ordering::Relaxed);
     socket.conn.core.server.metrics.record_close(info.code().0);
+    // Out of the registry and its topics first: `on_close` sees the server without it.
+    drop(registration);
     if let Some(on_close) = &on_close {
         on_close(&socket.conn, &info);
     }
-    drop(registration);
 }
 
 impl<D: Send + Sync + 'static> Drop for Socket<D> {

@@ -44,6 +44,48 @@ fn memory_limit(limits: HandshakeLimits, stream: &[u8]) -> usize {
     (64 << 10) + 4 * limits.max_bytes.min(stream.len()) + 2 * stream.len()
 }
 
+/// Where the oracle says the request line goes wrong, if it does within `max_bytes`: the index
+/// of the first byte that cannot continue `[CR|LF]* method SP target SP "HTTP/1."` (method: 1 to
+/// 16 token characters; target: visible ASCII), and the error expected there. Written without
+/// the parser's state machine, from the grammar.
+fn request_line_error(stream: &[u8], max_bytes: usize) -> Option<(usize, HandshakeError)> {
+    let s = &stream[..stream.len().min(max_bytes)];
+    let bad = |i: usize| (i < s.len()).then_some((i, HandshakeError::MalformedHttp));
+    if s.first() == Some(&0x16) {
+        return Some((0, HandshakeError::NotHttp));
+    }
+    let tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+    // One optional empty line: CRLF or a bare LF; a CR must be followed by LF.
+    let lead = match s {
+        [b'\r', b'\n', ..] => 2,
+        [b'\n', ..] => 1,
+        [b'\r', ..] => return bad(1),
+        _ => 0,
+    };
+    let method = s[lead..].iter().take_while(|b| tchar(b)).count();
+    if method > 16 {
+        return bad(lead + 16);
+    }
+    let after_method = lead + method;
+    if method == 0 || s.get(after_method).is_some_and(|b| *b != b' ') {
+        return bad(after_method);
+    }
+    let t0 = after_method + 1;
+    let target =
+        s.get(t0..).unwrap_or(&[]).iter().take_while(|b| (0x21..=0x7e).contains(*b)).count();
+    let after_target = t0 + target;
+    if s.get(after_target).is_some_and(|b| *b != b' ' || target == 0) {
+        return bad(after_target);
+    }
+    let v0 = after_target + 1;
+    let version = s.get(v0..).unwrap_or(&[]);
+    let matched = version.iter().zip(b"HTTP/1.").take_while(|(a, b)| a == b).count();
+    if matched < 7 && matched < version.len() {
+        return bad(v0 + matched);
+    }
+    None
+}
+
 /// Where the oracle says the header block ends, if it does within `max_bytes`.
 fn block_end(stream: &[u8], max_bytes: usize) -> Option<usize> {
     let end = stream.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
@@ -91,8 +133,12 @@ fn feed_checked<P: Parser>(
     stream: &[u8],
     seed: u64,
     max_bytes: usize,
+    line_error: Option<(usize, HandshakeError)>,
 ) -> Result<Option<P::Output>, HandshakeError> {
     let end = block_end(stream, max_bytes);
+    if let (Some((at, _)), Some(e)) = (&line_error, end) {
+        assert!(*at < e, "the request line's wrong byte comes before any block end");
+    }
     let mut fed = 0usize;
     let mut calls = 0u64;
     for chunk in Splitter::new(seed).split(stream) {
@@ -104,6 +150,15 @@ fn feed_checked<P: Parser>(
             work <= fed as u64 + 3 * calls,
             "scanned {work} bytes for {fed} fed in {calls} calls"
         );
+        // A request line that cannot be one is refused at the first call that fed its first
+        // wrong byte: before any other answer.
+        if let Some((at, expected)) = &line_error {
+            if fed > *at {
+                assert_eq!(r.as_ref().err(), Some(expected), "request line wrong at {at}");
+                return r;
+            }
+            assert!(r.is_ok(), "refused {r:?} before the wrong byte at {at} arrived");
+        }
         match (&r, end) {
             (Ok(None), Some(e)) => assert!(fed < e, "block ended at {e}, {fed} fed, no answer"),
             (Ok(None), None) => assert!(fed < max_bytes, "{fed} bytes buffered past the limit"),
@@ -134,7 +189,8 @@ pub fn run_request(data: &[u8]) {
     let limits = limits_for(ctl);
     let limit = memory_limit(limits, stream);
     let chunked = bounded("request", limit, || {
-        feed_checked(&mut RequestParser::new(limits), stream, seed, limits.max_bytes)
+        let line_error = request_line_error(stream, limits.max_bytes);
+        feed_checked(&mut RequestParser::new(limits), stream, seed, limits.max_bytes, line_error)
     });
     let whole = bounded("request", limit, || RequestParser::new(limits).feed(stream));
     match (&chunked, &whole) {
@@ -143,8 +199,9 @@ pub fn run_request(data: &[u8]) {
     }
     match chunked {
         Ok(None) => {}
+        Err(HandshakeError::NotHttp) => {}
         Err(e) => {
-            let status = e.status().expect("every request error has a status");
+            let status = e.status().expect("every request error but NotHttp has a status");
             let resp = e.response().expect("every request error has a response");
             let head = format!("HTTP/1.1 {status} ");
             assert!(resp.starts_with(head.as_bytes()), "bad refusal {resp:?}");
@@ -211,7 +268,7 @@ pub fn run_response(data: &[u8]) {
     let (_, mut hs, req) = client_request(ctl);
     let limit = memory_limit(limits, stream);
     let chunked =
-        bounded("response", limit, || feed_checked(&mut hs, stream, seed, limits.max_bytes));
+        bounded("response", limit, || feed_checked(&mut hs, stream, seed, limits.max_bytes, None));
     let (_, mut hs2, _) = client_request(ctl);
     let whole = bounded("response", limit, || hs2.feed(stream));
     match (&chunked, &whole) {

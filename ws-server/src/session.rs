@@ -9,7 +9,7 @@ use std::time::Instant;
 use tokio::io::AsyncReadExt;
 use ws_common::aio::server_handshake;
 use ws_proto::Config;
-use ws_proto::handshake::{Accept, Handshake, Rejection, Request, ServerHandshake};
+use ws_proto::handshake::{Accept, Handshake, Rejection, Request, RequestStart, ServerHandshake};
 use ws_tokio::Tokio;
 
 use crate::conn::{Conn, Core, Handle, Outbox};
@@ -177,6 +177,9 @@ pub(crate) async fn serve_stream(
     let mut head = Vec::with_capacity(1024);
     let read = tokio::time::timeout_at(deadline.into(), async {
         let mut buf = [0u8; 2048];
+        // What cannot be a request is answered (400, or closed for a TLS ClientHello) at its
+        // first wrong byte, not after the limit or the timeout.
+        let mut start = RequestStart::new();
         loop {
             let n = stream.read(&mut buf).await?;
             if n == 0 {
@@ -184,7 +187,10 @@ pub(crate) async fn serve_stream(
             }
             let scan_from = head.len().saturating_sub(3);
             head.extend_from_slice(&buf[..n]);
-            if head[scan_from..].windows(4).any(|w| w == b"\r\n\r\n") || head.len() > limit {
+            if start.check(&buf[..n]).is_err()
+                || head[scan_from..].windows(4).any(|w| w == b"\r\n\r\n")
+                || head.len() > limit
+            {
                 return Ok(true);
             }
         }

@@ -222,3 +222,26 @@ async fn ipv6_loopback() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn what_cannot_be_http_is_refused_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (addr, _, _) = serve_route("/", echo()).await;
+    // Well within the 10 s handshake timeout, without waiting for more bytes.
+    tokio::time::timeout(Duration::from_secs(3), async {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(b"\x00\x01garbage").await.unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400 "), "{answer:?}");
+
+        // A TLS ClientHello on the plain port: closed without an HTTP answer.
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).await.unwrap();
+        let mut answer = Vec::new();
+        tcp.read_to_end(&mut answer).await.unwrap();
+        assert!(answer.is_empty(), "{answer:?}");
+    })
+    .await
+    .expect("answered at once");
+}

@@ -15,6 +15,9 @@ pub enum HandshakeError {
     TooManyHeaders,
     /// Not parseable as HTTP/1.1.
     MalformedHttp,
+    /// The first byte was a TLS handshake record (`0x16`): a `wss://` client on a plain port.
+    /// It has no HTTP response: the connection is closed.
+    NotHttp,
     /// The request method was not GET.
     MethodNotAllowed,
     /// HTTP/1.0 (or another version below 1.1).
@@ -106,6 +109,7 @@ impl fmt::Display for HandshakeError {
             HandshakeError::HeadersTooLarge => f.write_str("handshake headers too large"),
             HandshakeError::TooManyHeaders => f.write_str("too many handshake headers"),
             HandshakeError::MalformedHttp => f.write_str("malformed HTTP"),
+            HandshakeError::NotHttp => f.write_str("not HTTP (a TLS handshake on a plain port?)"),
             HandshakeError::MethodNotAllowed => f.write_str("method must be GET"),
             HandshakeError::UnsupportedHttpVersion => f.write_str("HTTP/1.1 or later required"),
             HandshakeError::MissingHost => f.write_str("missing or repeated Host header"),

@@ -21,6 +21,7 @@ mod drive_client;
 mod drive_server;
 mod error;
 mod headers;
+mod request_start;
 mod server;
 mod url;
 
@@ -29,6 +30,7 @@ pub use drive_client::ClientHandshake;
 pub use drive_server::ServerHandshake;
 pub use error::HandshakeError;
 pub use headers::{ExtensionOffer, Headers, parse_extensions};
+pub use request_start::RequestStart;
 pub use server::{Accept, Rejection, Request, RequestParser, reject};
 
 pub use url::WsUrl;

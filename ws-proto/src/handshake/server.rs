@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use super::headers::{ExtensionOffer, Headers, is_field_value, is_token, parse_extensions};
 use super::{
-    HandshakeError, HandshakeLimits, HeaderBuffer, Negotiated, Response, derive_accept_key,
-    is_valid_key,
+    HandshakeError, HandshakeLimits, HeaderBuffer, Negotiated, RequestStart, Response,
+    derive_accept_key, is_valid_key,
 };
 
 /// Parses an opening-handshake request fed in pieces.
@@ -33,12 +33,20 @@ use super::{
 pub struct RequestParser {
     buf: HeaderBuffer,
     limits: HandshakeLimits,
+    start: RequestStart,
+    /// Bytes given to `start` (at most `limits.max_bytes`).
+    checked: usize,
 }
 
 impl RequestParser {
     /// A parser enforcing `limits`.
     pub fn new(limits: HandshakeLimits) -> Self {
-        RequestParser { buf: HeaderBuffer::new(limits), limits }
+        RequestParser {
+            buf: HeaderBuffer::new(limits),
+            limits,
+            start: RequestStart::new(),
+            checked: 0,
+        }
     }
 
     /// Feeds received bytes. `Ok(None)`: the request is incomplete, feed more. `Ok(Some)`: the
@@ -47,6 +55,12 @@ impl RequestParser {
     /// `Err`, further input is only kept for `take_remaining`.)
     pub fn feed(&mut self, data: &[u8]) -> Result<Option<Request>, HandshakeError> {
         let max_headers = self.limits.max_headers;
+        if !self.start.is_done() && self.checked < self.limits.max_bytes {
+            // Refuse what cannot be a request at its first wrong byte (within the limit).
+            let take = data.len().min(self.limits.max_bytes - self.checked);
+            self.checked += take;
+            self.start.check(&data[..take])?;
+        }
         match self.buf.feed(data)? {
             None => Ok(None),
             Some(block) => parse_request(block, max_headers).map(Some),
@@ -476,7 +490,7 @@ mod tests {
         assert_eq!(parse(&huge).unwrap_err(), HandshakeError::HeadersTooLarge);
         // A slow drip without an end is refused once over the limit, not buffered forever.
         let mut p = RequestParser::new(HandshakeLimits::default());
-        let mut result = Ok(None);
+        let mut result = p.feed(b"GET / HTTP/1.1\r\nX: ");
         for _ in 0..20_000 {
             result = p.feed(b"a");
             if result.is_err() {
@@ -484,5 +498,11 @@ mod tests {
             }
         }
         assert_eq!(result.unwrap_err(), HandshakeError::HeadersTooLarge);
+        // What cannot be a request line is refused at its first wrong byte.
+        let mut p = RequestParser::new(HandshakeLimits::default());
+        assert_eq!(p.feed(b"GE"), Ok(None));
+        assert_eq!(p.feed(b"T /\x00"), Err(HandshakeError::MalformedHttp));
+        let e = RequestParser::new(HandshakeLimits::default()).feed(b"\x16\x03\x01").unwrap_err();
+        assert_eq!((e.clone(), e.status(), e.response()), (HandshakeError::NotHttp, None, None));
     }
 }

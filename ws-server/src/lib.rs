@@ -70,7 +70,16 @@
 //! same policy, hook and negotiation. A connection whose first request is an upgrade to a
 //! route never touches hyper, so the WebSocket path costs what it costs without HTTP. Without
 //! an HTTP side, other requests are refused by the handshake as before. See [`http`].
+//!
+//! ## axum
+//!
+//! With the `axum` feature, both ways: a route mounted in an axum `Router`
+//! ([`axum::route`], with the upgrade and negotiation still this crate's, and
+//! [`ServerBuilder::build_embedded`] for a server without listeners), and an axum app serving
+//! the HTTP side of a server ([`ServerBuilder::http_service`]). See [`axum`](mod@axum).
 
+#[cfg(feature = "axum")]
+pub mod axum;
 #[cfg(feature = "http")]
 pub mod http;
 

@@ -49,6 +49,8 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 
 pub use files::StaticDir;
+#[cfg(feature = "axum")]
+pub(crate) use serve::upgrade;
 
 use crate::route::BoxFuture;
 use crate::server::Fallback;

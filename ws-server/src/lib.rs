@@ -57,6 +57,31 @@
 //! it), 64 KiB of queued data per connection (then messages are dropped and counted), a Ping
 //! every 20 s whatever the traffic and 20 s of silence before a peer is dropped (1011),
 //! compression off, a 10 s graceful-shutdown deadline.
+//!
+//! ## HTTP on the same port
+//!
+//! With the `http` feature (default), [`ServerBuilder::http`] (an async function from
+//! [`HttpRequest`](http::HttpRequest) to [`HttpResponse`](http::HttpResponse)),
+//! [`ServerBuilder::http_service`] (a tower service, an axum `Router` for instance) and
+//! [`ServerBuilder::static_dir`] answer every request that is not a WebSocket upgrade to a
+//! route, through hyper: keep-alive, chunked bodies and pipelining are hyper's, request bodies
+//! are read with a limit ([`ServerBuilder::max_body_size`], 1 MiB by default; 413 past it).
+//! An upgrade arriving later on a keep-alive connection still reaches its route, with the
+//! same policy, hook and negotiation. A connection whose first request is an upgrade to a
+//! route never touches hyper, so the WebSocket path costs what it costs without HTTP. Without
+//! an HTTP side, other requests are refused by the handshake as before. See [`http`].
+//!
+//! ## axum
+//!
+//! With the `axum` feature, both ways: a route mounted in an axum `Router`
+//! ([`axum::route`], with the upgrade and negotiation still this crate's, and
+//! [`ServerBuilder::build_embedded`] for a server without listeners), and an axum app serving
+//! the HTTP side of a server ([`ServerBuilder::http_service`]). See [`axum`](mod@axum).
+
+#[cfg(feature = "axum")]
+pub mod axum;
+#[cfg(feature = "http")]
+pub mod http;
 
 mod conn;
 mod hub;

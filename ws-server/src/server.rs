@@ -39,7 +39,7 @@ pub(crate) struct Shared {
     pub(crate) shutting_down: AtomicBool,
     /// The shutdown deadline passed: connections stop where they are.
     pub(crate) killed: AtomicBool,
-    shutdown: watch::Sender<Option<CloseCode>>,
+    pub(crate) shutdown: watch::Sender<Option<CloseCode>>,
     tasks: AtomicUsize,
     tasks_done: Notify,
     on_shutdown: Option<OnShutdown>,
@@ -64,10 +64,10 @@ impl Shared {
 }
 
 /// Counts a spawned task for the shutdown's wait.
-struct TaskGuard(Arc<Shared>);
+pub(crate) struct TaskGuard(Arc<Shared>);
 
 impl TaskGuard {
-    fn new(shared: &Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: &Arc<Shared>) -> Self {
         shared.tasks.fetch_add(1, Ordering::Relaxed);
         TaskGuard(Arc::clone(shared))
     }
@@ -101,6 +101,9 @@ pub struct ServerBuilder {
     hub: Option<Arc<dyn Hub>>,
     fallback: Option<Fallback>,
     on_shutdown: Option<OnShutdown>,
+    /// The HTTP side, made into the fallback when the server is built.
+    #[cfg(feature = "http")]
+    pub(crate) http: crate::http::HttpConfig,
 }
 
 impl ServerBuilder {
@@ -186,7 +189,7 @@ impl ServerBuilder {
         self
     }
 
-    #[allow(dead_code)]
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn fallback(mut self, fallback: Fallback) -> Self {
         self.fallback = Some(fallback);
         self
@@ -194,16 +197,47 @@ impl ServerBuilder {
 
     /// Binds every listener.
     pub async fn build(self) -> io::Result<Server> {
-        if self.router.is_empty() && self.fallback.is_none() {
+        let this = self.with_http_fallback();
+        if this.router.is_empty() && this.fallback.is_none() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "a server needs a route"));
         }
-        if self.binds.is_empty() {
+        if this.binds.is_empty() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "a server needs a listener"));
         }
+        let (shared, binds) = this.into_shared();
         let mut listeners = Vec::new();
-        for bind in self.binds {
+        for bind in binds {
             listeners.push(bind_one(bind).await?);
         }
+        Ok(Server { shared, listeners })
+    }
+
+    /// A server without listeners, whose connections come from another HTTP stack: mount its
+    /// routes there (with the `axum` feature: `ws_server::axum::route` for a [`Route`],
+    /// `ws_server::axum::routes` for those given to this builder). Its connections share the
+    /// hub, registry, metrics and settings of this builder as any server's do;
+    /// [`Server::serve_with_shutdown`] then only waits for the shutdown signal and closes them
+    /// gracefully. Listeners and HTTP settings given to the builder are ignored.
+    pub fn build_embedded(self) -> Server {
+        let (shared, _) = self.into_shared();
+        Server { shared, listeners: Vec::new() }
+    }
+
+    /// The HTTP side configured (handler, service, static files) as the fallback.
+    #[cfg(feature = "http")]
+    fn with_http_fallback(mut self) -> Self {
+        match std::mem::take(&mut self.http).into_fallback() {
+            Some(fallback) => self.fallback(fallback),
+            None => self,
+        }
+    }
+
+    #[cfg(not(feature = "http"))]
+    fn with_http_fallback(self) -> Self {
+        self
+    }
+
+    fn into_shared(self) -> (Arc<Shared>, Vec<Bind>) {
         let (shutdown, _) = watch::channel(None);
         let shared = Arc::new(Shared {
             settings: self.settings,
@@ -220,7 +254,7 @@ impl ServerBuilder {
             tasks_done: Notify::new(),
             on_shutdown: self.on_shutdown,
         });
-        Ok(Server { shared, listeners })
+        (shared, self.binds)
     }
 }
 
@@ -278,6 +312,8 @@ impl Server {
             hub: None,
             fallback: None,
             on_shutdown: None,
+            #[cfg(feature = "http")]
+            http: Default::default(),
         }
     }
 
@@ -474,7 +510,7 @@ impl Drop for HandshakeCount {
 /// Publishes, counts, inspects and shuts a server down, from anywhere. Cheap to clone.
 #[derive(Clone)]
 pub struct ServerHandle {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl ServerHandle {

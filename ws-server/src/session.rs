@@ -10,7 +10,7 @@ use tokio::io::AsyncReadExt;
 use ws_common::aio::server_handshake;
 use ws_proto::Config;
 use ws_proto::handshake::{Accept, Handshake, Rejection, Request, RequestStart, ServerHandshake};
-use ws_tokio::Tokio;
+use ws_tokio::{Tokio, WebSocket};
 
 use crate::conn::{Conn, Core, Handle, Outbox};
 use crate::route::{BoxFuture, Route};
@@ -34,7 +34,22 @@ pub(crate) trait ErasedRoute: Send + Sync + 'static {
         shared: Arc<Shared>,
         handshaking: HandshakeCount,
     ) -> BoxFuture<()>;
+
+    /// Runs the route's policy on a request whose HTTP exchange belongs to someone else (an
+    /// upgrade through hyper): the same checks and hook as [`connect`](Self::connect). On yes,
+    /// the [`Accept`] to answer with and what runs the connection once it is upgraded.
+    #[cfg(feature = "http")]
+    fn decide_upgrade(
+        self: Arc<Self>,
+        request: Request,
+        peer: PeerAddr,
+        shared: Arc<Shared>,
+    ) -> BoxFuture<Result<(Accept, Open), Rejection>>;
 }
+
+/// Runs an accepted connection (its handlers) once the transport is upgraded.
+#[cfg(feature = "http")]
+pub(crate) type Open = Box<dyn FnOnce(WebSocket<ServerStream>) -> BoxFuture<()> + Send>;
 
 impl<D: Send + Sync + 'static> ErasedRoute for Route<D> {
     fn config(&self, server: &ServerSettings) -> Config {
@@ -50,6 +65,22 @@ impl<D: Send + Sync + 'static> ErasedRoute for Route<D> {
         handshaking: HandshakeCount,
     ) -> BoxFuture<()> {
         Box::pin(connect(self, stream, hs, peer, shared, handshaking))
+    }
+
+    #[cfg(feature = "http")]
+    fn decide_upgrade(
+        self: Arc<Self>,
+        request: Request,
+        peer: PeerAddr,
+        shared: Arc<Shared>,
+    ) -> BoxFuture<Result<(Accept, Open), Rejection>> {
+        Box::pin(async move {
+            let mut decided = None;
+            let accept = decide(&self, &shared, request, peer, &mut decided).await?;
+            let decided = decided.ok_or_else(|| Rejection::new(500))?;
+            let open: Open = Box::new(move |ws| Box::pin(run(self, ws, decided, shared)));
+            Ok((accept, open))
+        })
     }
 }
 
@@ -77,11 +108,22 @@ async fn connect<D: Send + Sync + 'static>(
     })
     .await;
     drop(handshaking);
-    let Ok((mut ws, _)) = result else {
+    let Ok((ws, _)) = result else {
         shared.metrics.refused.fetch_add(1, Ordering::Relaxed);
         return;
     };
-    let Some(Decided { handle, data, registration }) = decided else { return };
+    let Some(decided) = decided else { return };
+    run(route, ws, decided, shared).await;
+}
+
+/// After the `101`: registers the connection and runs its handlers until it ends.
+async fn run<D: Send + Sync + 'static>(
+    route: Arc<Route<D>>,
+    mut ws: WebSocket<ServerStream>,
+    decided: Decided<D>,
+    shared: Arc<Shared>,
+) {
+    let Decided { handle, data, registration } = decided;
     if let Some(make) = &route.ping_payload {
         let make = Arc::clone(make);
         ws.connection_mut().set_ping_payload(move |n| make(n));
@@ -163,8 +205,9 @@ async fn decide<D: Send + Sync + 'static>(
 }
 
 /// Reads the request head (up to the server's limit, within the handshake deadline), picks
-/// the route by path, and hands the connection on: to the route, to the HTTP fallback if it is
-/// not a WebSocket upgrade, or answers 404.
+/// the route by path, and hands the connection on: to the route if it is a WebSocket upgrade
+/// to one, else to the HTTP fallback if there is one, else to the core (which refuses a
+/// request that is not an upgrade, and answers 404 where no route matches).
 pub(crate) async fn serve_stream(
     mut stream: ServerStream,
     peer: PeerAddr,
@@ -200,15 +243,17 @@ pub(crate) async fn serve_stream(
         return; // the peer left, failed, or was too slow: nothing to answer
     }
     let inspected = inspect(&head);
-    if !inspected.upgrade {
-        if let Some(fallback) = shared.fallback.clone() {
-            let io = ServerStream::Boxed(Box::new(crate::stream::Rewind::new(head, stream)));
-            drop(handshaking);
-            fallback(io, peer, shared).await;
-            return;
-        }
-    }
     let route = inspected.path.as_deref().and_then(|path| shared.router.find(path)).cloned();
+    // A WebSocket upgrade to a route never goes through the fallback; any other well-formed
+    // request does, when there is one (an HTTP handler may have upgrades of its own).
+    let to_route = inspected.upgrade && route.is_some();
+    if let (false, Some(fallback), Some(_)) = (to_route, &shared.fallback, &inspected.path) {
+        let fallback = Arc::clone(fallback);
+        let io = ServerStream::Boxed(Box::new(crate::stream::Rewind::new(head, stream)));
+        drop(handshaking);
+        fallback(io, peer, shared).await;
+        return;
+    }
     let Some(route) = route else {
         let mut hs = ServerHandshake::new(Config::default(), start);
         hs.handle_data(Instant::now(), &head);

@@ -10,6 +10,9 @@ use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use ws_server::{Route, Server, ServerBuilder, ServerHandle};
 
+mod http;
+pub use http::*;
+
 /// Bounds every wait of a test (a hang fails instead of blocking CI).
 pub async fn bounded<T>(fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(20), fut).await.expect("timed out")

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use ws_server::{Route, Server, ServerBuilder, ServerHandle};
 
 mod http;
+#[allow(unused_imports)]
 pub use http::*;
 
 /// Bounds every wait of a test (a hang fails instead of blocking CI).

@@ -71,7 +71,10 @@ fn run(args: Args) -> Result<(), Error> {
         let tcp = match tcp {
             Ok(tcp) => tcp,
             Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning (and
+                // logging) at full speed until some connection ends.
                 eprintln!("accept failed: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(50));
                 continue;
             }
         };

@@ -287,8 +287,10 @@ async fn bind_one(bind: Bind) -> io::Result<Listener> {
 
 #[cfg(feature = "tls")]
 type Acceptor = tokio_rustls::TlsAcceptor;
+/// Without TLS there is no acceptor (an empty type, cloned like the real one).
 #[cfg(not(feature = "tls"))]
-type Acceptor = std::convert::Infallible;
+#[derive(Clone)]
+enum Acceptor {}
 
 enum Listener {
     Tcp(TcpListener, Option<Acceptor>),

@@ -24,7 +24,8 @@
 #   a client's reported error). Needs nothing installed; a few seconds.
 #   Logs: conformance/reports/badinput/.
 # Interop: installs the peers (install-peers.sh) and runs the interop checks against Python
-#   websockets, Node ws and headless Chromium. Logs: conformance/reports/interop/.
+#   websockets, Node ws and headless Chromium, then ws-server's chat, ticker and echo examples
+#   against Python websockets and Chromium. Logs: conformance/reports/interop/.
 #
 # Environment: CONFORMANCE_TOOLS (where tools are installed, default conformance/.tools),
 # CARGO_TARGET_DIR (default: the workspace's target/), AUTOBAHN_JOBS (wstest processes at once,
@@ -68,6 +69,13 @@ if [ -n "$plan" ] || [ "$badinput" = yes ]; then
     for adapter in tokio async-std blocking; do
         cargo build --release --locked -p "ws-$adapter" --example echo_server
         cp "$CARGO_TARGET_DIR/release/examples/echo_server" "$bin/echo_server-$adapter"
+    done
+fi
+if [ "$interop" = yes ]; then
+    # ws-server's examples meet the interop peers.
+    cargo build --release --locked -p ws-server --example echo --example chat --example ticker
+    for name in echo chat ticker; do
+        cp "$CARGO_TARGET_DIR/release/examples/$name" "$bin/$name-ws-server"
     done
 fi
 

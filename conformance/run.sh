@@ -10,11 +10,12 @@
 #   interop        the bad-input checks, then the interop checks
 #   badinput       the bad-input checks only
 #
-# Autobahn: installs wstest (install-wstest.sh), builds the adapters' echo_server examples and
-#   this crate's binaries in release mode, runs the Autobahn|Testsuite on the agents of
-#   autobahn/expected.json (3 adapters x server and client role) following one of its named
-#   plans: "full" runs every case on every agent; "ci" runs the compression cases (12.*, 13.*)
-#   on ws-tokio-server and ws-async-std-client only and every other case on all six agents.
+# Autobahn: installs wstest (install-wstest.sh), builds the adapters' echo_server examples,
+#   ws-server's echo example and this crate's binaries in release mode, runs the
+#   Autobahn|Testsuite on the agents of autobahn/expected.json (3 adapters x server and client
+#   role, and ws-server's echo route) following one of its named plans: "full" runs every case
+#   on every agent; "ci" runs the compression cases (12.*, 13.*) on ws-tokio-server and
+#   ws-async-std-client only and every other case on all seven agents.
 #   Prints one summary line per agent and fails unless every agent reported exactly the cases
 #   of its plan, each once, each OK (or INFORMATIONAL for the cases expected.json lists).
 #   Reports: conformance/reports/autobahn/index.html.
@@ -71,8 +72,9 @@ if [ -n "$plan" ] || [ "$badinput" = yes ]; then
         cp "$CARGO_TARGET_DIR/release/examples/echo_server" "$bin/echo_server-$adapter"
     done
 fi
-if [ "$interop" = yes ]; then
-    # ws-server's examples meet the interop peers.
+if [ -n "$plan" ] || [ "$interop" = yes ]; then
+    # ws-server's examples: echo is the Autobahn agent ws-server (as echo-ws-server); all three
+    # meet the interop peers.
     cargo build --release --locked -p ws-server --example echo --example chat --example ticker
     for name in echo chat ticker; do
         cp "$CARGO_TARGET_DIR/release/examples/$name" "$bin/$name-ws-server"

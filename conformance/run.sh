@@ -10,11 +10,12 @@
 #   interop        the bad-input checks, then the interop checks
 #   badinput       the bad-input checks only
 #
-# Autobahn: installs wstest (install-wstest.sh), builds the adapters' echo_server examples and
-#   this crate's binaries in release mode, runs the Autobahn|Testsuite on the agents of
-#   autobahn/expected.json (3 adapters x server and client role) following one of its named
-#   plans: "full" runs every case on every agent; "ci" runs the compression cases (12.*, 13.*)
-#   on ws-tokio-server and ws-async-std-client only and every other case on all six agents.
+# Autobahn: installs wstest (install-wstest.sh), builds the adapters' echo_server examples,
+#   ws-server's echo example and this crate's binaries in release mode, runs the
+#   Autobahn|Testsuite on the agents of autobahn/expected.json (3 adapters x server and client
+#   role, and ws-server's echo route) following one of its named plans: "full" runs every case
+#   on every agent; "ci" runs the compression cases (12.*, 13.*) on ws-tokio-server and
+#   ws-async-std-client only and every other case on all seven agents.
 #   Prints one summary line per agent and fails unless every agent reported exactly the cases
 #   of its plan, each once, each OK (or INFORMATIONAL for the cases expected.json lists).
 #   Reports: conformance/reports/autobahn/index.html.
@@ -24,7 +25,8 @@
 #   a client's reported error). Needs nothing installed; a few seconds.
 #   Logs: conformance/reports/badinput/.
 # Interop: installs the peers (install-peers.sh) and runs the interop checks against Python
-#   websockets, Node ws and headless Chromium. Logs: conformance/reports/interop/.
+#   websockets, Node ws and headless Chromium, then ws-server's chat, ticker and echo examples
+#   against Python websockets and Chromium. Logs: conformance/reports/interop/.
 #
 # Environment: CONFORMANCE_TOOLS (where tools are installed, default conformance/.tools),
 # CARGO_TARGET_DIR (default: the workspace's target/), AUTOBAHN_JOBS (wstest processes at once,
@@ -68,6 +70,14 @@ if [ -n "$plan" ] || [ "$badinput" = yes ]; then
     for adapter in tokio async-std blocking; do
         cargo build --release --locked -p "ws-$adapter" --example echo_server
         cp "$CARGO_TARGET_DIR/release/examples/echo_server" "$bin/echo_server-$adapter"
+    done
+fi
+if [ -n "$plan" ] || [ "$interop" = yes ]; then
+    # ws-server's examples: echo is the Autobahn agent ws-server (as echo-ws-server); all three
+    # meet the interop peers.
+    cargo build --release --locked -p ws-server --example echo --example chat --example ticker
+    for name in echo chat ticker; do
+        cp "$CARGO_TARGET_DIR/release/examples/$name" "$bin/$name-ws-server"
     done
 fi
 

@@ -127,6 +127,19 @@ impl Child {
         ))
     }
 
+    /// Sends SIGINT (what Ctrl-C sends) to the child alone.
+    pub fn interrupt(&self) -> io::Result<()> {
+        // Without libc, `kill` does it (as for the group kill below).
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .stderr(Stdio::null())
+            .status()?;
+        match status.success() {
+            true => Ok(()),
+            false => Err(self.error("could not be sent SIGINT")),
+        }
+    }
+
     /// Kills the child (and its group) and reaps it.
     pub fn kill(&mut self) {
         if self.exited.is_some() {

@@ -40,10 +40,61 @@ impl fmt::Display for Role {
 pub struct AgentSpec {
     /// The name wstest reports it under.
     pub agent: String,
-    /// Its adapter.
+    /// Its adapter (the one it runs on, for a crate built on an adapter).
     pub adapter: Adapter,
     /// Its role.
     pub role: Role,
+    /// The crate under test: `"crate"` in `expected.json`, else the adapter's.
+    pub crate_name: String,
+    /// A server-role agent's echo server: `"server"` in `expected.json`, else the adapter's
+    /// `echo_server` example without arguments.
+    pub server: EchoServer,
+}
+
+/// The echo server a server-role agent is: a binary in the driver's `--bin-dir`, started with
+/// `--addr 127.0.0.1:0` and these arguments, printing its `ws://` URL.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EchoServer {
+    /// The file name in the bin directory (`echo_server-tokio`, `echo-ws-server`).
+    pub binary: String,
+    /// Its arguments after `--addr 127.0.0.1:0`.
+    pub args: Vec<String>,
+}
+
+impl AgentSpec {
+    /// `ws-tokio, server role`; `ws-server (on ws-tokio), server role`.
+    pub fn describe(&self) -> String {
+        match self.crate_name == self.adapter.crate_name() {
+            true => format!("{}, {} role", self.crate_name, self.role),
+            false => format!(
+                "{} (on {}), {} role",
+                self.crate_name,
+                self.adapter.crate_name(),
+                self.role
+            ),
+        }
+    }
+}
+
+/// Reads an agent's optional `"server": {"binary": NAME, "args": [...]}`.
+fn echo_server(agent: &Value, adapter: Adapter, role: Role) -> Result<EchoServer, String> {
+    let name = agent["agent"].as_str().unwrap_or_default();
+    let Some(server) = agent.get("server") else {
+        return Ok(EchoServer { binary: format!("echo_server-{adapter}"), args: Vec::new() });
+    };
+    if role != Role::Server {
+        return Err(format!("agents: {name}: a client-role agent has no \"server\""));
+    }
+    let binary = server["binary"].as_str().filter(|b| !b.is_empty() && !b.contains('/'));
+    let binary = binary.ok_or_else(|| format!("agents: {name}: server: no binary file name"))?;
+    let args = match server.get("args") {
+        None => Vec::new(),
+        Some(args) => args
+            .as_array()
+            .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_owned)).collect())
+            .ok_or_else(|| format!("agents: {name}: server: args: not a list of text"))?,
+    };
+    Ok(EchoServer { binary: binary.to_owned(), args })
 }
 
 /// The contents of `expected.json`.
@@ -98,10 +149,21 @@ impl Expected {
                 "client" => Role::Client,
                 other => return Err(format!("agents: unknown role {other:?}").into()),
             };
+            let adapter: Adapter = field("adapter")?.parse()?;
+            let crate_name = match agent.get("crate") {
+                None => adapter.crate_name().to_owned(),
+                Some(name) => name
+                    .as_str()
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned)
+                    .ok_or(format!("agents: {}: crate: not a crate name", field("agent")?))?,
+            };
             agents.push(AgentSpec {
                 agent: field("agent")?.to_owned(),
-                adapter: field("adapter")?.parse()?,
+                adapter,
                 role,
+                crate_name,
+                server: echo_server(agent, adapter, role)?,
             });
         }
         if agents.is_empty() {
@@ -326,6 +388,47 @@ pub(crate) mod tests {
         // 1.1.3 is excluded, and it is a case of both sets.
         assert_eq!(expected.expected_count(&expected.case_sets["all"]), 516);
         assert_eq!(expected.expected_count(&expected.case_sets["uncompressed"]), 300);
+    }
+
+    #[test]
+    fn agents_may_name_their_crate_and_echo_server() {
+        let expected = Expected::parse(EXPECTED).unwrap();
+        let tokio = &expected.agents[0];
+        assert_eq!(tokio.describe(), "ws-tokio, server role");
+        assert_eq!(tokio.server, EchoServer { binary: "echo_server-tokio".into(), args: vec![] });
+
+        let agent = r#"{"agent": "ws-server", "adapter": "tokio", "role": "server",
+            "crate": "ws-server", "server": {"binary": "echo-ws-server", "args": ["--compression"]}},
+            {"agent": "ws-tokio-client""#;
+        let with = EXPECTED
+            .replacen(r#"{"agent": "ws-tokio-client""#, agent, 1)
+            .replace(
+                r#""ws-tokio-client": "all","#,
+                r#""ws-tokio-client": "all", "ws-server": "all","#,
+            )
+            .replace(
+                r#""ws-tokio-client": "uncompressed","#,
+                r#""ws-server": "all", "ws-tokio-client": "uncompressed","#,
+            );
+        let expected = Expected::parse(&with).unwrap();
+        let agent = expected.agents.iter().find(|a| a.agent == "ws-server").unwrap();
+        assert_eq!(agent.describe(), "ws-server (on ws-tokio), server role");
+        assert_eq!(agent.server.binary, "echo-ws-server");
+        assert_eq!(agent.server.args, ["--compression"]);
+
+        let on_client = with.replace(
+            r#""role": "server",
+            "crate""#,
+            r#""role": "client",
+            "crate""#,
+        );
+        assert!(parse_err(&on_client).contains(r#"a client-role agent has no "server""#));
+        let path = with.replace(r#""echo-ws-server""#, r#""../echo""#);
+        assert!(parse_err(&path).contains("server: no binary file name"));
+        let args = with.replace(r#"["--compression"]"#, "[1]");
+        assert!(parse_err(&args).contains("args: not a list of text"));
+        let no_crate = with.replace(r#""crate": "ws-server""#, r#""crate": """#);
+        assert!(parse_err(&no_crate).contains("crate: not a crate name"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::Batch;
-use super::expect::{AgentSpec, Expected, Role, SpecTemplate};
+use super::expect::{AgentSpec, EchoServer, Expected, Role, SpecTemplate};
 use super::plan::{self, Request};
 use super::report::{self, Results, Row, Summary};
 use crate::process::{self, Child};
@@ -23,7 +23,8 @@ const PORTS: (u16, u16) = (9501, 9599);
 pub struct Options {
     /// The `wstest` wrapper.
     pub wstest: PathBuf,
-    /// Where `echo_server-<adapter>` and `autobahn-client` are.
+    /// Where the echo servers (`echo_server-<adapter>`, `echo-ws-server`) and
+    /// `autobahn-client` are.
     pub bin_dir: PathBuf,
     /// The directory with `expected.json`, `fuzzingclient.json` and `fuzzingserver.json`.
     pub spec_dir: PathBuf,
@@ -87,25 +88,25 @@ pub fn run(options: &Options) -> Result<bool, BoxError> {
     std::fs::create_dir_all(&options.out)?;
     let out = std::fs::canonicalize(&options.out)?;
 
-    // One echo server per adapter under test in the server role, shared by its batches.
+    // One echo server per server-role agent's command line, shared by its batches.
     let mut servers = BTreeMap::new();
-    for adapter in agents.iter().filter(|a| a.role == Role::Server).map(|a| a.adapter) {
-        if servers.contains_key(&adapter.name()) {
+    for agent in agents.iter().filter(|a| a.role == Role::Server) {
+        let server = &agent.server;
+        if servers.contains_key(server) {
             continue;
         }
-        let binary = options.bin_dir.join(format!("echo_server-{adapter}"));
-        let log = out.join(format!("echo_server-{adapter}.log"));
-        let mut child = Child::spawn(
-            &format!("{} echo_server", adapter.crate_name()),
-            Command::new(&binary).args(["--addr", "127.0.0.1:0"]),
-            &log,
-        )?;
+        let mut command = Command::new(options.bin_dir.join(&server.binary));
+        command.args(["--addr", "127.0.0.1:0"]).args(&server.args);
+        let log = out.join(format!("{}.log", server.binary));
+        let name = format!("{} {}", agent.crate_name, server.binary);
+        let mut child = Child::spawn(&name, &mut command, &log)?;
         let url = child.wait_for_line(Duration::from_secs(30), |line| {
             let at = line.find("ws://")?;
             line[at..].split_whitespace().next().map(str::to_owned)
         })?;
-        println!("autobahn: {} echo_server at {url}", adapter.crate_name());
-        servers.insert(adapter.name(), (child, url));
+        let args = server.args.iter().map(|a| format!(" {a}")).collect::<String>();
+        println!("autobahn: {name}{args} at {url}");
+        servers.insert(server.clone(), (child, url));
     }
 
     let started = Instant::now();
@@ -120,8 +121,8 @@ pub fn run(options: &Options) -> Result<bool, BoxError> {
     let queue: VecDeque<Job<'_>> = jobs.into_iter().map(|(_, _, _, job)| job).collect();
     let total = queue.len();
     println!("autobahn: {total} batches for {} agents, {} at a time", agents.len(), options.jobs);
-    let urls: BTreeMap<&str, String> =
-        servers.iter().map(|(k, (_, url))| (*k, url.clone())).collect();
+    let urls: BTreeMap<EchoServer, String> =
+        servers.iter().map(|(k, (_, url))| (k.clone(), url.clone())).collect();
     let ctx = Context {
         options,
         out: &out,
@@ -163,9 +164,10 @@ pub fn run(options: &Options) -> Result<bool, BoxError> {
 
     // A server that died during the run fails its agents even if wstest wrote reports.
     let mut server_errors = BTreeMap::new();
-    for (adapter, (child, _)) in &mut servers {
+    for (server, (child, _)) in &mut servers {
         if let Some(status) = child.try_wait()? {
-            server_errors.insert(*adapter, format!("echo_server exited during the run ({status})"));
+            let why = format!("{} exited during the run ({status})", server.binary);
+            server_errors.insert(server.clone(), why);
         }
     }
     drop(servers);
@@ -197,13 +199,13 @@ pub fn run(options: &Options) -> Result<bool, BoxError> {
             .filter_map(|o| o.error.as_ref().map(|e| format!("batch {}: {e}", o.label)))
             .collect();
         if agent.role == Role::Server {
-            problems.extend(server_errors.get(agent.adapter.name()).cloned());
+            problems.extend(server_errors.get(&agent.server).cloned());
         }
         problems.extend(expected.problems(cases, run.set));
         let reported = cases.map_or(0, |c| c.len());
         rows.push(Row {
             agent: agent.agent.clone(),
-            what: format!("{}, {} role", agent.adapter.crate_name(), agent.role),
+            what: agent.describe(),
             scope: plan::scope(&expected, selection.plan, run, reported),
             summary: cases.map(Summary::of).unwrap_or_default(),
             seconds: outcomes.iter().filter(|o| o.agent == agent.agent).map(|o| o.seconds).sum(),
@@ -248,8 +250,8 @@ struct Context<'a> {
     out: &'a Path,
     client_spec: &'a SpecTemplate,
     server_spec: &'a SpecTemplate,
-    /// The echo server of each adapter under test in the server role.
-    urls: BTreeMap<&'static str, String>,
+    /// The URL of each server-role agent's echo server.
+    urls: BTreeMap<EchoServer, String>,
     /// Fuzzing-server ports in use.
     ports: Mutex<BTreeSet<u16>>,
 }
@@ -286,7 +288,7 @@ impl Context<'_> {
 
     /// wstest -m fuzzingclient against the adapter's echo server.
     fn server_batch(&self, job: &Job<'_>, dir: &Path) -> Result<(), BoxError> {
-        let url = self.urls.get(job.agent.adapter.name()).ok_or("no echo server")?;
+        let url = self.urls.get(&job.agent.server).ok_or("no echo server")?;
         let spec = self.client_spec.fuzzingclient(dir, &job.agent.agent, url, &job.batch.cases);
         let spec = self.write_spec(dir, &spec)?;
         let mut wstest = Child::spawn(

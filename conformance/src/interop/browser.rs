@@ -1,6 +1,7 @@
-//! The browser check: a tiny HTTP server serves `peers/browser/index.html`, headless Chromium
-//! loads it, the page talks to our WebSocket server through the browser's own `WebSocket` API
-//! and reports its transcript back with a request to `/result`.
+//! The browser checks: a tiny HTTP server serves a page of `peers/browser/` (`index.html`, the
+//! conversation; `chat.html` and `ticker.html`, ws-server's examples), headless Chromium loads
+//! it, the page talks to our WebSocket server through the browser's own `WebSocket` API and
+//! reports its transcript back with a request to `/result`.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -21,9 +22,15 @@ struct Report {
     log: String,
 }
 
-/// Runs the page against the WebSocket server at `ws_url`; returns the transcript.
-pub(super) fn run(options: &Options, ws_url: &str, dir: &Path) -> Result<String, BoxError> {
-    let page = std::fs::read_to_string(options.peers_dir.join("browser/index.html"))?;
+/// Runs `page` (a file of `peers/browser/`) against the WebSocket server at `ws_url`; returns
+/// the transcript.
+pub(super) fn run(
+    options: &Options,
+    page: &str,
+    ws_url: &str,
+    dir: &Path,
+) -> Result<String, BoxError> {
+    let page = std::fs::read_to_string(options.peers_dir.join("browser").join(page))?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let http = listener.local_addr()?;
     let (reports, results) = mpsc::channel();

@@ -12,13 +12,20 @@
 //! | Node `ws` | ours (each adapter) | ws |
 //! | ours (each adapter) | Node `ws` | ws |
 //! | Chromium (its `WebSocket` API) | ours (`ws-tokio`) | ws |
+//!
+//! Then ws-server's examples against the same peers ([`ExampleCheck`]): Python `websockets`
+//! clients against `chat` (broadcast, 404, 403, 503, 1001 on SIGINT), `ticker` (1000
+//! subscribers) and `echo` (permessage-deflate), Chromium against `chat` and `ticker`.
 
 mod browser;
+pub mod examples;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+pub use examples::ExampleCheck;
 
 use crate::process::{Child, tail};
 use crate::session::{Adapter, BoxError};
@@ -105,13 +112,14 @@ pub fn checks() -> Vec<Check> {
     checks
 }
 
-/// Runs the checks; returns whether all passed.
+/// Runs the checks (the conversation's, then ws-server's examples'); returns whether all
+/// passed.
 pub fn run(options: &Options) -> Result<bool, BoxError> {
-    let selected: Vec<Check> = checks()
-        .into_iter()
-        .filter(|c| options.only.as_ref().is_none_or(|only| c.name().contains(only.as_str())))
-        .collect();
-    if selected.is_empty() {
+    let wanted = |name: &str| options.only.as_ref().is_none_or(|only| name.contains(only.as_str()));
+    let selected: Vec<Check> = checks().into_iter().filter(|c| wanted(&c.name())).collect();
+    let examples: Vec<ExampleCheck> =
+        ExampleCheck::ALL.into_iter().filter(|c| wanted(&c.name())).collect();
+    if selected.is_empty() && examples.is_empty() {
         return Err("no check matches --only".into());
     }
     if options.out.exists() {
@@ -122,23 +130,30 @@ pub fn run(options: &Options) -> Result<bool, BoxError> {
     let tls = selected.iter().any(|c| c.tls).then(|| make_certificate(&out)).transpose()?;
 
     let (mut passed, mut failed) = (0, 0);
-    for check in &selected {
-        let dir = out.join(slug(&check.name()));
+    let mut record = |name: String, run: &dyn Fn(&Path) -> Result<usize, BoxError>| {
+        let dir = out.join(slug(&name));
         std::fs::create_dir_all(&dir)?;
         let started = Instant::now();
-        let result = run_check(options, check, tls.as_ref(), &dir);
+        let result = run(&dir);
         let seconds = started.elapsed().as_secs_f64();
         match result {
             Ok(steps) => {
                 passed += 1;
-                println!("interop: PASS {} ({steps} steps, {seconds:.1} s)", check.name());
+                println!("interop: PASS {name} ({steps} steps, {seconds:.1} s)");
             }
             Err(e) => {
                 failed += 1;
-                println!("interop: FAIL {} ({seconds:.1} s): {e}", check.name());
+                println!("interop: FAIL {name} ({seconds:.1} s): {e}");
                 println!("  logs: {}", dir.display());
             }
         }
+        Ok::<(), BoxError>(())
+    };
+    for check in &selected {
+        record(check.name(), &|dir| run_check(options, check, tls.as_ref(), dir))?;
+    }
+    for check in examples {
+        record(check.name(), &|dir| examples::run_check(options, check, dir))?;
     }
     println!("interop: {passed} passed, {failed} failed");
     Ok(failed == 0)
@@ -189,34 +204,39 @@ fn run_check(
     let url = format!("{scheme}://127.0.0.1:{port}/");
 
     let transcript = match check.client {
-        Peer::Chromium => browser::run(options, &url, dir)?,
+        Peer::Chromium => browser::run(options, "index.html", &url, dir)?,
         client => {
             let mut command = client_command(options, client, &url, tls)?;
             let mut child =
                 Child::spawn(&format!("{client} client"), &mut command, &dir.join("client.log"))?;
-            match child.wait_timeout(options.timeout)? {
-                Some(status) if status.success() && child.output().lines().any(|l| l == "PASS") => {
-                    child.output()
-                }
-                Some(status) => {
-                    return Err(format!(
-                        "client failed ({status}):\n{}",
-                        indent(&tail(&child.output(), 8))
-                    )
-                    .into());
-                }
-                None => {
-                    return Err(format!(
-                        "client timed out after {:?}:\n{}",
-                        options.timeout,
-                        indent(&tail(&child.output(), 8))
-                    )
-                    .into());
-                }
-            }
+            wait_for_pass(&mut child, options.timeout)?
         }
     };
+    judge_server(&mut server, &["connection failed", "Traceback", "Error:"])?;
+    Ok(transcript.lines().filter(|l| l.starts_with("ok ")).count())
+}
 
+/// Waits up to `limit` for a scripted client to exit with status 0 after printing `PASS`;
+/// returns what it printed.
+fn wait_for_pass(client: &mut Child, limit: Duration) -> Result<String, BoxError> {
+    match client.wait_timeout(limit)? {
+        Some(status) if status.success() && client.output().lines().any(|l| l == "PASS") => {
+            Ok(client.output())
+        }
+        Some(status) => {
+            Err(format!("client failed ({status}):\n{}", indent(&tail(&client.output(), 8))).into())
+        }
+        None => Err(format!(
+            "client timed out after {limit:?}:\n{}",
+            indent(&tail(&client.output(), 8))
+        )
+        .into()),
+    }
+}
+
+/// After the client is done: the server must still run, and no line of its output may contain
+/// one of `complaints`.
+fn judge_server(server: &mut Child, complaints: &[&str]) -> Result<(), BoxError> {
     // Give the server a moment to finish its side of the last close before judging it.
     std::thread::sleep(Duration::from_millis(200));
     if let Some(status) = server.try_wait()? {
@@ -226,20 +246,21 @@ fn run_check(
         )
         .into());
     }
-    let complaints: Vec<String> = server
+    server_complaints(server, complaints)
+}
+
+/// No line of the server's output may contain one of `complaints`.
+fn server_complaints(server: &Child, complaints: &[&str]) -> Result<(), BoxError> {
+    let found: Vec<String> = server
         .output()
         .lines()
-        .filter(|l| {
-            l.contains("connection failed") || l.contains("Traceback") || l.contains("Error:")
-        })
+        .filter(|l| complaints.iter().any(|c| l.contains(c)))
         .map(str::to_owned)
         .collect();
-    if !complaints.is_empty() {
-        return Err(
-            format!("the server reported errors:\n{}", indent(&complaints.join("\n"))).into()
-        );
+    match found.is_empty() {
+        true => Ok(()),
+        false => Err(format!("the server reported errors:\n{}", indent(&found.join("\n"))).into()),
     }
-    Ok(transcript.lines().filter(|l| l.starts_with("ok ")).count())
 }
 
 fn indent(text: &str) -> String {

@@ -177,7 +177,10 @@ fn scope_says_what_each_agent_ran() {
 #[test]
 fn the_real_plans_are_the_documented_ones() {
     let expected = Expected::parse(REAL).unwrap();
-    assert_eq!(expected.agents.len(), 6);
+    assert_eq!(expected.agents.len(), 7);
+    let ws_server = expected.agents.iter().find(|a| a.agent == "ws-server").unwrap();
+    assert_eq!((ws_server.crate_name.as_str(), ws_server.role), ("ws-server", Role::Server));
+    assert_eq!(ws_server.server.binary, "echo-ws-server");
     assert_eq!(expected.expected_count(&expected.case_sets["all"]), 517);
     assert_eq!(expected.expected_count(&expected.case_sets["uncompressed"]), 301);
     let pinned: Vec<String> = expected.informational.keys().map(ToString::to_string).collect();
@@ -196,7 +199,7 @@ fn the_real_plans_are_the_documented_ones() {
         .collect();
     assert_eq!(compressed, ["ws-tokio-server", "ws-async-std-client"]);
     let others = ci.runs.iter().filter(|r| r.set.unwrap().name == "uncompressed");
-    assert_eq!(others.count(), 4);
+    assert_eq!(others.count(), 5);
     let batches: usize = ci.runs.iter().map(|r| r.batches.len()).sum();
-    assert_eq!(batches, 2 * 13 + 4);
+    assert_eq!(batches, 2 * 13 + 5);
 }

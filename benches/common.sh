@@ -25,7 +25,7 @@ build_all() {
     fi
     log "building (release)"
     cargo build --release -q -p benches --bins
-    for b in ws-load compare-report fastwebsockets-echo tungstenite-echo; do
+    for b in ws-load compare-report fastwebsockets-echo tungstenite-echo ws-server-echo; do
         cp "$TARGET/release/$b" "$OUT/bin/"
     done
     if [[ $OURS == auto ]]; then
@@ -50,6 +50,7 @@ port_of() {
     case $1 in
         ours) echo 9411 ;; tungstenite) echo 9412 ;; fastwebsockets) echo 9413 ;;
         ws-async-std) echo 9414 ;; ws-blocking) echo 9415 ;; base) echo 9416 ;;
+        ws-server) echo 9417 ;;
     esac
 }
 
@@ -63,7 +64,7 @@ start_server() {
     # ws-async-std's runs a smol executor with one worker per core and has none either.
     case $name in
         ours) [[ $OURS == ws-tokio ]] && args+=(--threads "$THREADS") ;;
-        tungstenite | fastwebsockets | base) args+=(--threads "$THREADS") ;;
+        tungstenite | fastwebsockets | base | ws-server) args+=(--threads "$THREADS") ;;
     esac
     local bin
     case $name in
@@ -72,6 +73,7 @@ start_server() {
         fastwebsockets) bin=$OUT/bin/fastwebsockets-echo ;;
         ws-async-std | ws-blocking) bin=$OUT/bin/$name-echo ;;
         base) bin=$OUT/bin/base ;;
+        ws-server) bin=$OUT/bin/ws-server-echo ;;
     esac
     # shellcheck disable=SC2086 # SERVER_ENV is a list of NAME=VALUE words
     env ${SERVER_ENV:-} "$bin" "${args[@]}" >>"$OUT/logs/$name.log" 2>&1 &

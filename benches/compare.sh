@@ -10,6 +10,8 @@
 #   ROUNDS=3         rounds; each round runs every server once per cell (A B C A B C ...)
 #   SECS=5           measured seconds per run        WARMUP=1   warm-up seconds per run
 #   CELLS="100x20 100x1024 200x16384 10x1048576"     connections x payload bytes ("": none)
+#   SETUP_CELLS=""   connection setup rate, WORKERSxBYTES (e.g. "10x20"): each worker opens a
+#                    connection, echoes one message, closes it and starts over (ws-load --setup)
 #   THREADS=1        server runtime threads (all servers alike; 1 = current-thread runtime)
 #   LOAD_THREADS=1   ws-load runtime threads
 #   TEXT=0           1: text messages (validated by the servers) instead of binary
@@ -20,7 +22,10 @@
 #   IDLE_MMAP_THRESHOLD=4096   the idle test runs again with MALLOC_MMAP_THRESHOLD_ set to this
 #                    in the servers' environment (glibc then maps every allocation this large on
 #                    its own and unmaps it when freed, so a released buffer leaves RSS); 0: once
-#   SERVERS="ours fastwebsockets tungstenite"             the echo matrix
+#   SERVERS="ours fastwebsockets tungstenite"             the echo matrix; also "ws-server"
+#                    (benches' ws-server-echo: a ws-server route echoing with conn.send) and "base"
+#   RATIOS_OF="ours" the servers the report gives ratios for, each against every other server
+#                    (e.g. "ours ws-server")
 #   BASE_BIN=FILE    a prebuilt ws-tokio echo_server run as server "base" (add it to SERVERS):
 #                    an earlier commit's, for ratios ours / base measured in the same run
 #   IDLE_SERVERS="$SERVERS ws-async-std ws-blocking"      the idle test
@@ -36,6 +41,8 @@ ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-5}
 WARMUP=${WARMUP:-1}
 CELLS=${CELLS-"100x20 100x1024 200x16384 10x1048576"}
+SETUP_CELLS=${SETUP_CELLS:-}
+RATIOS_OF=${RATIOS_OF:-ours}
 THREADS=${THREADS:-1}
 LOAD_THREADS=${LOAD_THREADS:-1}
 TEXT=${TEXT:-0}
@@ -69,16 +76,20 @@ build_all
 text_flag=()
 [[ $TEXT == 1 ]] && text_flag=(--text)
 echo -e "# kind\tcell\tserver\tround\tmsgs_per_sec\tmsgs_per_cpu_s\tp99_us" >>"$ROWS"
-for cell in $CELLS; do
-    conns=${cell%x*}
-    size=${cell#*x}
+# Setup cells are named setup:WORKERSxBYTES in the rows and the report.
+for cell in $CELLS ${SETUP_CELLS:+$(printf 'setup:%s ' $SETUP_CELLS)}; do
+    mode=()
+    [[ $cell == setup:* ]] && mode=(--setup)
+    shape=${cell#setup:}
+    conns=${shape%x*}
+    size=${shape#*x}
     for round in $(seq "$ROUNDS"); do
         for server in $SERVERS; do
             start_server "$server"
-            logf=$OUT/logs/load-$cell-$server-$round.log
+            logf=$OUT/logs/load-${cell/:/-}-$server-$round.log
             if "$OUT/bin/ws-load" --url "ws://127.0.0.1:$(port_of "$server")/" --conns "$conns" \
                 --size "$size" --secs "$SECS" --warmup "$WARMUP" --threads "$LOAD_THREADS" \
-                --server-pid "$SERVER_PID" "${text_flag[@]}" >"$logf" 2>&1; then
+                --server-pid "$SERVER_PID" "${mode[@]}" "${text_flag[@]}" >"$logf" 2>&1; then
                 result=$(grep '^RESULT' "$logf")
                 rate=$(field msgs_per_sec "$result")
                 per_cpu=$(field msgs_per_cpu_s "$result")
@@ -160,10 +171,11 @@ fi
 {
     echo "Measured $(date -u +%Y-%m-%d) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'),"
     echo "$(nproc) cores, Linux $(uname -r); ours = $OURS echo_server at $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')."
-    echo "Settings: ROUNDS=$ROUNDS SECS=$SECS WARMUP=$WARMUP THREADS=$THREADS LOAD_THREADS=$LOAD_THREADS TEXT=$TEXT IDLE_CONNS=$IDLE_CONNS IDLE_CONNS_BLOCKING=$IDLE_CONNS_BLOCKING IDLE_AT=$IDLE_AT."
+    echo "Settings: ROUNDS=$ROUNDS SECS=$SECS WARMUP=$WARMUP THREADS=$THREADS LOAD_THREADS=$LOAD_THREADS TEXT=$TEXT SETUP_CELLS=\"$SETUP_CELLS\" IDLE_CONNS=$IDLE_CONNS IDLE_CONNS_BLOCKING=$IDLE_CONNS_BLOCKING IDLE_AT=$IDLE_AT."
     echo "Load average (1, 5, 15 min): $LOAD_START at the start, $LOAD_ECHO_END after the echo matrix," \
         "$(cut -d' ' -f1-3 /proc/loadavg) at the end (a thread per idle ws-blocking connection counts)."
     echo
-    "$OUT/bin/compare-report" "$ROWS"
+    # shellcheck disable=SC2086 # RATIOS_OF is a list of server names
+    "$OUT/bin/compare-report" "$ROWS" $RATIOS_OF
 } >"$OUT/report.md"
 cat "$OUT/report.md"

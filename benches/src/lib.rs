@@ -13,6 +13,8 @@
 //!   generator cannot share a bug with the library it measures);
 //! * [`load`]: the engine of the `ws-load` binary;
 //! * [`peer`]: runtime and flag handling shared by the peer echo servers;
+//! * [`pubsub`]: the pub/sub fan-out benchmark's publisher pacing (shared by its servers) and
+//!   its client (many subscribers on one thread);
 //! * [`cli`]: the small flag parser the binaries share;
 //! * [`report`]: the medians and ratios `compare.sh` prints (via the `compare-report` binary).
 //!
@@ -32,5 +34,6 @@ pub mod inputs;
 pub mod load;
 pub mod mem;
 pub mod peer;
+pub mod pubsub;
 pub mod report;
 pub mod wire;

@@ -228,6 +228,15 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadReport, String> {
     for (i, stream) in streams.into_iter().enumerate() {
         set.spawn(echo_loop(stream, Exchange::new(cfg, i), phase.clone()));
     }
+    measure(cfg, set, phase).await
+}
+
+/// Warms up, measures, stops the tasks and gathers what they recorded while measuring.
+async fn measure(
+    cfg: &LoadConfig,
+    mut set: JoinSet<Result<Vec<u32>, String>>,
+    phase: Arc<AtomicU8>,
+) -> Result<LoadReport, String> {
     let cpu = || cfg.server_pid.map(process_cpu_time).transpose();
     tokio::time::sleep(cfg.warmup).await;
     let cpu_start = cpu()?;
@@ -253,6 +262,82 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadReport, String> {
     }
     latencies.sort_unstable();
     Ok(LoadReport { messages: latencies.len() as u64, elapsed, latencies, server_cpu })
+}
+
+/// Ends a connection as a well-behaved client does and checks that the server did its part: a
+/// Close frame (1000) out, then the server's Close frame in, then the end of the stream (the
+/// server closes TCP first, as RFC 6455 §7.1.1 asks), all within `CLOSE_WAIT`.
+async fn close_checked(mut stream: TcpStream) -> Result<(), String> {
+    const CLOSE_WAIT: Duration = Duration::from_secs(5);
+    let close = encode_frame(Opcode::Close, &1000u16.to_be_bytes(), Some([0x11, 0x22, 0x33, 0x44]));
+    stream.write_all(&close).await.map_err(|e| format!("write Close: {e}"))?;
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 256];
+    let drain = async {
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) => return Ok(()),
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+                Err(e) => return Err(format!("read Close: {e}")),
+            }
+        }
+    };
+    tokio::time::timeout(CLOSE_WAIT, drain)
+        .await
+        .map_err(|_| "the server did not close the connection within 5 s".to_owned())??;
+    // The reply echoes the code (or carries none): 0x88 and a length of 0 or 2.
+    match got[..] {
+        [0x88, 0, ..] | [0x88, 2, 0x03, 0xe8, ..] => Ok(()),
+        _ => {
+            Err(format!("expected the server's Close frame, got {:02x?}", &got[..got.len().min(8)]))
+        }
+    }
+}
+
+/// One connection after another until told to stop: TCP connect, upgrade, one echo (checked),
+/// close (checked); records how long each whole connection took while measuring.
+async fn setup_loop(
+    target: Target,
+    worker: usize,
+    ex: Exchange,
+    phase: Arc<AtomicU8>,
+) -> Result<Vec<u32>, String> {
+    let mut buf = vec![0u8; ex.expected.len()];
+    let mut latencies = Vec::new();
+    let mut rng = Rng::new((worker as u64) ^ (0x5e7 << 32));
+    loop {
+        let before = phase.load(Ordering::Relaxed);
+        if before == STOP {
+            return Ok(latencies);
+        }
+        let start = Instant::now();
+        let mut stream = TcpStream::connect(&target.authority)
+            .await
+            .map_err(|e| format!("connect {}: {e}", target.authority))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let mut nonce = [0u8; 16];
+        rng.fill(&mut nonce);
+        client_handshake(&mut stream, &target.authority, &target.path, nonce)
+            .await
+            .map_err(|e| e.to_string())?;
+        round_trip(&mut stream, &ex, &mut buf).await?;
+        close_checked(stream).await?;
+        if before == MEASURE && phase.load(Ordering::Relaxed) == MEASURE {
+            latencies.push(u32::try_from(start.elapsed().as_nanos()).unwrap_or(u32::MAX));
+        }
+    }
+}
+
+/// Runs a connection-setup test: `cfg.conns` workers each open, use once and close connection
+/// after connection (see [`setup_loop`]); the report counts whole connections (in `messages`)
+/// and their durations (in `latencies`).
+pub async fn setup(cfg: &LoadConfig) -> Result<LoadReport, String> {
+    let phase = Arc::new(AtomicU8::new(WARMUP));
+    let mut set = JoinSet::new();
+    for i in 0..cfg.conns {
+        set.spawn(setup_loop(cfg.target.clone(), i, Exchange::new(cfg, i), phase.clone()));
+    }
+    measure(cfg, set, phase).await
 }
 
 /// Memory of a server process (and of the kernel, for what it keeps per thread), read from

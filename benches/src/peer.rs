@@ -52,6 +52,15 @@ impl ServerArgs {
     }
 }
 
+/// The runtime every server of a comparison runs on: current-thread for one thread, otherwise
+/// multi-thread with `threads` workers.
+pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    match threads {
+        1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
+    }
+}
+
 /// Runs an echo server: accepts on `args.addr` and spawns `handle` for every connection.
 pub fn run<F, Fut, E>(name: &str, args: &ServerArgs, handle: F) -> std::io::Result<()>
 where
@@ -59,11 +68,7 @@ where
     Fut: Future<Output = Result<(), E>> + Send + 'static,
     E: std::fmt::Display,
 {
-    let rt = match args.threads {
-        1 => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
-        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build()?,
-    };
-    rt.block_on(async {
+    runtime(args.threads)?.block_on(async {
         let listener = TcpListener::bind(&args.addr).await?;
         println!(
             "{name} echo server listening on ws://{} ({} threads)",

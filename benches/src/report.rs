@@ -110,12 +110,12 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 }
 }
 
-/// Median over rounds of `ours / peer` for the metric `pick`, pairing rows by round.
-fn paired_ratio(rows: &[&EchoRow], peer: &str, pick: fn(&EchoRow) -> f64) -> f64 {
+/// Median over rounds of `subject / peer` for the metric `pick`, pairing rows by round.
+fn paired_ratio(rows: &[&EchoRow], subject: &str, peer: &str, pick: fn(&EchoRow) -> f64) -> f64 {
     let by_round = |server: &str| -> BTreeMap<u32, f64> {
         rows.iter().filter(|r| r.server == server).map(|r| (r.round, pick(r))).collect()
     };
-    let (ours, theirs) = (by_round(OURS), by_round(peer));
+    let (ours, theirs) = (by_round(subject), by_round(peer));
     median(ours.iter().filter_map(|(round, o)| theirs.get(round).map(|t| o / t)).collect())
 }
 
@@ -135,6 +135,14 @@ fn fmt_int(v: f64) -> String {
 
 /// The Markdown tables: per cell medians for every server, then the ratios of ours to each peer.
 pub fn render(rows: &Rows) -> String {
+    render_for(rows, &[OURS])
+}
+
+/// Like [`render`], with a table of ratios for each of `subjects` against every other server
+/// (e.g. `["ours", "ws-server"]`: ours / each peer, then ws-server / each other server).
+/// Cells named `setup:CONNSxBYTES` count connections (connect, upgrade, one echo, close)
+/// instead of messages.
+pub fn render_for(rows: &Rows, subjects: &[&str]) -> String {
     let mut cells: Vec<&str> = Vec::new();
     let mut servers: Vec<&str> = Vec::new();
     for r in &rows.echo {
@@ -145,7 +153,6 @@ pub fn render(rows: &Rows) -> String {
             servers.push(&r.server);
         }
     }
-    let peers: Vec<&str> = servers.iter().copied().filter(|s| *s != OURS).collect();
     let mut out = String::new();
     if !rows.echo.is_empty() {
         let rounds = rows.echo.iter().map(|r| r.round).max().unwrap_or(0);
@@ -172,22 +179,34 @@ pub fn render(rows: &Rows) -> String {
                 );
             }
         }
-        let _ = writeln!(
-            out,
-            "\nRatios, ours / peer (median of per-round ratios; > 1 means ours is better, for p99 < 1 is better)\n"
-        );
-        let _ = writeln!(out, "| cell | peer | msgs/s | msgs per CPU-s | p99 |");
-        let _ = writeln!(out, "|---|---|---:|---:|---:|");
-        for cell in &cells {
-            let in_cell: Vec<&EchoRow> = rows.echo.iter().filter(|r| r.cell == *cell).collect();
-            for peer in &peers {
-                let _ = writeln!(
-                    out,
-                    "| {cell} | {peer} | {} | {} | {} |",
-                    fmt_num(paired_ratio(&in_cell, peer, |r| r.rate)),
-                    fmt_num(paired_ratio(&in_cell, peer, |r| r.per_cpu)),
-                    fmt_num(paired_ratio(&in_cell, peer, |r| r.p99_us))
-                );
+        if cells.iter().any(|c| c.starts_with("setup:")) {
+            let _ = writeln!(
+                out,
+                "\nsetup: cells count whole connections (TCP connect, upgrade, one echo, close) \
+                 instead of messages; their p99 is a connection's whole life."
+            );
+        }
+        for subject in subjects.iter().filter(|s| servers.contains(s)) {
+            let peers: Vec<&str> = servers.iter().copied().filter(|s| s != subject).collect();
+            let _ = writeln!(
+                out,
+                "\nRatios, {subject} / peer (median of per-round ratios; > 1 means {subject} is \
+                 better, for p99 < 1 is better)\n"
+            );
+            let _ = writeln!(out, "| cell | peer | msgs/s | msgs per CPU-s | p99 |");
+            let _ = writeln!(out, "|---|---|---:|---:|---:|");
+            for cell in &cells {
+                let in_cell: Vec<&EchoRow> = rows.echo.iter().filter(|r| r.cell == *cell).collect();
+                for peer in &peers {
+                    let ratio = |pick| paired_ratio(&in_cell, subject, peer, pick);
+                    let _ = writeln!(
+                        out,
+                        "| {cell} | {peer} | {} | {} | {} |",
+                        fmt_num(ratio(|r| r.rate)),
+                        fmt_num(ratio(|r| r.per_cpu)),
+                        fmt_num(ratio(|r| r.p99_us))
+                    );
+                }
             }
         }
     }
@@ -272,8 +291,9 @@ mod tests {
         let rows = parse(input).unwrap();
         assert_eq!((rows.echo.len(), rows.idle.len()), (6, 4));
         let cell: Vec<&EchoRow> = rows.echo.iter().collect();
-        assert_eq!(paired_ratio(&cell, "fastwebsockets", |r| r.rate), 2.0);
-        assert_eq!(paired_ratio(&cell, "fastwebsockets", |r| r.per_cpu), 3.0);
+        assert_eq!(paired_ratio(&cell, OURS, "fastwebsockets", |r| r.rate), 2.0);
+        assert_eq!(paired_ratio(&cell, OURS, "fastwebsockets", |r| r.per_cpu), 3.0);
+        assert_eq!(paired_ratio(&cell, "fastwebsockets", OURS, |r| r.per_cpu), 1.0 / 3.0);
         let table = render(&rows);
         assert!(table.contains("| 100x20 | ours | 200 | 300 | 10.00 |"), "{table}");
         assert!(table.contains("| 100x20 | fastwebsockets | 2.00 | 3.00 | 0.50 |"), "{table}");
@@ -281,6 +301,20 @@ mod tests {
         assert!(table.contains("| ours | 10000 | 3500 | 3000 | 1 | 0 |"), "{table}");
         assert!(table.contains("| ws-blocking | 2000 | 9000 | n/a | 2002 | 16384 |"), "{table}");
         assert!(table.contains("| ws-async-std | 10000 | n/a | n/a | n/a | n/a |"), "{table}");
+    }
+
+    #[test]
+    fn ratios_for_another_subject() {
+        let input = "echo\tsetup:10x20\tours\t1\t100\t200\t10\n\
+            echo\tsetup:10x20\tws-server\t1\t90\t180\t20\n";
+        let rows = parse(input).unwrap();
+        let table = render_for(&rows, &[OURS, "ws-server", "absent"]);
+        assert!(table.contains("setup: cells count whole connections"), "{table}");
+        assert!(table.contains("Ratios, ours / peer"), "{table}");
+        assert!(table.contains("| setup:10x20 | ws-server | 1.11 | 1.11 | 0.50 |"), "{table}");
+        assert!(table.contains("Ratios, ws-server / peer"), "{table}");
+        assert!(table.contains("| setup:10x20 | ours | 0.90 | 0.90 | 2.00 |"), "{table}");
+        assert!(!table.contains("absent"), "{table}");
     }
 
     #[test]

@@ -96,3 +96,48 @@ async fn connection_refused_is_an_error() {
     drop(listener);
     assert!(load::run(&config(&addr, false)).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_mode_counts_whole_connections() {
+    let addr = echo_server(false).await;
+    let mut cfg = config(&addr, false);
+    cfg.size = 20;
+    let report = load::setup(&cfg).await.unwrap();
+    assert!(report.messages > 0);
+    assert_eq!(report.latencies.len() as u64, report.messages);
+    assert!(report.server_cpu.is_some());
+}
+
+/// A server that echoes but ends the connection without answering the client's Close.
+async fn rude_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                wire::server_handshake(&mut stream).await.ok()?;
+                let mut ws = fastwebsockets::WebSocket::after_handshake(
+                    stream,
+                    fastwebsockets::Role::Server,
+                );
+                ws.set_auto_close(false);
+                let mut ws = fastwebsockets::FragmentCollector::new(ws);
+                loop {
+                    let frame = ws.read_frame().await.ok()?;
+                    match frame.opcode {
+                        fastwebsockets::OpCode::Close => return Some(()),
+                        _ => ws.write_frame(frame).await.ok()?,
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_mode_refuses_a_server_that_does_not_answer_close() {
+    let addr = rude_server().await;
+    let err = load::setup(&config(&addr, false)).await.unwrap_err();
+    assert!(err.contains("expected the server's Close frame"), "{err}");
+}

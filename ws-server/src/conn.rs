@@ -74,6 +74,10 @@ pub(crate) struct Outbox {
     pub(crate) bytes: usize,
     /// The connection's task, while it waits.
     pub(crate) waker: Option<Waker>,
+    /// The connection's task is running (handlers included) or already woken: it looks at the
+    /// queue before it waits again, so a data message queued now needs no wake-up. Set by the
+    /// task when it runs and by a wake-up; cleared by the task when it waits for sends.
+    pub(crate) awake: bool,
     /// A Close was queued (by a handle or the policy): nothing more is accepted.
     pub(crate) closing: bool,
 }
@@ -327,12 +331,19 @@ impl Handle {
             metrics.bytes_out.fetch_add(len as u64, Ordering::Relaxed);
         }
         outbox.items.push_back(out);
-        wake(outbox);
+        // A handler replying from the connection's own task, or a burst of publishes before
+        // the task has run, costs no wake-up (a self-wake would poll the task once more per
+        // message). Control frames always wake: the task may be waiting on a full socket with
+        // data queued, and a Ping or Close must reach the core regardless.
+        if control || !outbox.awake {
+            wake(outbox);
+        }
         Sent::Queued
     }
 }
 
 fn wake(mut outbox: MutexGuard<'_, Outbox>) {
+    outbox.awake = true;
     let waker = outbox.waker.take();
     drop(outbox);
     if let Some(waker) = waker {

@@ -3,7 +3,7 @@
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use ws_proto::{CloseCause, CloseCode, CloseInfo, Event, Initiator, Message, State};
@@ -93,14 +93,20 @@ impl<D: Send + Sync + 'static> Socket<D> {
 
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         loop {
-            if self.pump(cx) {
+            if self.pump() {
                 return Poll::Ready(None);
             }
             let Some(ws) = self.ws.as_mut() else { return Poll::Ready(None) };
             let polled = ws.poll_recv(cx);
             let buffered = ws.buffered_amount();
             self.note_buffered(buffered);
-            match ready!(polled) {
+            let Poll::Ready(polled) = polled else {
+                if self.park(cx) {
+                    continue;
+                }
+                return Poll::Pending;
+            };
+            match polled {
                 Some(Ok(Message::Pong(_))) => self.pong(),
                 Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
                     self.count_in(message_len(&message));
@@ -114,14 +120,20 @@ impl<D: Send + Sync + 'static> Socket<D> {
 
     fn poll_fragment(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Fragment, Error>>> {
         loop {
-            if self.pump(cx) {
+            if self.pump() {
                 return Poll::Ready(None);
             }
             let Some(ws) = self.ws.as_mut() else { return Poll::Ready(None) };
             let polled = ws.poll_recv_event(cx);
             let buffered = ws.buffered_amount();
             self.note_buffered(buffered);
-            match ready!(polled) {
+            let Poll::Ready(polled) = polled else {
+                if self.park(cx) {
+                    continue;
+                }
+                return Poll::Pending;
+            };
+            match polled {
                 Some(Ok(Event::Pong(_))) => self.pong(),
                 Some(Ok(Event::Data { kind, payload, first, fin })) => {
                     if fin {
@@ -174,14 +186,18 @@ impl<D: Send + Sync + 'static> Socket<D> {
     }
 
     /// Moves what the handle queued into the connection while the socket's own queue is below
-    /// the bound, and registers for more. True if the server is being torn down: stop now.
-    fn pump(&mut self, cx: &mut Context<'_>) -> bool {
+    /// the bound. True if the server is being torn down: stop now.
+    ///
+    /// Marks the task awake: until it waits again ([`park`](Self::park)), sends from its
+    /// handlers (or anywhere) only queue, and the next `recv` moves them.
+    fn pump(&mut self) -> bool {
         let core = &self.conn.core;
         if core.server.killed.load(Ordering::Relaxed) {
             return true;
         }
         let Some(ws) = self.ws.as_mut() else { return true };
         let mut outbox = self.conn.lock();
+        outbox.awake = true;
         let mut freed = false;
         while let Some(item) = outbox.items.front() {
             let control = matches!(item, Out::Ping(_) | Out::Close(..));
@@ -213,17 +229,33 @@ impl<D: Send + Sync + 'static> Socket<D> {
                 Out::Close(code, reason) => conn.close(now, code, &reason),
             };
         }
-        // Registered even while blocked on the socket: a Close or Ping queued meanwhile must
-        // not wait for the peer to read.
-        if !outbox.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            outbox.waker = Some(cx.waker().clone());
-        }
         if ws.connection().state() != State::Open {
             outbox.closing = true;
         }
         drop(outbox);
         if freed && core.policy == Backpressure::Wait {
             core.room.notify_waiters();
+        }
+        false
+    }
+
+    /// The connection has nothing to do until its socket or its handle wakes it: registers for
+    /// the handle's sends. True if something was queued since the last [`pump`](Self::pump)
+    /// that can be moved now (pump again instead of waiting).
+    fn park(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(ws) = self.ws.as_ref() else { return false };
+        let mut outbox = self.conn.lock();
+        match outbox.items.front() {
+            None => outbox.awake = false,
+            Some(Out::Ping(_) | Out::Close(..)) => return true,
+            Some(_) if ws.buffered_amount() < self.conn.core.max_backpressure => return true,
+            // Blocked on the socket: its becoming writable wakes this task, and more data
+            // could not be moved anyway, so data sends stay quiet (`awake`); control frames and
+            // the shutdown still wake it through the waker below.
+            Some(_) => {}
+        }
+        if !outbox.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            outbox.waker = Some(cx.waker().clone());
         }
         false
     }

@@ -17,6 +17,13 @@
 //! the server's RSS per connection, its threads, and the growth of the machine's kernel stacks
 //! per connection (the memory a thread per connection costs outside its process's RSS).
 //!
+//! Setup mode (`--setup`): `--conns` workers each open a connection (TCP connect + upgrade), do
+//! one echo of `--size` bytes, close it (a Close frame, then the server's Close and the end of
+//! the stream, all checked) and start over, until the run ends. It reports whole connections
+//! per second and per server CPU-second (in the `RESULT` line's `msgs_per_sec` and
+//! `msgs_per_cpu_s`, so scripts read both modes alike) and the percentiles of a connection's
+//! whole life.
+//!
 //! `--text` sends UTF-8 text instead of binary; `--threads` sets the client's runtime threads
 //! (default 1, leaving the other core to the server). `--server-pid PID` (Linux) reads the
 //! server's CPU time at the edges of the measured window and adds messages per server
@@ -29,7 +36,7 @@ use benches::cli::Flags;
 use benches::load::{self, LoadConfig, Target};
 
 const USAGE: &str = "usage: ws-load --url ws://HOST:PORT[/path] [--conns N] [--size BYTES] [--secs S] \
-[--warmup S] [--text] [--threads N] [--server-pid PID] [--idle [--echo-first] [--sample-at S,S..]]";
+[--warmup S] [--text] [--threads N] [--server-pid PID] [--setup] [--idle [--echo-first] [--sample-at S,S..]]";
 
 fn main() {
     if let Err(e) = run() {
@@ -39,12 +46,12 @@ fn main() {
 }
 
 fn run() -> Result<(), String> {
-    let mut f = Flags::from_env(&["text", "idle", "echo-first"], USAGE)?;
+    let mut f = Flags::from_env(&["text", "idle", "echo-first", "setup"], USAGE)?;
     let url: String = f.get("url", String::new())?;
     let secs: f64 = f.get("secs", 5.0)?;
     let warmup: f64 = f.get("warmup", 1.0)?;
     let threads: usize = f.get("threads", 1)?;
-    let (idle, echo_first) = (f.switch("idle"), f.switch("echo-first"));
+    let (idle, echo_first, setup) = (f.switch("idle"), f.switch("echo-first"), f.switch("setup"));
     let sample_at: String = f.get("sample-at", "1".to_owned())?;
     let sample_at = sample_at
         .split(',')
@@ -89,27 +96,45 @@ fn run() -> Result<(), String> {
         print_idle(&report);
         return Ok(());
     }
+    if idle && setup {
+        return Err("--idle and --setup are different modes".to_owned());
+    }
     let kind = if cfg.text { "text" } else { "binary" };
+    let (what, unit) = if setup { ("workers", "connections") } else { ("conns", "messages") };
     println!(
-        "ws-load: {} conns x {} B {kind} to {}{}, warmup {warmup} s, measuring {secs} s",
+        "ws-load: {} {what} x {} B {kind} to {}{}, warmup {warmup} s, measuring {secs} s",
         cfg.conns, cfg.size, cfg.target.authority, cfg.target.path
     );
-    let report = rt.block_on(load::run(&cfg))?;
+    let report = match setup {
+        true => rt.block_on(load::setup(&cfg))?,
+        false => rt.block_on(load::run(&cfg))?,
+    };
     let (p50, p99, max) =
         (report.percentile_us(0.5), report.percentile_us(0.99), report.percentile_us(1.0));
-    println!(
-        "messages/s: {:.0} ({} round trips in {:.2} s, {:.1} MB/s each way)",
-        report.rate(),
-        report.messages,
-        report.elapsed.as_secs_f64(),
-        report.rate() * cfg.size as f64 / 1e6
-    );
-    println!("round trip: p50 {p50:.1} us, p99 {p99:.1} us, max {max:.1} us");
+    if setup {
+        println!(
+            "connections/s: {:.0} ({} connections opened, echoed once and closed in {:.2} s)",
+            report.rate(),
+            report.messages,
+            report.elapsed.as_secs_f64(),
+        );
+        println!("connection life: p50 {p50:.1} us, p99 {p99:.1} us, max {max:.1} us");
+    } else {
+        println!(
+            "messages/s: {:.0} ({} round trips in {:.2} s, {:.1} MB/s each way)",
+            report.rate(),
+            report.messages,
+            report.elapsed.as_secs_f64(),
+            report.rate() * cfg.size as f64 / 1e6
+        );
+        println!("round trip: p50 {p50:.1} us, p99 {p99:.1} us, max {max:.1} us");
+    }
     let (cpu, per_cpu) = match (report.server_cpu, report.per_server_cpu_second()) {
         (Some(cpu), Some(per)) => {
             println!(
-                "server CPU: {:.2} s, {per:.0} messages per server CPU-second",
-                cpu.as_secs_f64()
+                "server CPU: {:.2} s, {per:.0} {unit} per server CPU-second ({:.1} us each)",
+                cpu.as_secs_f64(),
+                1e6 / per
             );
             (cpu.as_secs_f64(), per)
         }

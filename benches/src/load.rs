@@ -329,7 +329,7 @@ async fn setup_loop(
 }
 
 /// Runs a connection-setup test: `cfg.conns` workers each open, use once and close connection
-/// after connection (see [`setup_loop`]); the report counts whole connections (in `messages`)
+/// after connection (see `setup_loop`); the report counts whole connections (in `messages`)
 /// and their durations (in `latencies`).
 pub async fn setup(cfg: &LoadConfig) -> Result<LoadReport, String> {
     let phase = Arc::new(AtomicU8::new(WARMUP));

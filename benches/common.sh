@@ -50,7 +50,7 @@ port_of() {
     case $1 in
         ours) echo 9411 ;; tungstenite) echo 9412 ;; fastwebsockets) echo 9413 ;;
         ws-async-std) echo 9414 ;; ws-blocking) echo 9415 ;; base) echo 9416 ;;
-        ws-server) echo 9417 ;;
+        ws-server) echo 9417 ;; ws-server-nk) echo 9418 ;;
     esac
 }
 
@@ -65,6 +65,7 @@ start_server() {
     case $name in
         ours) [[ $OURS == ws-tokio ]] && args+=(--threads "$THREADS") ;;
         tungstenite | fastwebsockets | base | ws-server) args+=(--threads "$THREADS") ;;
+        ws-server-nk) args+=(--threads "$THREADS" --ping-interval 0) ;;
     esac
     local bin
     case $name in
@@ -73,7 +74,7 @@ start_server() {
         fastwebsockets) bin=$OUT/bin/fastwebsockets-echo ;;
         ws-async-std | ws-blocking) bin=$OUT/bin/$name-echo ;;
         base) bin=$OUT/bin/base ;;
-        ws-server) bin=$OUT/bin/ws-server-echo ;;
+        ws-server | ws-server-nk) bin=$OUT/bin/ws-server-echo ;;
     esac
     # shellcheck disable=SC2086 # SERVER_ENV is a list of NAME=VALUE words
     env ${SERVER_ENV:-} "$bin" "${args[@]}" >>"$OUT/logs/$name.log" 2>&1 &

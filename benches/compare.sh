@@ -23,7 +23,8 @@
 #                    in the servers' environment (glibc then maps every allocation this large on
 #                    its own and unmaps it when freed, so a released buffer leaves RSS); 0: once
 #   SERVERS="ours fastwebsockets tungstenite"             the echo matrix; also "ws-server"
-#                    (benches' ws-server-echo: a ws-server route echoing with conn.send) and "base"
+#                    (benches' ws-server-echo: a ws-server route echoing with conn.send),
+#                    "ws-server-nk" (the same without keepalive pings) and "base"
 #   RATIOS_OF="ours" the servers the report gives ratios for, each against every other server
 #                    (e.g. "ours ws-server")
 #   BASE_BIN=FILE    a prebuilt ws-tokio echo_server run as server "base" (add it to SERVERS):

@@ -40,11 +40,18 @@ pub(crate) struct Timers {
     /// instead of after every message, and a release never leaves a deadline in the past.
     released_at: Instant,
     pub(crate) last_rtt: Option<Duration>,
+    /// While no keepalive Ping is unanswered: the earliest of the open-state deadlines that do
+    /// not move with `last_recv` (a keepalive Ping sent whatever the traffic, the lifetime)...
+    fixed: Option<Instant>,
+    /// ...and the smallest offset past `last_recv` of those that do (a keepalive Ping after
+    /// silence, the idle timeout). Both change only when a keepalive Ping goes out, so the
+    /// deadline asked for several times per message costs an addition and two comparisons.
+    after_recv: Option<Duration>,
 }
 
 impl Timers {
-    pub(crate) fn new(_config: &Config, now: Instant) -> Self {
-        Timers {
+    pub(crate) fn new(config: &Config, now: Instant) -> Self {
+        let mut timers = Timers {
             last_recv: now,
             probe: None,
             keepalive_pending: false,
@@ -56,7 +63,30 @@ impl Timers {
             close_deadline: None,
             released_at: now,
             last_rtt: None,
-        }
+            fixed: None,
+            after_recv: None,
+        };
+        timers.after_recv = match (config.keepalive_interval, config.keepalive_while_busy) {
+            (Some(interval), false) => earliest_duration(Some(interval), config.idle_timeout),
+            _ => config.idle_timeout,
+        };
+        timers.refresh_fixed(config);
+        timers
+    }
+
+    /// Recomputes `fixed` (after `last_ping` moved).
+    fn refresh_fixed(&mut self, config: &Config) {
+        let keepalive = match config.keepalive_interval {
+            Some(interval) if config.keepalive_while_busy => Some(self.last_ping + interval),
+            _ => None,
+        };
+        self.fixed = earliest(keepalive, self.lifetime_deadline(config));
+    }
+
+    /// The earliest open-state deadline while no keepalive Ping is unanswered: what the
+    /// general search over every deadline would give, from the two cached parts.
+    fn quiet_deadline(&self) -> Option<Instant> {
+        earliest(self.fixed, self.after_recv.map(|d| self.last_recv + d))
     }
 
     pub(crate) fn on_receive(&mut self, now: Instant) {
@@ -126,6 +156,13 @@ impl core::fmt::Debug for PingPayload {
     }
 }
 
+fn earliest_duration(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -148,6 +185,19 @@ impl Connection {
             // runs several times per message in every adapter's loop.
             return earliest(t.close_deadline, release);
         }
+        if t.keepalive_pending {
+            // For one round trip per keepalive interval: the general search.
+            return self.searched_deadline(release);
+        }
+        let deadline = earliest(t.quiet_deadline(), release);
+        debug_assert_eq!(deadline, self.searched_deadline(release));
+        deadline
+    }
+
+    /// The earliest of every open-state deadline (`close_deadline` is never armed while the
+    /// state is open).
+    fn searched_deadline(&self, release: Option<Instant>) -> Option<Instant> {
+        let t = &self.timers;
         [
             t.close_deadline,
             t.keepalive_deadline(&self.config),
@@ -219,6 +269,7 @@ impl Connection {
             };
             payload.truncate(125);
             t.last_ping = now;
+            t.refresh_fixed(&self.config);
             t.keepalive_pending = true;
             t.on_ping_sent(now, &payload);
             self.queue_control(OpCode::Ping, &payload);

@@ -7,12 +7,14 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::Notify;
-use ws_proto::{CloseCode, Message, PreparedFrame, Utf8Bytes};
+use ws_proto::{CloseCode, Connection, Message, PreparedFrame, Utf8Bytes};
 
+use crate::direct;
+use crate::metrics::Counts;
 use crate::server::Shared;
 use crate::settings::Backpressure;
 use crate::{PeerAddr, UpgradeRequest};
@@ -57,7 +59,26 @@ pub(crate) enum Out {
 }
 
 impl Out {
-    fn len(&self) -> usize {
+    /// Hands the item to `conn`, counting data in `counts`. Errors mean the connection is
+    /// closing: the message is not sent (as `Sent::Closed` would have said a moment later).
+    pub(crate) fn deliver(self, conn: &mut Connection, now: Instant, counts: &Counts) {
+        if !self.is_control() {
+            counts.sent(self.len());
+        }
+        let _ = match self {
+            Out::Text(t) => conn.send_message(now, Message::Text(t)),
+            Out::Binary(b) => conn.send_message(now, Message::Binary(b)),
+            Out::Prepared(f) => conn.send_prepared(&f),
+            Out::Ping(p) => conn.ping(now, &p),
+            Out::Close(code, reason) => conn.close(now, code, &reason),
+        };
+    }
+
+    pub(crate) fn is_control(&self) -> bool {
+        matches!(self, Out::Ping(_) | Out::Close(..))
+    }
+
+    pub(crate) fn len(&self) -> usize {
         match self {
             Out::Text(t) => t.len(),
             Out::Binary(b) | Out::Ping(b) => b.len(),
@@ -74,10 +95,6 @@ pub(crate) struct Outbox {
     pub(crate) bytes: usize,
     /// The connection's task, while it waits.
     pub(crate) waker: Option<Waker>,
-    /// The connection's task is running (handlers included) or already woken: it looks at the
-    /// queue before it waits again, so a data message queued now needs no wake-up. Set by the
-    /// task when it runs and by a wake-up; cleared by the task when it waits for sends.
-    pub(crate) awake: bool,
     /// A Close was queued (by a handle or the policy): nothing more is accepted.
     pub(crate) closing: bool,
 }
@@ -90,6 +107,16 @@ pub(crate) struct Core {
     pub(crate) max_backpressure: usize,
     pub(crate) policy: Backpressure,
     pub(crate) outbox: Mutex<Outbox>,
+    /// `outbox.items` is not empty (written under the lock; read without it by the task, which
+    /// skips the lock when nothing is queued, and by a handler's direct send).
+    pub(crate) has_items: AtomicBool,
+    /// The connection's task is running (handlers included) or already woken: it looks at the
+    /// queue before it waits again, so a data message queued now needs no wake-up. Set by the
+    /// task when it runs and by a wake-up; cleared, under the outbox lock, by the task when it
+    /// waits for sends.
+    pub(crate) awake: AtomicBool,
+    /// Traffic counters, written by the connection's task only.
+    pub(crate) counts: Counts,
     /// Bytes the socket has queued and not written (the task updates it).
     pub(crate) socket_buffered: AtomicUsize,
     /// The last measured round trip in nanoseconds (`u64::MAX`: none yet).
@@ -231,8 +258,8 @@ impl Handle {
             return Sent::Closed;
         }
         outbox.closing = true;
-        outbox.items.push_back(Out::Close(code.into(), truncate(reason, 123).to_owned()));
-        wake(outbox);
+        self.enqueue(&mut outbox, Out::Close(code.into(), truncate(reason, 123).to_owned()));
+        self.wake(outbox);
         Sent::Queued
     }
 
@@ -295,6 +322,15 @@ impl Handle {
             return Sent::Closed;
         }
         let len = out.len();
+        // A handler's reply to its own connection, with nothing queued before it: straight to
+        // the connection after the handler returns, without the queue.
+        let out = match control {
+            false => match direct::stage(self, out, len) {
+                Ok(sent) => return sent,
+                Err(out) => out,
+            },
+            true => out,
+        };
         let mut outbox = self.lock();
         if outbox.closing {
             return Sent::Closed;
@@ -318,36 +354,40 @@ impl Handle {
                     };
                     metrics.dropped.fetch_add(1, Ordering::Relaxed);
                     outbox.closing = true;
-                    outbox.items.push_back(Out::Close(code, "too slow".to_owned()));
-                    wake(outbox);
+                    self.enqueue(&mut outbox, Out::Close(code, "too slow".to_owned()));
+                    self.wake(outbox);
                     Sent::Closing
                 }
             };
         }
         if !control {
             outbox.bytes += len;
-            let metrics = &self.core.server.metrics;
-            metrics.messages_out.fetch_add(1, Ordering::Relaxed);
-            metrics.bytes_out.fetch_add(len as u64, Ordering::Relaxed);
         }
-        outbox.items.push_back(out);
+        self.enqueue(&mut outbox, out);
         // A handler replying from the connection's own task, or a burst of publishes before
         // the task has run, costs no wake-up (a self-wake would poll the task once more per
         // message). Control frames always wake: the task may be waiting on a full socket with
         // data queued, and a Ping or Close must reach the core regardless.
-        if control || !outbox.awake {
-            wake(outbox);
+        if control || !self.core.awake.load(Ordering::Relaxed) {
+            self.wake(outbox);
         }
         Sent::Queued
     }
-}
 
-fn wake(mut outbox: MutexGuard<'_, Outbox>) {
-    outbox.awake = true;
-    let waker = outbox.waker.take();
-    drop(outbox);
-    if let Some(waker) = waker {
-        waker.wake();
+    /// Appends to the queue (`outbox` is this handle's, locked).
+    fn enqueue(&self, outbox: &mut Outbox, out: Out) {
+        outbox.items.push_back(out);
+        self.core.has_items.store(true, Ordering::Relaxed);
+    }
+
+    /// Marks the task awake and wakes it if it waits (`outbox` is this handle's, locked).
+    fn wake(&self, mut outbox: MutexGuard<'_, Outbox>) {
+        self.core.awake.store(true, Ordering::Relaxed);
+        let waker = outbox.waker.take();
+        drop(outbox);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 }
 

@@ -84,6 +84,7 @@ pub mod axum;
 pub mod http;
 
 mod conn;
+mod direct;
 mod hub;
 mod metrics;
 mod origin;

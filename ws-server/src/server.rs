@@ -50,8 +50,17 @@ impl Shared {
         self.lock_registry().insert(handle.id(), handle.clone());
     }
 
+    /// Takes the connection out of the registry; its traffic goes to the server's totals.
     pub(crate) fn unregister(&self, id: ConnId) {
-        self.lock_registry().remove(&id);
+        let mut registry = self.lock_registry();
+        if let Some(handle) = registry.remove(&id) {
+            handle.core.counts.add_to(&self.metrics.ended);
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> MetricsSnapshot {
+        let registry = self.lock_registry();
+        self.metrics.snapshot(registry.values().map(|h| &h.core.counts))
     }
 
     fn lock_registry(&self) -> std::sync::MutexGuard<'_, HashMap<ConnId, Handle>> {
@@ -553,7 +562,7 @@ impl ServerHandle {
 
     /// The server's counters.
     pub fn metrics(&self) -> MetricsSnapshot {
-        self.shared.metrics.snapshot()
+        self.shared.snapshot()
     }
 
     /// Starts a graceful shutdown (connections closed with 1001).

@@ -10,7 +10,8 @@ use ws_proto::{CloseCause, CloseCode, CloseInfo, Event, Initiator, Message, Stat
 use ws_tokio::{Error, WebSocket};
 
 use crate::ServerStream;
-use crate::conn::{Conn, Handle, Out};
+use crate::conn::{Conn, Handle};
+use crate::metrics::Counts;
 use crate::route::{Fragment, OnClose, OnPong};
 use crate::settings::Backpressure;
 
@@ -109,7 +110,7 @@ impl<D: Send + Sync + 'static> Socket<D> {
             match polled {
                 Some(Ok(Message::Pong(_))) => self.pong(),
                 Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
-                    self.count_in(message_len(&message));
+                    self.conn.core.counts.received(message_len(&message));
                     return Poll::Ready(Some(Ok(message)));
                 }
                 Some(Ok(_)) => {}
@@ -136,17 +137,27 @@ impl<D: Send + Sync + 'static> Socket<D> {
             match polled {
                 Some(Ok(Event::Pong(_))) => self.pong(),
                 Some(Ok(Event::Data { kind, payload, first, fin })) => {
+                    let counts = &self.conn.core.counts;
+                    Counts::bump(&counts.bytes_in, payload.len() as u64);
                     if fin {
-                        self.count_in(0);
+                        Counts::bump(&counts.messages_in, 1);
                     }
-                    let m = &self.conn.core.server.metrics;
-                    m.bytes_in.fetch_add(payload.len() as u64, Ordering::Relaxed);
                     return Poll::Ready(Some(Ok(Fragment { kind, payload, first, fin })));
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => return Poll::Ready(None),
             }
+        }
+    }
+
+    /// Runs a callback handler on this task, its sends to this connection handed over
+    /// directly (see [`direct`](crate::direct)).
+    fn run_handler(&mut self, handler: impl FnOnce(&Conn<D>)) {
+        let conn = &self.conn;
+        match self.ws.as_mut() {
+            Some(ws) => crate::direct::run(ws, &conn.core, || handler(conn)),
+            None => handler(conn),
         }
     }
 
@@ -160,12 +171,6 @@ impl<D: Send + Sync + 'static> Socket<D> {
                 core.room.notify_waiters();
             }
         }
-    }
-
-    fn count_in(&self, bytes: usize) {
-        let m = &self.conn.core.server.metrics;
-        m.messages_in.fetch_add(1, Ordering::Relaxed);
-        m.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// A Pong arrived: if it answered our Ping, record the lag.
@@ -196,39 +201,27 @@ impl<D: Send + Sync + 'static> Socket<D> {
             return true;
         }
         let Some(ws) = self.ws.as_mut() else { return true };
+        core.awake.store(true, Ordering::Relaxed);
+        let open = ws.connection().state() == State::Open;
+        // Nothing queued (the common case): no lock. A send racing with this is seen by `park`.
+        if open && !core.has_items.load(Ordering::Relaxed) {
+            return false;
+        }
         let mut outbox = self.conn.lock();
-        outbox.awake = true;
         let mut freed = false;
+        let now = Instant::now();
         while let Some(item) = outbox.items.front() {
-            let control = matches!(item, Out::Ping(_) | Out::Close(..));
-            if !control && ws.buffered_amount() >= core.max_backpressure {
+            if !item.is_control() && ws.buffered_amount() >= core.max_backpressure {
                 break;
             }
             let Some(item) = outbox.items.pop_front() else { break };
-            let now = Instant::now();
-            let conn = ws.connection_mut();
-            // Errors mean the connection is closing: the message is not sent (as `Sent::Closed`
-            // would have said a moment later).
-            let _ = match item {
-                Out::Text(t) => {
-                    outbox.bytes -= t.len();
-                    freed = true;
-                    conn.send_message(now, Message::Text(t))
-                }
-                Out::Binary(b) => {
-                    outbox.bytes -= b.len();
-                    freed = true;
-                    conn.send_message(now, Message::Binary(b))
-                }
-                Out::Prepared(f) => {
-                    outbox.bytes -= f.encoded().len();
-                    freed = true;
-                    conn.send_prepared(&f)
-                }
-                Out::Ping(p) => conn.ping(now, &p),
-                Out::Close(code, reason) => conn.close(now, code, &reason),
-            };
+            if !item.is_control() {
+                outbox.bytes -= item.len();
+                freed = true;
+            }
+            item.deliver(ws.connection_mut(), now, &core.counts);
         }
+        core.has_items.store(!outbox.items.is_empty(), Ordering::Relaxed);
         if ws.connection().state() != State::Open {
             outbox.closing = true;
         }
@@ -246,8 +239,8 @@ impl<D: Send + Sync + 'static> Socket<D> {
         let Some(ws) = self.ws.as_ref() else { return false };
         let mut outbox = self.conn.lock();
         match outbox.items.front() {
-            None => outbox.awake = false,
-            Some(Out::Ping(_) | Out::Close(..)) => return true,
+            None => self.conn.core.awake.store(false, Ordering::Relaxed),
+            Some(item) if item.is_control() => return true,
             Some(_) if ws.buffered_amount() < self.conn.core.max_backpressure => return true,
             // Blocked on the socket: its becoming writable wakes this task, and more data
             // could not be moved anyway, so data sends stay quiet (`awake`); control frames and
@@ -388,16 +381,16 @@ pub(crate) async fn run_callbacks<D: Send + Sync + 'static>(
     on_fragment: Option<crate::route::OnFragment<D>>,
 ) {
     if let Some(on_open) = &on_open {
-        on_open(&socket.conn);
+        socket.run_handler(|conn| on_open(conn));
     }
     if let Some(on_fragment) = on_fragment {
         while let Some(Ok(fragment)) = socket.recv_fragment().await {
-            on_fragment(&socket.conn, fragment);
+            socket.run_handler(|conn| on_fragment(conn, fragment));
         }
     } else {
         while let Some(Ok(message)) = socket.recv().await {
             if let Some(on_message) = &on_message {
-                on_message(&socket.conn, message);
+                socket.run_handler(|conn| on_message(conn, message));
             }
         }
     }

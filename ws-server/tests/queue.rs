@@ -159,3 +159,49 @@ async fn sends_from_another_thread_while_the_peer_talks() {
         sides += 1;
     }
 }
+
+/// A handler's sends to its own connection skip the queue while nothing is queued before
+/// them; a control frame goes through the queue; what follows it must not overtake it, and
+/// what the handler sent first must not be overtaken by it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_handlers_direct_sends_keep_their_order_around_queued_ones() {
+    let route = Route::new().on_message(|conn, msg| {
+        if let Message::Text(t) = msg {
+            assert!(conn.send_text(format!("{t}/a")).is_queued());
+            assert!(conn.ping(t.as_str().to_owned()).is_queued());
+            assert!(conn.send_text(format!("{t}/b")).is_queued());
+        }
+    });
+    let (url, server) = serve(route).await;
+    let (mut ws, _) = ws_tokio::connect(&url).await.unwrap();
+    for i in 0..50 {
+        ws.send_text(format!("m{i}")).await.unwrap();
+        assert_eq!(next_text(&mut ws).await, format!("m{i}/a"));
+        let ping = tokio::time::timeout(Duration::from_secs(5), ws.recv()).await.unwrap();
+        assert_eq!(ping.unwrap().unwrap(), Message::Ping(format!("m{i}").into_bytes().into()));
+        assert_eq!(next_text(&mut ws).await, format!("m{i}/b"));
+    }
+    let m = server.metrics();
+    assert_eq!((m.messages_in, m.messages_out), (50, 100), "{m:?}");
+}
+
+/// The bound holds for a handler's direct sends too: past it the route's policy decides.
+#[tokio::test(flavor = "current_thread")]
+async fn a_handlers_direct_sends_meet_the_bound() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let route =
+        Route::new().backpressure(100, ws_server::Backpressure::Drop).on_message(move |conn, _| {
+            let sent: Vec<_> = (0..3).map(|i| conn.send_text(format!("{i}").repeat(60))).collect();
+            tx.send(sent).unwrap();
+        });
+    let (url, server) = serve(route).await;
+    let (mut ws, _) = ws_tokio::connect(&url).await.unwrap();
+    ws.send_text("go").await.unwrap();
+    assert_eq!(next_text(&mut ws).await, "0".repeat(60));
+    use ws_server::Sent::{Dropped, Queued};
+    assert_eq!(rx.recv().await.unwrap(), vec![Queued, Dropped, Dropped]);
+    // The next message: the first of a fresh burst fits again once the socket took the last.
+    ws.send_text("go").await.unwrap();
+    assert_eq!(next_text(&mut ws).await, "0".repeat(60));
+    assert_eq!(server.metrics().dropped, 4);
+}

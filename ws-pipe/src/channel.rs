@@ -202,8 +202,10 @@ impl Channel {
     fn closed(&self, conn: &Conn<Arc<ConnInfo>>, close: &CloseInfo) {
         let info = conn.data();
         let id = info.id.load(Ordering::Relaxed);
-        self.shared.clients.remove(id);
-        self.to_output(id, format::CLOSE, b"");
+        if id != 0 {
+            self.shared.clients.remove(id);
+            self.to_output(id, format::CLOSE, b"");
+        }
         let broadcast = self.broadcast_bytes.load(Ordering::Relaxed)
             - info.broadcast_mark.load(Ordering::Relaxed);
         log_close(&self.shared, conn, close, broadcast);

@@ -79,6 +79,9 @@ if [ -n "$plan" ] || [ "$interop" = yes ]; then
     for name in echo chat ticker; do
         cp "$CARGO_TARGET_DIR/release/examples/$name" "$bin/$name-ws-server"
     done
+    # ws-pipe: the Autobahn agent ws-pipe (in --echo-mode) and the demo page's browser check.
+    cargo build --release --locked -p ws-pipe
+    cp "$CARGO_TARGET_DIR/release/ws-pipe" "$bin/ws-pipe"
 fi
 
 status=0

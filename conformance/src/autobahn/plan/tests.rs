@@ -202,7 +202,7 @@ fn the_real_plans_are_the_documented_ones() {
         .collect();
     assert_eq!(compressed, ["ws-tokio-server", "ws-async-std-client"]);
     let others = ci.runs.iter().filter(|r| r.set.unwrap().name == "uncompressed");
-    assert_eq!(others.count(), 5);
+    assert_eq!(others.count(), 6);
     let batches: usize = ci.runs.iter().map(|r| r.batches.len()).sum();
-    assert_eq!(batches, 2 * 13 + 5);
+    assert_eq!(batches, 2 * 13 + 6);
 }

@@ -9,17 +9,10 @@ use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ws_tokio::{ClientRequest, Message};
 
-fn fifos(dir: &TempDir) -> [String; 2] {
-    [
-        format!("--pipein={}", dir.path("in").display()),
-        format!("--pipeout={}", dir.path("out").display()),
-    ]
-}
-
 #[tokio::test]
 async fn origins_are_exact_case_insensitive_and_others_get_403() {
     let dir = TempDir::new("origins");
-    let [pin, pout] = fifos(&dir);
+    let [pin, pout] = fifo_args(&dir);
     let pipe = WsPipe::start(&[
         "--origin=http://a.example",
         "--origin",
@@ -43,7 +36,7 @@ async fn origins_are_exact_case_insensitive_and_others_get_403() {
 #[tokio::test]
 async fn token_in_the_query_or_a_bearer_header_else_401() {
     let dir = TempDir::new("token");
-    let [pin, pout] = fifos(&dir);
+    let [pin, pout] = fifo_args(&dir);
     let pipe = WsPipe::start(&["--auth-token=s3cret", &pin, &pout]).await;
     assert_eq!(pipe.refused("/", |r| r).await, Some(401));
     assert_eq!(pipe.refused("/?token=wrong", |r| r).await, Some(401));
@@ -63,7 +56,7 @@ async fn tls_with_pem_files() {
     let mut roots = ws_tokio::tls::rustls::RootCertStore::empty();
     roots.add(key.cert.der().clone()).unwrap();
     let client_tls = ws_tokio::tls::client_config_with_roots(roots).unwrap();
-    let [pin, pout] = fifos(&dir);
+    let [pin, pout] = fifo_args(&dir);
     let cert = format!("--ssl-cert={}", dir.path("cert.pem").display());
     let key = format!("--ssl-key={}", dir.path("key.pem").display());
     let pipe = WsPipe::start(&[&cert, &key, &pin, &pout]).await;
@@ -73,8 +66,8 @@ async fn tls_with_pem_files() {
         bounded(ws_tokio::connect_with(&url, |r| r, Default::default(), Some(client_tls)))
             .await
             .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let mut producer = producer(&dir.path("in")).await;
+    synced(&mut producer, &mut [&mut ws]).await;
     write(&mut producer, b"over tls\n").await;
     assert_eq!(next_data(&mut ws).await, Message::text("over tls\n"));
 }
@@ -82,15 +75,15 @@ async fn tls_with_pem_files() {
 #[tokio::test]
 async fn unix_socket() {
     let dir = TempDir::new("unix");
-    let [pin, pout] = fifos(&dir);
+    let [pin, pout] = fifo_args(&dir);
     let socket = dir.path("ws.sock");
     let unix = format!("--unix-socket={}", socket.display());
     let _pipe = WsPipe::start(&[&unix, &pin, &pout]).await;
     let stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
     let request = ClientRequest::new("localhost", "/");
     let (mut ws, _) = bounded(ws_tokio::client(stream, request, Default::default())).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let mut producer = producer(&dir.path("in")).await;
+    synced(&mut producer, &mut [&mut ws]).await;
     write(&mut producer, b"over unix\n").await;
     assert_eq!(next_data(&mut ws).await, Message::text("over unix\n"));
 }
@@ -102,7 +95,7 @@ async fn ipv6_with_addr_colons() {
         return;
     }
     let dir = TempDir::new("ipv6");
-    let [pin, pout] = fifos(&dir);
+    let [pin, pout] = fifo_args(&dir);
     let pipe = WsPipe::start_raw(&["--addr", "::1", "-p", "0", &pin, &pout]).await;
     assert!(pipe.url.starts_with("ws://[::1]:"), "{}", pipe.url);
     let mut ws = pipe.connect("/").await;
@@ -114,7 +107,7 @@ async fn ipv6_with_addr_colons() {
 #[tokio::test]
 async fn channels_by_path_and_the_default_pair_elsewhere() {
     let dir = TempDir::new("channels");
-    let [pin, pout] = fifos(&dir);
+    let [pin, pout] = fifo_args(&dir);
     let logs = format!(
         "--channel=/logs={},{}",
         dir.path("logs-in").display(),
@@ -124,9 +117,10 @@ async fn channels_by_path_and_the_default_pair_elsewhere() {
     let mut on_logs = pipe.connect("/logs").await;
     let mut on_root = pipe.connect("/").await;
     let mut elsewhere = pipe.connect("/whatever").await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let mut logs_in = producer(&dir.path("logs-in")).await;
     let mut default_in = producer(&dir.path("in")).await;
+    synced(&mut logs_in, &mut [&mut on_logs]).await;
+    synced(&mut default_in, &mut [&mut on_root, &mut elsewhere]).await;
     write(&mut logs_in, b"for /logs").await;
     write(&mut default_in, b"for the rest").await;
     assert_eq!(next_data(&mut on_logs).await, Message::text("for /logs"));
@@ -143,7 +137,7 @@ async fn channels_by_path_and_the_default_pair_elsewhere() {
 #[tokio::test]
 async fn keepalive_pings_and_idle_timeout() {
     let dir = TempDir::new("keepalive");
-    let [pin, pout] = fifos(&dir);
+    let [pin, pout] = fifo_args(&dir);
     let pipe = WsPipe::start(&["--ping-interval=1", &pin, &pout]).await;
     let mut ws = pipe.connect("/").await;
     let ping = bounded(async {
@@ -158,7 +152,7 @@ async fn keepalive_pings_and_idle_timeout() {
     drop(pipe);
 
     let dir = TempDir::new("idle");
-    let [pin, pout] = fifos(&dir);
+    let [pin, pout] = fifo_args(&dir);
     let pipe = WsPipe::start(&["--idle-timeout=1", "--ping-interval=0", &pin, &pout]).await;
     let mut ws = pipe.connect("/").await;
     let started = std::time::Instant::now();
@@ -186,7 +180,7 @@ async fn http_get(url: &str, path: &str) -> (String, String) {
 #[tokio::test]
 async fn demo_page_or_static_files() {
     let dir = TempDir::new("http");
-    let [pin, pout] = fifos(&dir);
+    let [pin, pout] = fifo_args(&dir);
     let pipe = WsPipe::start(&[&pin, &pout]).await;
     let (status, body) = http_get(&pipe.url, "/").await;
     assert!(status.contains("200"), "{status}");
@@ -208,7 +202,7 @@ async fn demo_page_or_static_files() {
 #[tokio::test]
 async fn compression_on_request() {
     let dir = TempDir::new("compress");
-    let [pin, pout] = fifos(&dir);
+    let [pin, pout] = fifo_args(&dir);
     let mut config = ws_tokio::Config::default();
     config.deflate = Some(Default::default());
     for (flag, agreed) in [(None, false), (Some("--compress"), true)] {
@@ -220,8 +214,8 @@ async fn compression_on_request() {
             bounded(ws_tokio::connect_with(&url, |r| r, config.clone(), None)).await.unwrap();
         let ext = response.deflate.is_some();
         assert_eq!(ext, agreed, "{flag:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
         let mut producer = producer(&dir.path("in")).await;
+        synced(&mut producer, &mut [&mut ws]).await;
         write(&mut producer, "a".repeat(3000).as_bytes()).await;
         assert_eq!(data_len(&next_data(&mut ws).await), 3000);
     }
@@ -230,7 +224,7 @@ async fn compression_on_request() {
 #[tokio::test]
 async fn access_log_has_one_json_line_per_connection() {
     let dir = TempDir::new("access-log");
-    let [pin, pout] = fifos(&dir);
+    let [pin, pout] = fifo_args(&dir);
     let log = format!("--access-log={}", dir.path("access.log").display());
     let pipe = WsPipe::start(&[&log, "--origin=http://ok.example", &pin, &pout]).await;
     let url = format!("{}/path?q=1", pipe.url);

@@ -16,8 +16,8 @@ async fn an_absent_or_stuck_output_reader_does_not_stall_the_clients() {
     let pipe = WsPipe::start(&[&pin, &pout, "--pipe-buffer=65536"]).await;
     let mut talker = pipe.connect("/").await;
     let mut listener = pipe.connect("/").await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let mut producer = producer(&dir.path("in")).await;
+    synced(&mut producer, &mut [&mut talker, &mut listener]).await;
     // Nobody reads the output FIFO: 4 MiB from the talker fill the bounded queue, then drop.
     let chunk = "c".repeat(16 << 10);
     for round in 0..256 {
@@ -38,7 +38,7 @@ async fn an_absent_or_stuck_output_reader_does_not_stall_the_clients() {
     }
     write(&mut producer, b"still live\n").await;
     assert_eq!(next_data(&mut listener).await, Message::text("still live\n"));
-    assert_eq!(next_data(&mut talker).await, Message::text("tick 0\n"));
+    assert_eq!(next_data(&mut talker).await, Message::text("tick 0\n"), "first after the sync");
 }
 
 #[tokio::test]

@@ -3,17 +3,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use ws_tokio::Message;
-
-fn fifo_args(dir: &TempDir) -> [String; 2] {
-    [
-        format!("--pipein={}", dir.path("in").display()),
-        format!("--pipeout={}", dir.path("out").display()),
-    ]
-}
 
 #[tokio::test]
 async fn fifos_are_created_and_each_read_is_one_message() {
@@ -27,10 +18,8 @@ async fn fifos_are_created_and_each_read_is_one_message() {
     }
     let mut a = pipe.connect("/").await;
     let mut b = pipe.connect("/").await;
-    // Both subscribed before the first line: wait until the server counts them.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-
     let mut producer = producer(&dir.path("in")).await;
+    synced(&mut producer, &mut [&mut a, &mut b]).await;
     write(&mut producer, b"line one\n").await;
     assert_eq!(next_data(&mut a).await, Message::text("line one\n"));
     assert_eq!(next_data(&mut b).await, Message::text("line one\n"));
@@ -66,16 +55,18 @@ async fn fifos_are_created_and_each_read_is_one_message() {
 
     // Client messages go raw to the output FIFO.
     let mut out = consumer(&dir.path("out"));
+    // (One client at a time: two connections' messages have no order between them.)
     a.send_text("from a\n").await.unwrap();
+    assert_eq!(read_exact(&mut out, 7).await, b"from a\n");
     b.send_binary(&b"\x00bin"[..]).await.unwrap();
-    assert_eq!(read_exact(&mut out, 7 + 4).await, b"from a\n\x00bin");
+    assert_eq!(read_exact(&mut out, 4).await, b"\x00bin");
 }
 
 #[tokio::test]
 async fn stdin_and_stdout() {
     let mut pipe = WsPipe::start(&["--std"]).await;
     let mut a = pipe.connect("/").await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    synced(pipe.stdin.as_mut().unwrap(), &mut [&mut a]).await;
     to_stdin(&mut pipe, b"from stdin\n").await;
     assert_eq!(next_data(&mut a).await, Message::text("from stdin\n"));
     a.send_text("to stdout\n").await.unwrap();
@@ -110,9 +101,9 @@ async fn max_frame_size_for_clients_and_pipe_messages() {
     let pipe = WsPipe::start(&["--max-frame-size=100", &pin, &pout]).await;
     let mut a = pipe.connect("/").await;
     let mut b = pipe.connect("/").await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    // A pipe read larger than the limit is split into messages of at most 100 bytes.
     let mut producer = producer(&dir.path("in")).await;
+    synced(&mut producer, &mut [&mut a, &mut b]).await;
+    // A pipe read larger than the limit is split into messages of at most 100 bytes.
     write(&mut producer, &[b'p'; 250]).await;
     let mut sizes = Vec::new();
     while sizes.iter().sum::<usize>() < 250 {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use ws_proto::Message;
 
-use super::{Options, judge_server};
+use super::{Options, browser, judge_server};
 use crate::process::{Child, tail};
 use crate::session::BoxError;
 
@@ -42,20 +42,8 @@ pub(super) fn run(options: &Options, dir: &Path) -> Result<usize, BoxError> {
     std::fs::create_dir_all(&profile)?;
     let mut chromium = Child::spawn_group(
         "chromium",
-        Command::new(&options.chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--remote-debugging-address=127.0.0.1",
-                "--remote-debugging-port=0",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
+        browser::chromium_command(options, &profile)
+            .args(["--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0"])
             .arg(&page),
         &dir.join("chromium.log"),
     )?;

@@ -41,6 +41,14 @@ impl Drop for TempDir {
     }
 }
 
+/// `--pipein` and `--pipeout` for FIFOs `in` and `out` in `dir`.
+pub fn fifo_args(dir: &TempDir) -> [String; 2] {
+    [
+        format!("--pipein={}", dir.path("in").display()),
+        format!("--pipeout={}", dir.path("out").display()),
+    ]
+}
+
 /// A running `ws-pipe`; killed on drop.
 pub struct WsPipe {
     pub child: Child,
@@ -227,4 +235,40 @@ pub fn data_len(message: &Message) -> usize {
         Message::Binary(b) => b.len(),
         other => panic!("not data: {other:?}"),
     }
+}
+
+/// Waits until every client in `clients` is subscribed to the channel `input` feeds: writes
+/// `sync` lines until each has received one, then `ready`, and reads each client up to it, so
+/// that the next thing written is the next thing every client receives.
+pub async fn synced<W, S>(input: &mut W, clients: &mut [&mut ws_tokio::WebSocket<S>])
+where
+    W: tokio::io::AsyncWrite + Unpin,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let put = async |w: &mut W, line: &[u8]| {
+        w.write_all(line).await.unwrap();
+        w.flush().await.unwrap();
+    };
+    bounded(async {
+        for client in clients.iter_mut() {
+            loop {
+                put(input, b"sync\n").await;
+                let got = tokio::time::timeout(Duration::from_millis(50), client.recv()).await;
+                if matches!(got, Ok(Some(Ok(Message::Text(_))))) {
+                    break;
+                }
+            }
+        }
+        put(input, b"ready\n").await;
+        for client in clients.iter_mut() {
+            loop {
+                if let Message::Text(t) = next_data(client).await {
+                    if t.as_str().ends_with("ready\n") {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await;
 }

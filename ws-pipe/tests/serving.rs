@@ -151,6 +151,20 @@ async fn keepalive_pings_and_idle_timeout() {
     let _ = ping;
     drop(pipe);
 
+    // A client that never answers (never polled, so its Pongs are never sent): 1011.
+    let dir = TempDir::new("pong-timeout");
+    let [pin, pout] = fifo_args(&dir);
+    let pipe = WsPipe::start(&["--ping-interval=1", "--pong-timeout=1", &pin, &pout]).await;
+    let mut ws = pipe.connect("/").await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let code = bounded(async {
+        while let Some(Ok(_)) = ws.recv().await {}
+        ws.close_info().map(|c| c.sent.as_ref().or(c.received.as_ref()).map(|f| u16::from(f.code)))
+    })
+    .await;
+    assert_eq!(code.flatten(), Some(1011));
+    drop(pipe);
+
     let dir = TempDir::new("idle");
     let [pin, pout] = fifo_args(&dir);
     let pipe = WsPipe::start(&["--idle-timeout=1", "--ping-interval=0", &pin, &pout]).await;

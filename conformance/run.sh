@@ -11,11 +11,11 @@
 #   badinput       the bad-input checks only
 #
 # Autobahn: installs wstest (install-wstest.sh), builds the adapters' echo_server examples,
-#   ws-server's echo example and this crate's binaries in release mode, runs the
+#   ws-server's echo example, ws-pipe and this crate's binaries in release mode, runs the
 #   Autobahn|Testsuite on the agents of autobahn/expected.json (3 adapters x server and client
-#   role, and ws-server's echo route) following one of its named plans: "full" runs every case
-#   on every agent; "ci" runs the compression cases (12.*, 13.*) on ws-tokio-server and
-#   ws-async-std-client only and every other case on all seven agents.
+#   role, ws-server's echo route and ws-pipe --echo-mode) following one of its named plans:
+#   "full" runs every case on every agent; "ci" runs the compression cases (12.*, 13.*) on
+#   ws-tokio-server and ws-async-std-client only and every other case on all eight agents.
 #   Prints one summary line per agent and fails unless every agent reported exactly the cases
 #   of its plan, each once, each OK (or INFORMATIONAL for the cases expected.json lists).
 #   Reports: conformance/reports/autobahn/index.html.
@@ -79,6 +79,9 @@ if [ -n "$plan" ] || [ "$interop" = yes ]; then
     for name in echo chat ticker; do
         cp "$CARGO_TARGET_DIR/release/examples/$name" "$bin/$name-ws-server"
     done
+    # ws-pipe: the Autobahn agent ws-pipe (in --echo-mode) and the demo page's browser check.
+    cargo build --release --locked -p ws-pipe
+    cp "$CARGO_TARGET_DIR/release/ws-pipe" "$bin/ws-pipe"
 fi
 
 status=0

@@ -45,6 +45,26 @@ pub(super) fn run(
     })
 }
 
+/// Headless Chromium with its own profile directory, as every browser check starts it (the
+/// page's URL still to be added).
+pub(super) fn chromium_command(options: &Options, profile: &Path) -> Command {
+    let mut command = Command::new(&options.chromium);
+    command
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()));
+    command
+}
+
 fn drive(
     options: &Options,
     url: &str,
@@ -55,20 +75,7 @@ fn drive(
     std::fs::create_dir_all(&profile)?;
     let mut chromium = Child::spawn_group(
         "chromium",
-        Command::new(&options.chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-quic",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg(url),
+        chromium_command(options, &profile).arg(url),
         &dir.join("chromium.log"),
     )?;
     let deadline = Instant::now() + options.timeout;

@@ -16,9 +16,12 @@
 //! Then ws-server's examples against the same peers ([`ExampleCheck`]): Python `websockets`
 //! clients against `chat` (broadcast, 404, 403, 503, 1001 on SIGINT), `ticker` (1000
 //! subscribers) and `echo` (permessage-deflate), Chromium against `chat` and `ticker`.
+//! Last, Chromium loads ws-pipe's built-in demo page and must show lines written to its input
+//! FIFO ([`pipe_demo`]).
 
 mod browser;
 pub mod examples;
+pub mod pipe_demo;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -119,7 +122,8 @@ pub fn run(options: &Options) -> Result<bool, BoxError> {
     let selected: Vec<Check> = checks().into_iter().filter(|c| wanted(&c.name())).collect();
     let examples: Vec<ExampleCheck> =
         ExampleCheck::ALL.into_iter().filter(|c| wanted(&c.name())).collect();
-    if selected.is_empty() && examples.is_empty() {
+    let pipe_demo = wanted(pipe_demo::NAME);
+    if selected.is_empty() && examples.is_empty() && !pipe_demo {
         return Err("no check matches --only".into());
     }
     if options.out.exists() {
@@ -154,6 +158,9 @@ pub fn run(options: &Options) -> Result<bool, BoxError> {
     }
     for check in examples {
         record(check.name(), &|dir| examples::run_check(options, check, dir))?;
+    }
+    if pipe_demo {
+        record(pipe_demo::NAME.to_owned(), &|dir| pipe_demo::run(options, dir))?;
     }
     println!("interop: {passed} passed, {failed} failed");
     Ok(failed == 0)

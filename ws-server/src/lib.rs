@@ -82,6 +82,8 @@
 pub mod axum;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 mod conn;
 mod hub;

@@ -143,6 +143,13 @@ async fn until(mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until `hub` counts `n` subscribers of `topic` across servers.
+async fn presence_is(hub: &RedisHub, topic: &str, n: usize) {
+    while hub.presence(topic).await.unwrap() != n {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn next_text(ws: &mut ws_tokio::ClientSocket) -> String {
     loop {
         match ws.recv().await {
@@ -247,6 +254,9 @@ async fn a_thousand_subscribers_over_two_servers_one_redis_subscription_each() {
         // One Redis subscription per server, however many subscribers it has.
         assert_eq!(hub_a.servers_subscribed("feed").await.unwrap(), 2);
         assert_eq!((hub_a.stats().channels, hub_b.stats().channels), (1, 1));
+        // Presence: every subscriber of both servers, as seen from either.
+        presence_is(&hub_a, "feed", 1000).await;
+        presence_is(&hub_b, "feed", 1000).await;
 
         for i in 0..10 {
             let server = if i % 2 == 0 { &server_a } else { &server_b };
@@ -268,6 +278,7 @@ async fn a_thousand_subscribers_over_two_servers_one_redis_subscription_each() {
         hub_b.settled().await;
         assert_eq!(hub_b.stats().channels, 0);
         assert_eq!(hub_a.servers_subscribed("feed").await.unwrap(), 1);
+        presence_is(&hub_a, "feed", 500).await;
         assert_eq!(server_a.publish("feed", "after"), 500);
         until(|| on_a.iter().all(|(c, _)| c.load(Ordering::Relaxed) == 11)).await;
         until(|| hub_a.stats().published == 6).await;
@@ -306,6 +317,8 @@ async fn redis_killed_and_restarted_reconnects_and_counts_the_outage() {
         hub_a.settled().await;
         hub_b.settled().await;
         assert_eq!(hub_b.stats().channels, 1);
+        // The restarted Redis is empty: each server wrote its counts again.
+        presence_is(&hub_a, "news", 2).await;
         server_a.publish("news", "after a");
         server_b.publish("news", "after b");
         // b never saw the outage messages: the next thing it gets is after the restart.

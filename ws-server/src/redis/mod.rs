@@ -53,11 +53,16 @@
 //!
 //! # Presence
 //!
-//! [`Hub::subscribers`] counts this server's subscribers; [`RedisHub::servers_subscribed`] asks
-//! Redis (`PUBSUB NUMSUB`) how many servers have subscribers of a topic. A count of connections
-//! across servers is not kept: it would cost a Redis write per subscription change and a way to
-//! forget the counts of a server that died; see the crate README.
+//! [`Hub::subscribers`] counts this server's subscribers. [`RedisHub::presence`] counts them on
+//! every server: each server writes its count of each topic whose count changed to a Redis hash
+//! (`prefix + "presence:" + topic`, one field per server), at most once per 100 ms whatever the
+//! churn (a few hundred bytes to Redis per changed topic, nothing per publish), and refreshes a
+//! liveness key every 5 s that expires after 15 s, so a server that dies stops counting on its
+//! own. After a Redis restart each server writes all its counts again. A dropped hub removes its
+//! counts. [`RedisHub::servers_subscribed`] asks Redis (`PUBSUB NUMSUB`) how many servers
+//! subscribe to a topic.
 
+mod presence;
 mod subscriber;
 mod wire;
 
@@ -97,6 +102,8 @@ pub struct RedisHub {
     /// the order its local subscriptions changed.
     edges: Mutex<()>,
     client: Client,
+    /// Dropped with the hub: the presence task removes this server's counts and ends.
+    _presence: Option<mpsc::Sender<()>>,
 }
 
 /// What the background tasks share with the hub.
@@ -111,6 +118,8 @@ struct Shared {
     /// reconnects too.
     losses: AtomicU64,
     redis_lost: Notify,
+    /// Topics whose local count changed (presence on).
+    dirty: presence::Dirty,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +129,7 @@ struct Config {
     backoff_min: Duration,
     backoff_max: Duration,
     timeout: Duration,
+    presence: bool,
 }
 
 impl Config {
@@ -218,6 +228,13 @@ impl RedisHubBuilder {
         self
     }
 
+    /// Whether to keep subscriber counts across servers in Redis (default on; see
+    /// [`RedisHub::presence`]). Off, no presence keys are written.
+    pub fn presence(mut self, on: bool) -> Self {
+        self.config.presence = on;
+        self
+    }
+
     /// Connects to Redis (both connections, once: an unreachable Redis or a bad URL is an
     /// error here; later losses reconnect on their own) and starts the hub's tasks on the
     /// current Tokio runtime.
@@ -235,6 +252,7 @@ impl RedisHubBuilder {
             stats: Counters::default(),
             losses: AtomicU64::new(0),
             redis_lost: Notify::new(),
+            dirty: presence::Dirty::default(),
         });
         shared.stats.publisher_up.store(true, Ordering::Relaxed);
         shared.stats.subscriber_up.store(true, Ordering::Relaxed);
@@ -247,7 +265,19 @@ impl RedisHubBuilder {
             commands_rx,
             Arc::clone(&shared),
         ));
-        Ok(RedisHub { shared, outgoing, commands, edges: Mutex::new(()), client })
+        let presence = shared.config.presence.then(|| {
+            let (stop, stop_rx) = mpsc::channel(1);
+            tokio::spawn(presence::run(client.clone(), Arc::clone(&shared), stop_rx));
+            stop
+        });
+        Ok(RedisHub {
+            shared,
+            outgoing,
+            commands,
+            edges: Mutex::new(()),
+            client,
+            _presence: presence,
+        })
     }
 }
 
@@ -267,6 +297,7 @@ impl RedisHub {
                 backoff_min: Duration::from_millis(50),
                 backoff_max: Duration::from_secs(2),
                 timeout: Duration::from_secs(5),
+                presence: true,
             },
         }
     }
@@ -303,6 +334,13 @@ impl RedisHub {
         }
     }
 
+    /// Subscribers of `topic` on every live server of the cluster: this server's now, the
+    /// others' as they last wrote them (at most 100 ms old, and only from servers that said
+    /// they were alive in the last 15 s). Servers with presence off are not counted.
+    pub async fn presence(&self, topic: &str) -> RedisResult<usize> {
+        presence::count(&self.shared, &self.client, topic).await
+    }
+
     /// How many servers (Redis subscribers) have subscribers of `topic` now, by asking Redis.
     pub async fn servers_subscribed(&self, topic: &str) -> RedisResult<usize> {
         let mut conn = publisher_connection(&self.client, &self.shared.config).await?;
@@ -333,6 +371,9 @@ impl Hub for RedisHub {
         let local = &self.shared.local;
         let before = local.subscribers(topic);
         local.subscribe(topic, conn);
+        if self.shared.config.presence {
+            self.shared.dirty.mark(topic);
+        }
         if before == 0 && local.subscribers(topic) > 0 {
             self.edge(Command::Subscribe(self.channel(topic)));
         }
@@ -343,6 +384,9 @@ impl Hub for RedisHub {
         let local = &self.shared.local;
         let before = local.subscribers(topic);
         local.unsubscribe(topic, id);
+        if self.shared.config.presence && before > 0 {
+            self.shared.dirty.mark(topic);
+        }
         if before > 0 && local.subscribers(topic) == 0 {
             self.edge(Command::Unsubscribe(self.channel(topic)));
         }

@@ -5,8 +5,10 @@
 //! `--rate`), interleaved rounds. Needs a running Redis (`--redis URL`); see
 //! benches/README.md ("Redis hub").
 //!
-//!     cargo run --release -p benches --features redis --bin redis-pubsub -- \
-//!         --redis redis://127.0.0.1:6399/ --subs 1000 --secs 5 --rounds 3
+//! ```text
+//! cargo run --release -p benches --features redis --bin redis-pubsub -- \
+//!     --redis redis://127.0.0.1:6399/ --subs 1000 --secs 5 --rounds 3
+//! ```
 //!
 //! Subscribers are ws-tokio clients in this process. With `redis`, half are on server A and
 //! half on server B and A publishes, so half of the deliveries cross Redis; latency is given

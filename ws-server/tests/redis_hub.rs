@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use ws_server::redis::RedisHub;
-use ws_server::{Message, Route, Server, ServerHandle};
+use ws_server::{Hub, Message, Route, Server, ServerHandle};
 
 /// A `redis-server` of this test: loopback only, no RDB or AOF, killed when dropped.
 struct Redis {
@@ -166,6 +166,7 @@ struct Pair {
     hub_b: Arc<RedisHub>,
     server_a: ServerHandle,
     server_b: ServerHandle,
+    addr_b: SocketAddr,
     a: ws_tokio::ClientSocket,
     b: ws_tokio::ClientSocket,
 }
@@ -180,7 +181,7 @@ async fn pair(redis: &Redis, topic: &'static str) -> Pair {
     until(|| server_a.subscribers(topic) == 1 && server_b.subscribers(topic) == 1).await;
     hub_a.settled().await;
     hub_b.settled().await;
-    Pair { hub_a, hub_b, server_a, server_b, a, b }
+    Pair { hub_a, hub_b, server_a, server_b, addr_b, a, b }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -291,7 +292,11 @@ async fn a_thousand_subscribers_over_two_servers_one_redis_subscription_each() {
 async fn redis_killed_and_restarted_reconnects_and_counts_the_outage() {
     let mut redis = Redis::start();
     bounded(async {
-        let Pair { hub_a, hub_b, server_a, server_b, mut a, mut b } = pair(&redis, "news").await;
+        let Pair { hub_a, hub_b, server_a, server_b, mut a, mut b, .. } =
+            pair(&redis, "news").await;
+        // Queried before the restart too: the query connection goes stale with it.
+        presence_is(&hub_a, "news", 2).await;
+        assert_eq!(hub_a.servers_subscribed("news").await.unwrap(), 2);
         server_a.publish("news", "before");
         assert_eq!(next_text(&mut a).await, "before");
         assert_eq!(next_text(&mut b).await, "before");
@@ -318,6 +323,7 @@ async fn redis_killed_and_restarted_reconnects_and_counts_the_outage() {
         hub_b.settled().await;
         assert_eq!(hub_b.stats().channels, 1);
         // The restarted Redis is empty: each server wrote its counts again.
+        assert_eq!(hub_a.servers_subscribed("news").await.unwrap(), 2);
         presence_is(&hub_a, "news", 2).await;
         server_a.publish("news", "after a");
         server_b.publish("news", "after b");
@@ -333,6 +339,70 @@ async fn redis_killed_and_restarted_reconnects_and_counts_the_outage() {
         assert_eq!((sa.lost, sa.failed, sa.published), (5, 0, 2), "{sa:?}");
         assert_eq!((sb.lost, sb.failed, sb.received), (0, 0, 2), "{sb:?}");
         assert!(sa.reconnects >= 2 && sb.reconnects >= 2, "{sa:?} {sb:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_are_counted_per_topic_under_churn() {
+    let redis = Redis::start();
+    bounded(async {
+        let Pair { hub_b, server_a, server_b, addr_b, mut b, .. } = pair(&redis, "base").await;
+        let _more = [connect(addr_b, "/t").await.unwrap(), connect(addr_b, "/t").await.unwrap()];
+        until(|| server_b.count() == 3).await;
+        let mut handles = Vec::new();
+        server_b.each(|h| handles.push(h.clone()));
+        handles.sort_by_key(|h| h.id());
+        // `b` connected first: its handle has the lowest id.
+        let (hb, h1, h2) = (&handles[0], &handles[1], &handles[2]);
+        // 300 topics on one connection: one SUBSCRIBE for the lot, one channel each.
+        for t in 0..300 {
+            hb.subscribe(&format!("t{t}"));
+        }
+        // A topic with three local subscribers, two of which leave: still one subscription.
+        for h in [hb, h1, h2] {
+            h.subscribe("shared");
+        }
+        h1.unsubscribe("shared");
+        h2.unsubscribe("shared");
+        // In and out many times, ending in.
+        for _ in 0..50 {
+            h1.subscribe("flap");
+            h1.unsubscribe("flap");
+        }
+        h1.subscribe("flap");
+        // In and out, ending out: no subscription.
+        h2.subscribe("gone");
+        h2.unsubscribe("gone");
+        hub_b.settled().await;
+        assert_eq!(hub_b.stats().channels, 1 + 300 + 2, "{:?}", hub_b.stats());
+        for (channel, n) in
+            [("ws:t7", ":1"), ("ws:shared", ":1"), ("ws:flap", ":1"), ("ws:gone", ":0")]
+        {
+            let reply =
+                redis.command(&[b"PUBSUB".as_slice(), b"NUMSUB", channel.as_bytes()]).unwrap();
+            assert!(reply.ends_with(&format!("{n}\r\n")), "{channel}: {reply:?}");
+        }
+        // A has no subscriber of these: all of it goes through Redis to B.
+        for topic in ["t7", "shared", "gone", "t299"] {
+            assert_eq!(server_a.publish(topic, topic), 0);
+        }
+        assert_eq!(next_text(&mut b).await, "t7");
+        assert_eq!(next_text(&mut b).await, "shared");
+        assert_eq!(next_text(&mut b).await, "t299");
+        until(|| hub_b.stats().received == 3).await;
+        // Everything leaves: no subscription is left behind.
+        for t in 0..300 {
+            hb.unsubscribe(&format!("t{t}"));
+        }
+        for h in [hb, h1, h2] {
+            h.unsubscribe("shared");
+            h.unsubscribe("flap");
+            h.unsubscribe("base");
+        }
+        hub_b.settled().await;
+        assert_eq!(hub_b.stats().channels, 0);
+        assert!(server_b.subscribers("base") == 0 && hub_b.topics().is_empty());
     })
     .await;
 }

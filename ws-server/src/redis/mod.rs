@@ -102,6 +102,7 @@ pub struct RedisHub {
     /// the order its local subscriptions changed.
     edges: Mutex<()>,
     client: Client,
+    query: tokio::sync::Mutex<Option<MultiplexedConnection>>,
     /// Dropped with the hub: the presence task removes this server's counts and ends.
     _presence: Option<mpsc::Sender<()>>,
 }
@@ -276,6 +277,7 @@ impl RedisHubBuilder {
             commands,
             edges: Mutex::new(()),
             client,
+            query: tokio::sync::Mutex::new(None),
             _presence: presence,
         })
     }
@@ -338,18 +340,55 @@ impl RedisHub {
     /// others' as they last wrote them (at most 100 ms old, and only from servers that said
     /// they were alive in the last 15 s). Servers with presence off are not counted.
     pub async fn presence(&self, topic: &str) -> RedisResult<usize> {
-        presence::count(&self.shared, &self.client, topic).await
+        let mut retried = false;
+        loop {
+            let mut conn = self.query_connection().await?;
+            match presence::count(&self.shared, &mut conn, topic).await {
+                Err(e) if !retried => {
+                    retried = true;
+                    self.forget_query_connection(e).await;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// How many servers (Redis subscribers) have subscribers of `topic` now, by asking Redis.
     pub async fn servers_subscribed(&self, topic: &str) -> RedisResult<usize> {
-        let mut conn = publisher_connection(&self.client, &self.shared.config).await?;
-        let counts: Vec<(String, usize)> = ::redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(self.channel(topic))
-            .query_async(&mut conn)
-            .await?;
-        Ok(counts.first().map_or(0, |(_, n)| *n))
+        let mut retried = false;
+        loop {
+            let mut conn = self.query_connection().await?;
+            let counts: RedisResult<Vec<(String, usize)>> = ::redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg(self.channel(topic))
+                .query_async(&mut conn)
+                .await;
+            match counts {
+                Err(e) if !retried => {
+                    retried = true;
+                    self.forget_query_connection(e).await;
+                }
+                counts => return Ok(counts?.first().map_or(0, |(_, n)| *n)),
+            }
+        }
+    }
+
+    /// The connection of the queries ([`presence`](Self::presence) and the like), made on
+    /// first use and kept until a query fails (then a new one is made and the query tried
+    /// once more: the old one may predate a Redis restart).
+    async fn query_connection(&self) -> RedisResult<MultiplexedConnection> {
+        let mut conn = self.query.lock().await;
+        if let Some(conn) = &*conn {
+            return Ok(conn.clone());
+        }
+        let fresh = publisher_connection(&self.client, &self.shared.config).await?;
+        *conn = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Drops the query connection after `_error` on it.
+    async fn forget_query_connection(&self, _error: RedisError) {
+        self.query.lock().await.take();
     }
 
     fn channel(&self, topic: &str) -> String {

@@ -127,19 +127,22 @@ pub(super) async fn run(client: Client, shared: Arc<Shared>, mut stop: mpsc::Rec
 
 /// The subscribers of `topic` on every live server, as last written (up to [`FLUSH_EVERY`]
 /// old): this server's from its own hub, the others' from Redis.
-pub(super) async fn count(shared: &Shared, client: &Client, topic: &str) -> RedisResult<usize> {
+pub(super) async fn count(
+    shared: &Shared,
+    conn: &mut MultiplexedConnection,
+    topic: &str,
+) -> RedisResult<usize> {
     let prefix = shared.config.prefix.as_str();
     let me = format!("{:016x}", shared.origin);
-    let mut conn = publisher_connection(client, &shared.config).await?;
     let counts: Vec<(String, usize)> =
-        ::redis::cmd("HGETALL").arg(topic_key(prefix, topic)).query_async(&mut conn).await?;
+        ::redis::cmd("HGETALL").arg(topic_key(prefix, topic)).query_async(conn).await?;
     let others: Vec<&(String, usize)> = counts.iter().filter(|(server, _)| *server != me).collect();
     let mut alive = ::redis::pipe();
     for (server, _) in &others {
         alive.exists(server_key(prefix, server));
     }
     let alive: Vec<bool> =
-        if others.is_empty() { Vec::new() } else { alive.query_async(&mut conn).await? };
+        if others.is_empty() { Vec::new() } else { alive.query_async(conn).await? };
     let remote: usize =
         others.iter().zip(&alive).filter(|(_, alive)| **alive).map(|((_, n), _)| n).sum();
     Ok(remote + shared.local.subscribers(topic))

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use ::redis::aio::PubSub;
+use ::redis::aio::{PubSub, PubSubSink};
 use ::redis::{Client, Msg};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
@@ -86,15 +86,18 @@ pub(super) async fn run(
             },
         };
         let (mut sink, mut stream) = conn.split();
+        // The channels subscribed on this connection.
+        let mut active: HashSet<String> = HashSet::new();
         if !wanted.channels.is_empty() {
             let channels: Vec<&str> = wanted.channels.iter().map(String::as_str).collect();
             if !matches!(timeout(shared.config.timeout, sink.subscribe(channels)).await, Ok(Ok(())))
             {
                 continue;
             }
+            active.clone_from(&wanted.channels);
         }
         attempt = 0;
-        stats.channels.store(wanted.channels.len(), Ordering::Relaxed);
+        stats.channels.store(active.len(), Ordering::Relaxed);
         stats.subscriber_up.store(true, Ordering::Relaxed);
         for tx in wanted.waiting.drain(..) {
             let _ = tx.send(());
@@ -102,30 +105,27 @@ pub(super) async fn run(
         loop {
             tokio::select! {
                 command = commands.recv() => {
-                    let ok = match command {
-                        None => return,
-                        Some(Command::Subscribe(channel)) => {
-                            let fresh = wanted.channels.insert(channel.clone());
-                            !fresh || matches!(
-                                timeout(shared.config.timeout, sink.subscribe(&channel)).await,
-                                Ok(Ok(()))
-                            )
+                    let Some(command) = command else { return };
+                    // This command and those queued behind it, as one SUBSCRIBE and one
+                    // UNSUBSCRIBE (many topics changing at once cost one round trip).
+                    let mut touched = Vec::new();
+                    let mut next = Some(command);
+                    while let Some(command) = next.take() {
+                        if let Command::Subscribe(c) | Command::Unsubscribe(c) = &command {
+                            touched.push(c.clone());
                         }
-                        Some(Command::Unsubscribe(channel)) => {
-                            let known = wanted.channels.remove(&channel);
-                            !known || matches!(
-                                timeout(shared.config.timeout, sink.unsubscribe(&channel)).await,
-                                Ok(Ok(()))
-                            )
+                        wanted.note(command);
+                        if touched.len() < MAX_BATCH {
+                            next = commands.try_recv().ok();
                         }
-                        Some(Command::Settled(tx)) => {
-                            let _ = tx.send(());
-                            true
-                        }
-                    };
-                    stats.channels.store(wanted.channels.len(), Ordering::Relaxed);
+                    }
+                    let ok = apply(&shared, &mut sink, &wanted, &mut active, touched).await;
+                    stats.channels.store(active.len(), Ordering::Relaxed);
                     if !ok {
                         break;
+                    }
+                    for tx in wanted.waiting.drain(..) {
+                        let _ = tx.send(());
                     }
                 }
                 message = stream.next() => match message {
@@ -139,6 +139,42 @@ pub(super) async fn run(
         shared.losses.fetch_add(1, Ordering::Relaxed);
         shared.redis_lost.notify_waiters();
     }
+}
+
+/// Commands taken from the queue at once at most.
+const MAX_BATCH: usize = 4096;
+
+/// Brings the connection's subscriptions (`active`) in line with `wanted` for the `touched`
+/// channels; false if the connection failed.
+async fn apply(
+    shared: &Shared,
+    sink: &mut PubSubSink,
+    wanted: &Wanted,
+    active: &mut HashSet<String>,
+    mut touched: Vec<String>,
+) -> bool {
+    touched.sort_unstable();
+    touched.dedup();
+    let (add, remove): (Vec<String>, Vec<String>) = touched
+        .into_iter()
+        .filter(|c| wanted.channels.contains(c) != active.contains(c))
+        .partition(|c| wanted.channels.contains(c));
+    let limit = shared.config.timeout;
+    if !add.is_empty() {
+        if !matches!(timeout(limit, sink.subscribe(&add)).await, Ok(Ok(()))) {
+            return false;
+        }
+        active.extend(add);
+    }
+    if !remove.is_empty() {
+        if !matches!(timeout(limit, sink.unsubscribe(&remove)).await, Ok(Ok(()))) {
+            return false;
+        }
+        for c in &remove {
+            active.remove(c);
+        }
+    }
+    true
 }
 
 /// Delivers a message from Redis to this server's subscribers, unless this server published

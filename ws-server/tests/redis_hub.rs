@@ -114,7 +114,13 @@ impl Drop for Redis {
 }
 
 async fn hub(redis: &Redis) -> Arc<RedisHub> {
+    hub_queue(redis, 4096).await
+}
+
+/// A hub whose queue to Redis holds `queue` messages.
+async fn hub_queue(redis: &Redis, queue: usize) -> Arc<RedisHub> {
     let hub = RedisHub::builder(redis.url())
+        .queue(queue)
         .backoff(Duration::from_millis(10), Duration::from_millis(200))
         .timeout(Duration::from_secs(2))
         .connect()
@@ -173,7 +179,11 @@ struct Pair {
 
 /// The [`Pair`] on `redis`, its subscriptions in effect on Redis.
 async fn pair(redis: &Redis, topic: &'static str) -> Pair {
-    let (hub_a, hub_b) = (hub(redis).await, hub(redis).await);
+    pair_on(hub(redis).await, hub(redis).await, topic).await
+}
+
+/// The [`Pair`] on these hubs.
+async fn pair_on(hub_a: Arc<RedisHub>, hub_b: Arc<RedisHub>, topic: &'static str) -> Pair {
     let (addr_a, server_a) = server(&hub_a, topic).await;
     let (addr_b, server_b) = server(&hub_b, topic).await;
     let a = connect(addr_a, "/t").await.unwrap();
@@ -403,6 +413,35 @@ async fn subscriptions_are_counted_per_topic_under_churn() {
         hub_b.settled().await;
         assert_eq!(hub_b.stats().channels, 0);
         assert!(server_b.subscribers("base") == 0 && hub_b.topics().is_empty());
+    })
+    .await;
+}
+
+/// On a current-thread runtime nothing else runs while the test publishes without awaiting:
+/// the queue to Redis takes exactly its bound, the rest stays local and is counted.
+#[tokio::test]
+async fn a_full_queue_to_redis_drops_and_counts() {
+    let redis = Redis::start();
+    bounded(async {
+        let (hub_a, hub_b) = (hub_queue(&redis, 3).await, hub(&redis).await);
+        let Pair { hub_a, hub_b, server_a, mut a, mut b, .. } =
+            pair_on(hub_a, hub_b, "burst").await;
+        for i in 0..10 {
+            assert_eq!(server_a.publish("burst", format!("m{i}")), 1);
+        }
+        let s = hub_a.stats();
+        assert_eq!((s.dropped, s.lost), (7, 0), "{s:?}");
+        for i in 0..10 {
+            assert_eq!(next_text(&mut a).await, format!("m{i}"));
+        }
+        // B gets the three that fit, in order, then what comes after the burst.
+        for i in 0..3 {
+            assert_eq!(next_text(&mut b).await, format!("m{i}"));
+        }
+        until(|| hub_a.stats().published == 3).await;
+        server_a.publish("burst", "after");
+        assert_eq!(next_text(&mut b).await, "after");
+        assert_eq!(hub_b.stats().received, 4);
     })
     .await;
 }

@@ -26,7 +26,10 @@ struct Redis {
 
 impl Redis {
     fn start() -> Redis {
-        let dir = std::env::temp_dir().join(format!("ws-redis-test-{}", std::process::id()));
+        // A directory of its own (the tests run in parallel, each with its own Redis).
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("ws-redis-test-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         // A free port may be taken between the probe and redis-server's bind: try a few.
         for _ in 0..5 {

@@ -48,7 +48,8 @@
 //!   send (never waits; the queue is bounded in bytes and [`Sent`] says what happened), ping,
 //!   close, subscribe, publish, request details, lag.
 //! * [`ServerHandle`]: publish to a topic or to all, count, iterate, metrics, shutdown.
-//! * [`Hub`]: where topics live; [`LocalHub`] in this process by default.
+//! * [`Hub`]: where topics live; [`LocalHub`] in this process by default, or with the `redis`
+//!   feature `redis::RedisHub`, across servers through Redis.
 //!
 //! ## Defaults
 //!
@@ -82,6 +83,8 @@
 pub mod axum;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 mod conn;
 mod direct;

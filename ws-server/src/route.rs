@@ -14,7 +14,15 @@ use crate::socket::Socket;
 use crate::{Origins, Reject, Upgrade, UpgradeRequest};
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-type Hook<D> = Arc<dyn Fn(UpgradeRequest) -> BoxFuture<Result<Upgrade<D>, Reject>> + Send + Sync>;
+type HookFn<D> = Arc<dyn Fn(UpgradeRequest) -> BoxFuture<Result<Upgrade<D>, Reject>> + Send + Sync>;
+
+/// How a route decides an upgrade once its checks passed.
+pub(crate) enum Hook<D> {
+    /// Accept every request ([`Route::new`]): no future, no copy of the request.
+    Accept(fn() -> Upgrade<D>),
+    /// The application's async hook ([`Route::with_upgrade`]).
+    Async(HookFn<D>),
+}
 pub(crate) type OnConn<D> = Arc<dyn Fn(&Conn<D>) + Send + Sync>;
 pub(crate) type OnMessage<D> = Arc<dyn Fn(&Conn<D>, Message) + Send + Sync>;
 pub(crate) type OnFragment<D> = Arc<dyn Fn(&Conn<D>, Fragment) + Send + Sync>;
@@ -66,7 +74,7 @@ pub struct Route<D: Send + Sync + 'static = ()> {
 impl Route<()> {
     /// A route with the default settings, any origin, no subprotocol, no per-connection data.
     pub fn new() -> Self {
-        Route::with_upgrade(|_request| async { Ok(Upgrade::accept()) })
+        Route::with_hook(Hook::Accept(Upgrade::accept))
     }
 }
 
@@ -103,11 +111,15 @@ impl<D: Send + Sync + 'static> Route<D> {
         F: Fn(UpgradeRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Upgrade<D>, Reject>> + Send + 'static,
     {
+        Route::with_hook(Hook::Async(Arc::new(move |req| Box::pin(hook(req)))))
+    }
+
+    fn with_hook(hook: Hook<D>) -> Self {
         Route {
             settings: RouteSettings::default(),
             origins: Origins::any(),
             select_protocol: None,
-            hook: Arc::new(move |req| Box::pin(hook(req))),
+            hook,
             on_open: None,
             on_message: None,
             on_fragment: None,

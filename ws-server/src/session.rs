@@ -13,7 +13,7 @@ use ws_proto::handshake::{Accept, Handshake, Rejection, Request, RequestStart, S
 use ws_tokio::{Tokio, WebSocket};
 
 use crate::conn::{Conn, Core, Handle, Outbox};
-use crate::route::{BoxFuture, Route};
+use crate::route::{BoxFuture, Hook, Route};
 use crate::server::{HandshakeCount, Shared};
 use crate::settings::ServerSettings;
 use crate::socket::{Registration, Reserved, Socket, run_callbacks};
@@ -74,11 +74,12 @@ impl<D: Send + Sync + 'static> ErasedRoute for Route<D> {
         peer: PeerAddr,
         shared: Arc<Shared>,
     ) -> BoxFuture<Result<(Accept, Open), Rejection>> {
+        let decision = decide(&self, &shared, &request, &peer);
         Box::pin(async move {
-            let mut decided = None;
-            let accept = decide(&self, &shared, request, peer, &mut decided).await?;
-            let decided = decided.ok_or_else(|| Rejection::new(500))?;
-            let open: Open = Box::new(move |ws| Box::pin(run(self, ws, decided, shared)));
+            let (accept, decided) = decision.await?;
+            let up = decided.request.clone().unwrap_or_else(|| UpgradeRequest::new(request, peer));
+            let open: Open =
+                Box::new(move |ws| Box::pin(run(self, Box::new(ws), decided, up, shared)));
             Ok((accept, open))
         })
     }
@@ -86,9 +87,12 @@ impl<D: Send + Sync + 'static> ErasedRoute for Route<D> {
 
 /// What the decision leaves for after the `101`.
 struct Decided<D> {
-    handle: Handle,
     data: D,
-    registration: Registration,
+    protocol: Option<String>,
+    reserved: Reserved,
+    /// The request as the upgrade hook saw it (none without a hook: the handshake's own
+    /// request is used, not a copy).
+    request: Option<UpgradeRequest>,
 }
 
 async fn connect<D: Send + Sync + 'static>(
@@ -102,32 +106,58 @@ async fn connect<D: Send + Sync + 'static>(
     let mut decided: Option<Decided<D>> = None;
     let slot = &mut decided;
     let result = server_handshake::<_, Tokio, _, _>(stream, hs, |request| {
-        let request = request.clone();
-        let (route, shared) = (Arc::clone(&route), Arc::clone(&shared));
-        async move { decide(&route, &shared, request, peer, slot).await }
+        let decision = decide(&route, &shared, request, &peer);
+        async move {
+            let (accept, decided) = decision.await?;
+            *slot = Some(decided);
+            Ok(accept)
+        }
     })
     .await;
     drop(handshaking);
-    let Ok((ws, _)) = result else {
+    let Ok((ws, request)) = result else {
         shared.metrics.refused.fetch_add(1, Ordering::Relaxed);
         return;
     };
-    let Some(decided) = decided else { return };
-    run(route, ws, decided, shared).await;
+    let Some(mut decided) = decided else { return };
+    let up = decided.request.take().unwrap_or_else(|| UpgradeRequest::new(request, peer));
+    run(route, Box::new(ws), decided, up, shared).await;
 }
 
 /// After the `101`: registers the connection and runs its handlers until it ends.
 async fn run<D: Send + Sync + 'static>(
     route: Arc<Route<D>>,
-    mut ws: WebSocket<ServerStream>,
+    mut ws: Box<WebSocket<ServerStream>>,
     decided: Decided<D>,
+    request: UpgradeRequest,
     shared: Arc<Shared>,
 ) {
-    let Decided { handle, data, registration } = decided;
+    let Decided { data, protocol, reserved, .. } = decided;
     if let Some(make) = &route.ping_payload {
         let make = Arc::clone(make);
         ws.connection_mut().set_ping_payload(move |n| make(n));
     }
+    let handle = Handle {
+        core: Arc::new(Core {
+            id: shared.next_id.fetch_add(1, Ordering::Relaxed),
+            request,
+            protocol,
+            max_backpressure: route.settings.max_backpressure,
+            policy: route.settings.backpressure,
+            outbox: Mutex::new(Outbox::default()),
+            has_items: AtomicBool::new(false),
+            awake: AtomicBool::new(false),
+            counts: Default::default(),
+            socket_buffered: AtomicUsize::new(0),
+            lag_nanos: AtomicU64::new(u64::MAX),
+            dropped: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            room: tokio::sync::Notify::new(),
+            topics: Mutex::new(Vec::new()),
+            server: Arc::clone(&shared),
+        }),
+    };
+    let registration = Registration { handle: handle.clone(), _reserved: reserved };
     shared.register(&handle);
     shared.metrics.accepted.fetch_add(1, Ordering::Relaxed);
     let conn = Conn::new(handle, data);
@@ -143,13 +173,62 @@ async fn run<D: Send + Sync + 'static>(
 }
 
 /// The checks in order (shutdown, origin, the server's and the route's caps), then the hook.
-async fn decide<D: Send + Sync + 'static>(
+/// Everything but the hook runs now, on the borrowed request; the returned future owns what
+/// it needs (a copy of the request only if there is a hook to see it).
+fn decide<D: Send + Sync + 'static>(
+    route: &Arc<Route<D>>,
+    shared: &Arc<Shared>,
+    request: &Request,
+    peer: &PeerAddr,
+) -> impl Future<Output = Result<(Accept, Decided<D>), Rejection>> + Send + use<D> {
+    let checked = check(route, shared, request);
+    let hook = match (&checked, &route.hook) {
+        (Ok(_), Hook::Async(hook)) => {
+            let up = UpgradeRequest::new(request.clone(), peer.clone());
+            Some((hook(up.clone()), up))
+        }
+        _ => None,
+    };
+    // Without a hook, the subprotocol is chosen now from the borrowed request.
+    let selected = match hook {
+        None => route.select_protocol.as_ref().and_then(|select| select(request.protocols())),
+        Some(_) => None,
+    };
+    let (route, shared) = (Arc::clone(route), Arc::clone(shared));
+    async move {
+        let reserved = checked?;
+        let (upgrade, request) = match (hook, &route.hook) {
+            (Some((hook, up)), _) => match hook.await {
+                Ok(upgrade) => (upgrade, Some(up)),
+                Err(reject) => return Err(reject.rejection),
+            },
+            (None, Hook::Accept(accept)) => (accept(), None),
+            (None, Hook::Async(_)) => return Err(Rejection::new(500)), // unreachable
+        };
+        if shared.shutting_down.load(Ordering::Relaxed) {
+            return Err(Rejection::new(503).body("shutting down"));
+        }
+        let protocol = upgrade.protocol.or(selected).or_else(|| {
+            let up = request.as_ref()?;
+            route.select_protocol.as_ref().and_then(|select| select(up.protocols()))
+        });
+        let mut accept = Accept::new();
+        if let Some(protocol) = &protocol {
+            accept = accept.protocol(protocol.clone());
+        }
+        for (name, value) in upgrade.headers {
+            accept = accept.header(name, value);
+        }
+        Ok((accept, Decided { data: upgrade.data, protocol, reserved, request }))
+    }
+}
+
+/// Shutdown, origin and caps; a place reserved under the caps on yes.
+fn check<D: Send + Sync + 'static>(
     route: &Route<D>,
     shared: &Arc<Shared>,
-    request: Request,
-    peer: PeerAddr,
-    slot: &mut Option<Decided<D>>,
-) -> Result<Accept, Rejection> {
+    request: &Request,
+) -> Result<Reserved, Rejection> {
     if shared.shutting_down.load(Ordering::Relaxed) {
         return Err(Rejection::new(503).body("shutting down"));
     }
@@ -164,47 +243,7 @@ async fn decide<D: Send + Sync + 'static>(
     if server_full || route_full {
         return Err(Rejection::new(503).header("Retry-After", "5").body("too many connections"));
     }
-    let up = UpgradeRequest::new(request, peer);
-    let upgrade = match (route.hook)(up.clone()).await {
-        Ok(upgrade) => upgrade,
-        Err(reject) => return Err(reject.rejection),
-    };
-    if shared.shutting_down.load(Ordering::Relaxed) {
-        return Err(Rejection::new(503).body("shutting down"));
-    }
-    let protocol = upgrade
-        .protocol
-        .or_else(|| route.select_protocol.as_ref().and_then(|select| select(up.protocols())));
-    let mut accept = Accept::new();
-    if let Some(protocol) = &protocol {
-        accept = accept.protocol(protocol.clone());
-    }
-    for (name, value) in upgrade.headers {
-        accept = accept.header(name, value);
-    }
-    let handle = Handle {
-        core: Arc::new(Core {
-            id: shared.next_id.fetch_add(1, Ordering::Relaxed),
-            request: up,
-            protocol,
-            max_backpressure: route.settings.max_backpressure,
-            policy: route.settings.backpressure,
-            outbox: Mutex::new(Outbox::default()),
-            has_items: AtomicBool::new(false),
-            awake: AtomicBool::new(false),
-            counts: Default::default(),
-            socket_buffered: AtomicUsize::new(0),
-            lag_nanos: AtomicU64::new(u64::MAX),
-            dropped: AtomicU64::new(0),
-            closed: AtomicBool::new(false),
-            room: tokio::sync::Notify::new(),
-            topics: Mutex::new(Vec::new()),
-            server: Arc::clone(shared),
-        }),
-    };
-    let registration = Registration { handle: handle.clone(), _reserved: reserved };
-    *slot = Some(Decided { handle, data: upgrade.data, registration });
-    Ok(accept)
+    Ok(reserved)
 }
 
 /// Reads the request head (up to the server's limit, within the handshake deadline), picks
@@ -222,18 +261,20 @@ pub(crate) async fn serve_stream(
     let deadline = start + shared.settings.handshake_timeout;
     let mut head = Vec::with_capacity(1024);
     let read = tokio::time::timeout_at(deadline.into(), async {
-        let mut buf = [0u8; 2048];
         // What cannot be a request is answered (400, or closed for a TLS ClientHello) at its
         // first wrong byte, not after the limit or the timeout.
         let mut start = RequestStart::new();
         loop {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
+            if head.len() == head.capacity() {
+                head.reserve(1024);
+            }
+            // Straight into the head's spare room (no buffer on this future, nothing zeroed).
+            let before = head.len();
+            if stream.read_buf(&mut head).await? == 0 {
                 return Ok::<bool, std::io::Error>(false);
             }
-            let scan_from = head.len().saturating_sub(3);
-            head.extend_from_slice(&buf[..n]);
-            if start.check(&buf[..n]).is_err()
+            let scan_from = before.saturating_sub(3);
+            if start.check(&head[before..]).is_err()
                 || head[scan_from..].windows(4).any(|w| w == b"\r\n\r\n")
                 || head.len() > limit
             {
@@ -245,12 +286,21 @@ pub(crate) async fn serve_stream(
     if !matches!(read, Ok(Ok(true))) {
         return; // the peer left, failed, or was too slow: nothing to answer
     }
-    let inspected = inspect(&head);
-    let route = inspected.path.as_deref().and_then(|path| shared.router.find(path)).cloned();
     // A WebSocket upgrade to a route never goes through the fallback; any other well-formed
-    // request does, when there is one (an HTTP handler may have upgrades of its own).
-    let to_route = inspected.upgrade && route.is_some();
-    if let (false, Some(fallback), Some(_)) = (to_route, &shared.fallback, &inspected.path) {
+    // request does, when there is one (an HTTP handler may have upgrades of its own). Without
+    // a fallback only the path matters: it is read off the request line, and the handshake's
+    // parser (the one full parse) judges the rest.
+    let (route, fallback) = match &shared.fallback {
+        Some(fallback) => {
+            let inspected = inspect(&head);
+            let route = inspected.path.as_deref().and_then(|path| shared.router.find(path));
+            let to_route = inspected.upgrade && route.is_some();
+            let fallback = (!to_route && inspected.path.is_some()).then_some(fallback);
+            (route.cloned(), fallback)
+        }
+        None => (request_path(&head).and_then(|path| shared.router.find(path)).cloned(), None),
+    };
+    if let Some(fallback) = fallback {
         let fallback = Arc::clone(fallback);
         let io = ServerStream::Boxed(Box::new(crate::stream::Rewind::new(head, stream)));
         drop(handshaking);
@@ -271,6 +321,14 @@ pub(crate) async fn serve_stream(
     hs.handle_data(Instant::now(), &head);
     debug_assert!(hs.poll_timeout().is_some());
     route.connect(stream, hs, peer, shared, handshaking).await;
+}
+
+/// The path of the request line's target (without the query), if the line is complete.
+fn request_path(head: &[u8]) -> Option<&str> {
+    let end = head.windows(2).position(|w| w == b"\r\n")?;
+    let line = std::str::from_utf8(&head[..end]).ok()?;
+    let target = line.split(' ').nth(1)?;
+    target.split('?').next()
 }
 
 /// What the server needs from the head before the handshake parser sees it.
@@ -299,6 +357,16 @@ fn inspect(head: &[u8]) -> Inspected {
 #[cfg(test)]
 mod tests {
     use super::inspect;
+
+    #[test]
+    fn reads_the_path_off_the_request_line() {
+        use super::request_path;
+        assert_eq!(request_path(b"GET /chat?x=1 HTTP/1.1\r\nHost: a\r\n\r\n"), Some("/chat"));
+        assert_eq!(request_path(b"GET / HTTP/1.1\r\n"), Some("/"));
+        assert_eq!(request_path(b"GET /chat HTTP/1.1"), None); // line not complete
+        assert_eq!(request_path(b"GET\r\n"), None);
+        assert_eq!(request_path(b"GET /\xff HTTP/1.1\r\n"), None);
+    }
 
     #[test]
     fn inspects_path_and_upgrade() {

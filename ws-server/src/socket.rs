@@ -26,7 +26,9 @@ use crate::settings::Backpressure;
 ///
 /// [`Route::handle`]: crate::Route::handle
 pub struct Socket<D: Send + Sync + 'static = ()> {
-    ws: Option<WebSocket<ServerStream>>,
+    /// Boxed: the futures that hold a `Socket` stay small, and moving them (into a task, a
+    /// box, the next state) copies a pointer instead of the whole connection.
+    ws: Option<Box<WebSocket<ServerStream>>>,
     conn: Conn<D>,
     /// `Connection::rtt_samples` already reported.
     rtt_seen: u64,
@@ -38,7 +40,7 @@ pub struct Socket<D: Send + Sync + 'static = ()> {
 
 impl<D: Send + Sync + 'static> Socket<D> {
     pub(crate) fn new(
-        ws: WebSocket<ServerStream>,
+        ws: Box<WebSocket<ServerStream>>,
         conn: Conn<D>,
         on_pong: Option<OnPong<D>>,
         on_close: Option<OnClose<D>>,
@@ -270,7 +272,7 @@ impl<D: Send + Sync + 'static> Socket<D> {
 }
 
 async fn finish_parts<D: Send + Sync + 'static>(
-    ws: Option<WebSocket<ServerStream>>,
+    ws: Option<Box<WebSocket<ServerStream>>>,
     conn: Conn<D>,
     rtt_seen: u64,
     on_pong: Option<OnPong<D>>,

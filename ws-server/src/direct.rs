@@ -67,9 +67,11 @@ pub(crate) fn run<R>(
     });
     let entered = Entered;
     let result = handler();
-    drop(entered);
+    // Returned normally: the slot is emptied below, with the staged messages handed over.
+    std::mem::forget(entered);
     RUNNING.with(|cell| {
         let mut running = cell.borrow_mut();
+        running.id = None;
         if running.staged.is_empty() {
             return;
         }
@@ -82,7 +84,7 @@ pub(crate) fn run<R>(
     result
 }
 
-/// Leaves the slot empty when the handler returns or panics.
+/// Leaves the slot empty if the handler panics.
 struct Entered;
 
 impl Drop for Entered {

@@ -501,7 +501,10 @@ fn spawn_connection(
         };
         if let Some(stream) = stream {
             let handshaking = HandshakeCount(Arc::clone(&shared));
-            serve_stream(stream, peer, start, Arc::clone(&shared), handshaking).await;
+            let run = serve_stream(stream, peer, start, Arc::clone(&shared), handshaking).await;
+            if let Some(run) = run {
+                run.await;
+            }
         } else {
             shared.metrics.handshaking.fetch_sub(1, Ordering::Relaxed);
         }

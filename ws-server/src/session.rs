@@ -24,8 +24,9 @@ pub(crate) trait ErasedRoute: Send + Sync + 'static {
     /// The core's configuration for this route's connections.
     fn config(&self, server: &ServerSettings) -> Config;
 
-    /// Finishes the handshake `hs` (the request already fed) on `stream` and runs the
-    /// connection.
+    /// Finishes the handshake `hs` (the request already fed) on `stream`; on success, the
+    /// future that runs the connection (returned rather than awaited here, so that the task
+    /// polls it directly: one message's polls pass through as few futures as possible).
     fn connect(
         self: Arc<Self>,
         stream: ServerStream,
@@ -33,7 +34,7 @@ pub(crate) trait ErasedRoute: Send + Sync + 'static {
         peer: PeerAddr,
         shared: Arc<Shared>,
         handshaking: HandshakeCount,
-    ) -> BoxFuture<()>;
+    ) -> BoxFuture<Option<BoxFuture<()>>>;
 
     /// Runs the route's policy on a request whose HTTP exchange belongs to someone else (an
     /// upgrade through hyper): the same checks and hook as [`connect`](Self::connect). On yes,
@@ -63,7 +64,7 @@ impl<D: Send + Sync + 'static> ErasedRoute for Route<D> {
         peer: PeerAddr,
         shared: Arc<Shared>,
         handshaking: HandshakeCount,
-    ) -> BoxFuture<()> {
+    ) -> BoxFuture<Option<BoxFuture<()>>> {
         Box::pin(connect(self, stream, hs, peer, shared, handshaking))
     }
 
@@ -78,8 +79,7 @@ impl<D: Send + Sync + 'static> ErasedRoute for Route<D> {
         Box::pin(async move {
             let (accept, decided) = decision.await?;
             let up = decided.request.clone().unwrap_or_else(|| UpgradeRequest::new(request, peer));
-            let open: Open =
-                Box::new(move |ws| Box::pin(run(self, Box::new(ws), decided, up, shared)));
+            let open: Open = Box::new(move |ws| run(self, Box::new(ws), decided, up, shared));
             Ok((accept, open))
         })
     }
@@ -102,7 +102,7 @@ async fn connect<D: Send + Sync + 'static>(
     peer: PeerAddr,
     shared: Arc<Shared>,
     handshaking: HandshakeCount,
-) {
+) -> Option<BoxFuture<()>> {
     let mut decided: Option<Decided<D>> = None;
     let slot = &mut decided;
     let result = server_handshake::<_, Tokio, _, _>(stream, hs, |request| {
@@ -117,21 +117,21 @@ async fn connect<D: Send + Sync + 'static>(
     drop(handshaking);
     let Ok((ws, request)) = result else {
         shared.metrics.refused.fetch_add(1, Ordering::Relaxed);
-        return;
+        return None;
     };
-    let Some(mut decided) = decided else { return };
+    let mut decided = decided?;
     let up = decided.request.take().unwrap_or_else(|| UpgradeRequest::new(request, peer));
-    run(route, Box::new(ws), decided, up, shared).await;
+    Some(run(route, Box::new(ws), decided, up, shared))
 }
 
-/// After the `101`: registers the connection and runs its handlers until it ends.
-async fn run<D: Send + Sync + 'static>(
+/// After the `101`: registers the connection; the future that runs its handlers until it ends.
+fn run<D: Send + Sync + 'static>(
     route: Arc<Route<D>>,
     mut ws: Box<WebSocket<ServerStream>>,
     decided: Decided<D>,
     request: UpgradeRequest,
     shared: Arc<Shared>,
-) {
+) -> BoxFuture<()> {
     let Decided { data, protocol, reserved, .. } = decided;
     if let Some(make) = &route.ping_payload {
         let make = Arc::clone(make);
@@ -163,11 +163,11 @@ async fn run<D: Send + Sync + 'static>(
     let conn = Conn::new(handle, data);
     let socket = Socket::new(ws, conn, route.on_pong.clone(), route.on_close.clone(), registration);
     match &route.task {
-        Some(task) => task(socket).await,
+        Some(task) => task(socket),
         None => {
             let (open, message, fragment) =
                 (route.on_open.clone(), route.on_message.clone(), route.on_fragment.clone());
-            run_callbacks(socket, open, message, fragment).await;
+            Box::pin(run_callbacks(socket, open, message, fragment))
         }
     }
 }
@@ -249,14 +249,15 @@ fn check<D: Send + Sync + 'static>(
 /// Reads the request head (up to the server's limit, within the handshake deadline), picks
 /// the route by path, and hands the connection on: to the route if it is a WebSocket upgrade
 /// to one, else to the HTTP fallback if there is one, else to the core (which refuses a
-/// request that is not an upgrade, and answers 404 where no route matches).
+/// request that is not an upgrade, and answers 404 where no route matches). A connection that
+/// became a WebSocket returns the future that runs it.
 pub(crate) async fn serve_stream(
     mut stream: ServerStream,
     peer: PeerAddr,
     start: Instant,
     shared: Arc<Shared>,
     handshaking: HandshakeCount,
-) {
+) -> Option<BoxFuture<()>> {
     let limit = shared.settings.max_request_bytes;
     let deadline = start + shared.settings.handshake_timeout;
     let mut head = Vec::with_capacity(1024);
@@ -284,7 +285,7 @@ pub(crate) async fn serve_stream(
     })
     .await;
     if !matches!(read, Ok(Ok(true))) {
-        return; // the peer left, failed, or was too slow: nothing to answer
+        return None; // the peer left, failed, or was too slow: nothing to answer
     }
     // A WebSocket upgrade to a route never goes through the fallback; any other well-formed
     // request does, when there is one (an HTTP handler may have upgrades of its own). Without
@@ -305,7 +306,7 @@ pub(crate) async fn serve_stream(
         let io = ServerStream::Boxed(Box::new(crate::stream::Rewind::new(head, stream)));
         drop(handshaking);
         fallback(io, peer, shared).await;
-        return;
+        return None;
     }
     let Some(route) = route else {
         let mut hs = ServerHandshake::new(Config::default(), start);
@@ -315,12 +316,12 @@ pub(crate) async fn serve_stream(
         })
         .await;
         shared.metrics.refused.fetch_add(1, Ordering::Relaxed);
-        return;
+        return None;
     };
     let mut hs = ServerHandshake::new(route.config(&shared.settings), start);
     hs.handle_data(Instant::now(), &head);
     debug_assert!(hs.poll_timeout().is_some());
-    route.connect(stream, hs, peer, shared, handshaking).await;
+    route.connect(stream, hs, peer, shared, handshaking).await
 }
 
 /// The path of the request line's target (without the query), if the line is complete.

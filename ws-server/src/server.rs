@@ -413,32 +413,36 @@ async fn wait_for_tasks(shared: &Shared, deadline: Instant) -> bool {
 
 async fn accept_loop(listener: Listener, shared: Arc<Shared>) {
     let mut stop = shared.shutdown.subscribe();
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            _ = stop.wait_for(Option::is_some) => return,
-            accepted = accept_one(&listener) => accepted,
-        };
-        match accepted {
-            Ok((stream, peer, tls)) => {
-                backoff = Duration::from_millis(5);
-                if let (AcceptedStream::Tcp(tcp), Some(size)) =
-                    (&stream, shared.settings.socket_send_buffer)
-                {
-                    let _ = socket2::SockRef::from(tcp).set_send_buffer_size(size);
+    // One `select!` for the listener's whole life (not one per connection): the shutdown
+    // signal is looked at when the task wakes, accepting goes on in the inner loop.
+    let accepting = async {
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            match accept_one(&listener).await {
+                Ok((stream, peer, tls)) => {
+                    backoff = Duration::from_millis(5);
+                    if let (AcceptedStream::Tcp(tcp), Some(size)) =
+                        (&stream, shared.settings.socket_send_buffer)
+                    {
+                        let _ = socket2::SockRef::from(tcp).set_send_buffer_size(size);
+                    }
+                    spawn_connection(stream, peer, tls, &shared);
                 }
-                spawn_connection(stream, peer, tls, &shared);
+                // Out of descriptors or memory: pause rather than spin (the connections that
+                // end meanwhile free what the next accept needs).
+                Err(e) if is_resource_exhaustion(&e) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+                // A connection that failed between SYN and accept: nothing to do.
+                Err(_) => {}
             }
-            // Out of descriptors or memory: pause rather than spin (the connections that end
-            // meanwhile free what the next accept needs).
-            Err(e) if is_resource_exhaustion(&e) => {
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_millis(500));
-            }
-            // A connection that failed between SYN and accept: nothing to do.
-            Err(_) => {}
         }
+    };
+    tokio::select! {
+        biased;
+        _ = stop.wait_for(Option::is_some) => {}
+        () = accepting => {}
     }
 }
 

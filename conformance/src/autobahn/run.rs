@@ -315,6 +315,7 @@ impl Context<'_> {
         let port = self.take_port()?;
         let result = self.client_batch_on(job, dir, port);
         self.ports.lock().unwrap_or_else(|e| e.into_inner()).remove(&port);
+        release_port(port);
         result
     }
 
@@ -359,9 +360,72 @@ impl Context<'_> {
     fn take_port(&self) -> Result<u16, BoxError> {
         let mut used = self.ports.lock().unwrap_or_else(|e| e.into_inner());
         let port = (PORTS.0..=PORTS.1)
-            .find(|p| !used.contains(p) && process::port_is_free(*p))
+            .find(|p| !used.contains(p) && process::port_is_free(*p) && claim_port(*p))
             .ok_or_else(|| format!("no free port in {}-{}", PORTS.0, PORTS.1))?;
         used.insert(port);
         Ok(port)
+    }
+}
+
+/// The claim file of a fuzzing-server port: two Autobahn runs on one machine (a developer's
+/// and a CI run, say) would otherwise both find a port free, start wstest on it, and one of
+/// them would talk to the other's server.
+fn port_claim(port: u16) -> PathBuf {
+    std::env::temp_dir().join(format!("ws-conformance-autobahn-port-{port}"))
+}
+
+/// Claims `port` for this process (a file created only if absent, holding our PID); a claim
+/// whose process is gone is taken over.
+fn claim_port(port: u16) -> bool {
+    let path = port_claim(port);
+    for _ in 0..2 {
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut file) => return writeln!(file, "{}", std::process::id()).is_ok(),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let owner = std::fs::read_to_string(&path).unwrap_or_default();
+                let alive = owner
+                    .trim()
+                    .parse::<u32>()
+                    .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                if alive {
+                    return false;
+                }
+                let _ = std::fs::remove_file(&path); // stale: its run died
+            }
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+fn release_port(port: u16) {
+    let path = port_claim(port);
+    let ours = std::fs::read_to_string(&path)
+        .is_ok_and(|owner| owner.trim() == std::process::id().to_string());
+    if ours {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{claim_port, port_claim, release_port};
+
+    #[test]
+    fn a_port_claim_keeps_others_off_until_released_or_its_run_died() {
+        // Port numbers outside the fuzzing-server range: only the claim files matter here.
+        let port = 1;
+        let _ = std::fs::remove_file(port_claim(port));
+        assert!(claim_port(port));
+        assert!(!claim_port(port), "a live run's claim holds");
+        release_port(port);
+        assert!(claim_port(port), "released");
+        release_port(port);
+        // A claim left by a run that is gone (no such PID) is taken over.
+        let stale = 2;
+        std::fs::write(port_claim(stale), "4294967294\n").unwrap();
+        assert!(claim_port(stale));
+        release_port(stale);
+        assert!(!port_claim(stale).exists());
     }
 }

@@ -61,16 +61,17 @@ pub(crate) enum Out {
 impl Out {
     /// Hands the item to `conn`, counting data in `counts`. Errors mean the connection is
     /// closing: the message is not sent (as `Sent::Closed` would have said a moment later).
-    pub(crate) fn deliver(self, conn: &mut Connection, now: Instant, counts: &Counts) {
+    /// Data needs no clock; a Ping (its round trip is timed) and a Close (its timeout) read it.
+    pub(crate) fn deliver(self, conn: &mut Connection, counts: &Counts) {
         if !self.is_control() {
             counts.sent(self.len());
         }
         let _ = match self {
-            Out::Text(t) => conn.send_message(now, Message::Text(t)),
-            Out::Binary(b) => conn.send_message(now, Message::Binary(b)),
+            Out::Text(t) => conn.send_text(t),
+            Out::Binary(b) => conn.send_binary(b),
             Out::Prepared(f) => conn.send_prepared(&f),
-            Out::Ping(p) => conn.ping(now, &p),
-            Out::Close(code, reason) => conn.close(now, code, &reason),
+            Out::Ping(p) => conn.ping(Instant::now(), &p),
+            Out::Close(code, reason) => conn.close(Instant::now(), code, &reason),
         };
     }
 

@@ -10,7 +10,6 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use ws_proto::State;
 use ws_tokio::WebSocket;
@@ -75,10 +74,9 @@ pub(crate) fn run<R>(
         if running.staged.is_empty() {
             return;
         }
-        let now = Instant::now();
         let conn = ws.connection_mut();
         for out in running.staged.drain(..) {
-            out.deliver(conn, now, &core.counts);
+            out.deliver(conn, &core.counts);
         }
     });
     result

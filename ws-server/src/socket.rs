@@ -4,7 +4,6 @@ use std::future::poll_fn;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use ws_proto::{CloseCause, CloseCode, CloseInfo, Event, Initiator, Message, State};
 use ws_tokio::{Error, WebSocket};
@@ -211,7 +210,6 @@ impl<D: Send + Sync + 'static> Socket<D> {
         }
         let mut outbox = self.conn.lock();
         let mut freed = false;
-        let now = Instant::now();
         while let Some(item) = outbox.items.front() {
             if !item.is_control() && ws.buffered_amount() >= core.max_backpressure {
                 break;
@@ -221,7 +219,7 @@ impl<D: Send + Sync + 'static> Socket<D> {
                 outbox.bytes -= item.len();
                 freed = true;
             }
-            item.deliver(ws.connection_mut(), now, &core.counts);
+            item.deliver(ws.connection_mut(), &core.counts);
         }
         core.has_items.store(!outbox.items.is_empty(), Ordering::Relaxed);
         if ws.connection().state() != State::Open {

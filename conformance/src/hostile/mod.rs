@@ -16,7 +16,7 @@
 //! | `TLS ClientHello` | a TLS 1.2/1.3 ClientHello on the plain port | closed within 250 ms |
 //! | `random bytes after handshake` | 4 KiB of random bytes, the first with the RSV bits set | Close 1002, then FIN, within 2 s |
 //! | `ping flood` | 300 000 Pings (125-byte payloads, ~39 MB), not read for 1.5 s, then read | every Ping answered or a Close; server RSS growth under 16 MiB (the Pongs alone are ~38 MB) |
-//! | `fragment flood` | one message in 500 000 one-byte fragments | echoed whole (or Close 1009/1008); RSS growth under 16 MiB (32 bytes per fragment would be 16 MB) |
+//! | `fragment flood` | one message in 500 000 one-byte fragments | echoed whole (or Close 1009/1008); RSS growth under 16 MiB (a cost of 34 bytes or more per fragment breaks it) |
 //! | `never-reading peer` | 64 KiB messages sent while never reading the echoes (4 KiB receive buffer) | the server stops reading (our writes stall) with RSS growth under 16 MiB (64 MiB were offered) |
 //! | `half-close and reset mid-frame` | 40 connections each stop mid-frame: 20 half-close, 20 reset | the server's socket count back to its baseline within 3 s |
 //!

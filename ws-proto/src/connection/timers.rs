@@ -90,7 +90,7 @@ impl Timers {
     }
 
     /// The earliest open-state deadline while no keepalive Ping is unanswered: what the
-    /// general search over every deadline would give, from the two cached parts.
+    /// general search over every deadline would give, from the three cached parts.
     fn quiet_deadline(&self) -> Option<Instant> {
         let open = earliest(self.fixed, self.after_recv.map(|d| self.last_recv + d));
         earliest(open, self.message_deadline)

@@ -32,7 +32,8 @@ fn the_defaults_bound_every_wait() {
 #[tokio::test]
 async fn a_stalled_fragmented_message_is_closed_with_1008() {
     let deadline = Duration::from_millis(300);
-    let (addr, server, _task) = serve_route("/", echo().message_timeout(deadline)).await;
+    let route = echo().message_timeout(deadline).close_timeout(Duration::from_millis(200));
+    let (addr, server, _task) = serve_route("/", route).await;
     let (mut tcp, head) = raw_handshake(addr, "/", "").await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     let started = Instant::now();

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The conformance harness's one entry point.
 #
-#   conformance/run.sh [all|full|autobahn|autobahn-full|interop|badinput]   (default: all)
+#   conformance/run.sh [all|full|autobahn|autobahn-full|interop|badinput|hostile]   (default: all)
 #
-#   all            the Autobahn plan "ci", then badinput and interop (what .ci/run runs)
-#   full           the Autobahn plan "full", then badinput and interop
+#   all            the Autobahn plan "ci", then badinput, hostile and interop (what .ci/run runs)
+#   full           the Autobahn plan "full", then badinput, hostile and interop
 #   autobahn       the Autobahn plan "ci" only
 #   autobahn-full  the Autobahn plan "full" only
 #   interop        the bad-input checks, then the interop checks
 #   badinput       the bad-input checks only
+#   hostile        the hostile-client checks only
 #
 # Autobahn: installs wstest (install-wstest.sh), builds the adapters' echo_server examples,
 #   ws-server's echo example, ws-pipe and this crate's binaries in release mode, runs the
@@ -24,6 +25,11 @@
 #   each adapter, as processes over loopback, and checks the exact Close code, then a FIN (and
 #   a client's reported error). Needs nothing installed; a few seconds.
 #   Logs: conformance/reports/badinput/.
+# Hostile: hostile clients (slowloris before and after the handshake, oversized handshakes,
+#   random bytes and a TLS ClientHello, Ping and fragment floods, a never-reading peer,
+#   half-close and resets mid-frame) against the three echo_server examples and ws-server's
+#   echo, each check asserting its bound (close code, time, server RSS, socket count); see
+#   src/hostile/mod.rs. Needs nothing installed; about 25 s. Logs: conformance/reports/hostile/.
 # Interop: installs the peers (install-peers.sh) and runs the interop checks against Python
 #   websockets, Node ws and headless Chromium, then ws-server's chat, ticker and echo examples
 #   against Python websockets and Chromium. Logs: conformance/reports/interop/.
@@ -38,17 +44,18 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 what=${1:-all}
-# plan: the Autobahn plan to run (none: no Autobahn); badinput, interop: whether to run the
-# bad-input checks and the interop checks.
+# plan: the Autobahn plan to run (none: no Autobahn); badinput, hostile, interop: whether to
+# run the bad-input checks, the hostile-client checks and the interop checks.
 case "$what" in
-    all) plan=ci badinput=yes interop=yes ;;
-    full) plan=full badinput=yes interop=yes ;;
-    autobahn) plan=ci badinput=no interop=no ;;
-    autobahn-full) plan=full badinput=no interop=no ;;
-    interop) plan= badinput=yes interop=yes ;;
-    badinput) plan= badinput=yes interop=no ;;
+    all) plan=ci badinput=yes hostile=yes interop=yes ;;
+    full) plan=full badinput=yes hostile=yes interop=yes ;;
+    autobahn) plan=ci badinput=no hostile=no interop=no ;;
+    autobahn-full) plan=full badinput=no hostile=no interop=no ;;
+    interop) plan= badinput=yes hostile=no interop=yes ;;
+    badinput) plan= badinput=yes hostile=no interop=no ;;
+    hostile) plan= badinput=no hostile=yes interop=no ;;
     *)
-        echo "usage: $0 [all|full|autobahn|autobahn-full|interop|badinput]" >&2
+        echo "usage: $0 [all|full|autobahn|autobahn-full|interop|badinput|hostile]" >&2
         exit 2
         ;;
 esac
@@ -62,17 +69,17 @@ step() { printf '\n--- conformance: %s (%s, %d s)\n' "$1" "$(date +%T)" $((SECON
 step "building (release)"
 cd "$root"
 cargo build --release --locked -p conformance --bins
-for name in autobahn autobahn-client interop interop-server interop-client badinput; do
+for name in autobahn autobahn-client interop interop-server interop-client badinput hostile; do
     cp "$CARGO_TARGET_DIR/release/$name" "$bin/$name"
 done
-if [ -n "$plan" ] || [ "$badinput" = yes ]; then
+if [ -n "$plan" ] || [ "$badinput" = yes ] || [ "$hostile" = yes ]; then
     # The three examples share a name, so each is copied away before the next is built.
     for adapter in tokio async-std blocking; do
         cargo build --release --locked -p "ws-$adapter" --example echo_server
         cp "$CARGO_TARGET_DIR/release/examples/echo_server" "$bin/echo_server-$adapter"
     done
 fi
-if [ -n "$plan" ] || [ "$interop" = yes ]; then
+if [ -n "$plan" ] || [ "$interop" = yes ] || [ "$hostile" = yes ]; then
     # ws-server's examples: echo is the Autobahn agent ws-server (as echo-ws-server); all three
     # meet the interop peers.
     cargo build --release --locked -p ws-server --example echo --example chat --example ticker
@@ -98,6 +105,10 @@ fi
 if [ "$badinput" = yes ]; then
     step "bad input"
     "$bin/badinput" --bin-dir "$bin" --out "$here/reports/badinput" || status=1
+fi
+if [ "$hostile" = yes ]; then
+    step "hostile clients"
+    "$bin/hostile" --bin-dir "$bin" --out "$here/reports/hostile" || status=1
 fi
 if [ "$interop" = yes ]; then
     step "installing the interop peers"

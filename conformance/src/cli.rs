@@ -1,6 +1,48 @@
 //! A tiny `--flag value` argument parser shared by the binaries.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::session::BoxError;
+
+/// The options of the drivers that run checks against the shipped binaries (`badinput`,
+/// `hostile`): `--bin-dir DIR --out DIR [--only TEXT]`.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Where the binaries under test are.
+    pub bin_dir: PathBuf,
+    /// Logs go here (emptied first).
+    pub out: PathBuf,
+    /// Only the checks whose `agent: check` name contains this.
+    pub only: Option<String>,
+}
+
+/// The `main` of such a driver: parses its options, runs `run`, and exits with status 0 if
+/// every check passed, 1 if one failed, 2 if the run could not start.
+pub fn check_driver(
+    name: &str,
+    usage: &'static str,
+    run: impl FnOnce(&CheckOptions) -> Result<bool, BoxError>,
+) -> ExitCode {
+    let options = || -> Result<CheckOptions, BoxError> {
+        let args = Args::parse(usage, &[])?;
+        args.only(&["bin-dir", "out", "only"])?;
+        Ok(CheckOptions {
+            bin_dir: PathBuf::from(args.required("bin-dir")?),
+            out: PathBuf::from(args.required("out")?),
+            only: args.get("only").map(str::to_owned),
+        })
+    };
+    match options().and_then(|options| run(&options)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
 
 /// Parsed `--name value` pairs (and bare `--name` switches, listed in `switches`).
 #[derive(Debug, Default)]

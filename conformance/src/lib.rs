@@ -10,10 +10,12 @@
 //! * [`interop`]: the interop checks against real third-party peers.
 //! * [`badinput`]: bad input (protocol violations, limits, random bytes) sent to the shipped
 //!   servers and clients by the kit's raw peer, checking the Close code and the FIN.
+//! * [`hostile`]: hostile clients (slowloris, floods, never-reading peers, resets) against the
+//!   shipped servers, each check asserting a bound (close code, time, server memory).
 //!
 //! Binaries: `autobahn-client` (the client role of the testsuite for one adapter),
 //! `interop-server` and `interop-client` (the scripted peers for one adapter), and the three
-//! drivers `autobahn`, `interop` and `badinput`.
+//! drivers `autobahn`, `interop`, `badinput` and `hostile`.
 //!
 //! ```
 //! use conformance::session::Adapter;
@@ -28,6 +30,7 @@
 pub mod autobahn;
 pub mod badinput;
 pub mod cli;
+pub mod hostile;
 pub mod interop;
 pub mod process;
 pub mod script;

@@ -50,6 +50,11 @@ impl Child {
             .unwrap_or_default()
     }
 
+    /// The process id (to read its memory and descriptors from `/proc`).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The log file.
     pub fn log(&self) -> &Path {
         &self.log

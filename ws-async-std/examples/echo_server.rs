@@ -24,15 +24,27 @@ use smol::{Executor, future};
 use ws_async_std::tls::{self, rustls::ServerConfig};
 use ws_async_std::{Accept, Config, DeflateConfig, Request, WebSocket, accept_with};
 
-const USAGE: &str = "usage: echo_server [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE]";
+const USAGE: &str = "usage: echo_server [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE] \
+                     [--handshake-timeout-ms N] [--message-timeout-ms N]";
+
+/// The configuration of every connection, set once from the command line.
+static CONFIG: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
+
+fn millis(value: &str) -> Result<Duration, String> {
+    value.parse().map(Duration::from_millis).map_err(|_| format!("not milliseconds: {value}"))
+}
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut addr = "127.0.0.1:9001".to_owned();
     let (mut cert, mut key) = (None, None);
+    let mut config = Config::default();
+    config.deflate = Some(DeflateConfig::default());
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--addr", Some(value)) => addr = value,
+            ("--handshake-timeout-ms", Some(v)) => config.handshake_timeout = millis(&v)?,
+            ("--message-timeout-ms", Some(v)) => config.message_timeout = Some(millis(&v)?),
             ("--tls-cert", Some(value)) => cert = Some(value),
             ("--tls-key", Some(value)) => key = Some(value),
             _ => return Err(USAGE.into()),
@@ -43,6 +55,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         (None, None) => None,
         _ => return Err(format!("--tls-cert and --tls-key go together\n{USAGE}").into()),
     };
+    let _ = CONFIG.set(config);
 
     // A multi-threaded executor: one worker per core, each blocking on the shared executor.
     let executor = Arc::new(Executor::new());
@@ -94,11 +107,10 @@ fn report(peer: std::net::SocketAddr, result: Result<(), ws_async_std::Error>) {
     }
 }
 
-/// Default limits, plus permessage-deflate whenever a client offers it (browsers always do).
+/// Default limits, plus permessage-deflate whenever a client offers it (browsers always do),
+/// and the timeouts from the command line.
 fn config() -> Config {
-    let mut config = Config::default();
-    config.deflate = Some(DeflateConfig::default());
-    config
+    CONFIG.get().expect("set in main").clone()
 }
 
 async fn echo<S: AsyncRead + AsyncWrite + Unpin>(

@@ -1,11 +1,14 @@
 //! A WebSocket echo server on blocking sockets, one thread per connection.
 //!
 //!     cargo run --release -p ws-blocking --example echo_server -- \
-//!         [--addr 127.0.0.1:9001] [--tls-cert cert.pem --tls-key key.pem]
+//!         [--addr 127.0.0.1:9001] [--tls-cert cert.pem --tls-key key.pem] \
+//!         [--handshake-timeout-ms N] [--message-timeout-ms N]
 //!
 //! Every text and binary message is sent back unchanged; pings are answered and close
 //! handshakes completed by the library. With `--tls-cert` and `--tls-key` it serves `wss://`.
 //! Messages up to 64 MiB (frames up to 16 MiB) are accepted. Runs until killed.
+//! `--handshake-timeout-ms` (default 10 000) and `--message-timeout-ms` (default: none) set
+//! `Config::handshake_timeout` and `Config::message_timeout`.
 
 use std::net::{TcpListener, TcpStream};
 use std::process::ExitCode;
@@ -18,15 +21,26 @@ use ws_blocking::{
 struct Args {
     addr: String,
     tls: Option<(String, String)>,
+    config: Config,
+}
+
+fn millis(value: &str) -> Result<std::time::Duration, String> {
+    let ms = value.parse().map_err(|_| format!("not milliseconds: {value}"))?;
+    Ok(std::time::Duration::from_millis(ms))
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut addr, mut cert, mut key) = ("127.0.0.1:9001".to_owned(), None, None);
+    // Default limits, plus permessage-deflate whenever a client offers it.
+    let mut config = Config::default();
+    config.deflate = Some(DeflateConfig::default());
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--addr" => addr = value,
+            "--handshake-timeout-ms" => config.handshake_timeout = millis(&value)?,
+            "--message-timeout-ms" => config.message_timeout = Some(millis(&value)?),
             "--tls-cert" => cert = Some(value),
             "--tls-key" => key = Some(value),
             other => return Err(format!("unknown argument {other}")),
@@ -37,7 +51,7 @@ fn parse_args() -> Result<Args, String> {
         (None, None) => None,
         _ => return Err("--tls-cert and --tls-key go together".to_owned()),
     };
-    Ok(Args { addr, tls })
+    Ok(Args { addr, tls, config })
 }
 
 fn main() -> ExitCode {
@@ -45,7 +59,8 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) => {
             eprintln!(
-                "{e}\nusage: echo_server [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE]"
+                "{e}\nusage: echo_server [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE] \
+                 [--handshake-timeout-ms N] [--message-timeout-ms N]"
             );
             return ExitCode::from(2);
         }
@@ -79,8 +94,9 @@ fn run(args: Args) -> Result<(), Error> {
             }
         };
         let tls = tls.clone();
+        let config = args.config.clone();
         std::thread::spawn(move || {
-            if let Err(e) = serve(tcp, tls) {
+            if let Err(e) = serve(tcp, tls, config) {
                 eprintln!("connection error: {e}");
             }
         });
@@ -88,15 +104,16 @@ fn run(args: Args) -> Result<(), Error> {
     Ok(())
 }
 
-fn serve(tcp: TcpStream, tls: Option<Arc<ws_blocking::rustls::ServerConfig>>) -> Result<(), Error> {
+fn serve(
+    tcp: TcpStream,
+    tls: Option<Arc<ws_blocking::rustls::ServerConfig>>,
+    config: Config,
+) -> Result<(), Error> {
     tcp.set_nodelay(true)?;
     let stream = match tls {
         Some(config) => tls::server_stream(tcp, config)?,
         None => MaybeTlsStream::Plain(tcp),
     };
-    // Default limits, plus permessage-deflate whenever a client offers it.
-    let mut config = Config::default();
-    config.deflate = Some(DeflateConfig::default());
     let mut ws = accept_with(stream, config, |_request| Ok(Accept::new()))?;
     while let Some(message) = ws.recv() {
         // Ping, Pong and Close need nothing from us: the library answers them. `feed` queues

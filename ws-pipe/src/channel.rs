@@ -284,14 +284,12 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 /// The route's limits and keepalive from the command line.
 fn configure<D: Send + Sync + 'static>(route: Route<D>, o: &Options) -> Route<D> {
-    let route = route
+    // No idle timeout unless asked for (a pipe may stay quiet), whatever ws-server's default.
+    route
         .max_message_size(o.max_frame_size, o.max_frame_size)
         .compression(o.compress)
-        .keepalive(o.ping_interval, o.pong_timeout);
-    match o.idle_timeout {
-        Some(t) => route.idle_timeout(t),
-        None => route,
-    }
+        .keepalive(o.ping_interval, o.pong_timeout)
+        .idle_timeout(o.idle_timeout)
 }
 
 fn hook(

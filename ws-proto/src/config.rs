@@ -23,6 +23,7 @@ pub enum Role {
 /// |---|---|---|
 /// | `max_frame_size` | 16 MiB | close 1009 |
 /// | `max_message_size` | 64 MiB | close 1009 |
+/// | `message_timeout` | off | close 1008 |
 /// | `close_timeout` | 10 s | transport closed, 1006 |
 /// | `release_buffers_after` | 1 s | idle buffers given back |
 /// | `keepalive_interval` | off | a Ping is sent |
@@ -51,6 +52,16 @@ pub struct Config {
     /// permessage-deflate is on). Checked as each frame header arrives, so an oversized message
     /// is refused before it is buffered.
     pub max_message_size: usize,
+    /// Deadline to finish a data message, counted from the arrival of its first frame's
+    /// header: a message still incomplete when it passes (a fragmented message whose final
+    /// frame never comes, or one frame trickled a few bytes at a time) fails the connection
+    /// with [`CapacityError::MessageTimeout`](crate::CapacityError::MessageTimeout) and close
+    /// code 1008 (policy violation). It bounds how long a peer can hold a partial message's
+    /// buffers; set it above `max_message_size` divided by the slowest legitimate peer's
+    /// bandwidth. Off by default (the core does not guess about links); `ws-server` turns it
+    /// on. Costs nothing per message when off; when on, an instant stored per fragmented or
+    /// large message and one comparison per deadline query.
+    pub message_timeout: Option<Duration>,
     /// Answer every Ping with a Pong automatically (the Ping is still reported as an event).
     pub auto_pong: bool,
     /// Send a Ping when nothing has been received for this long. Its Pong measures the
@@ -115,6 +126,7 @@ impl Default for Config {
         Config {
             max_frame_size: 16 << 20,
             max_message_size: 64 << 20,
+            message_timeout: None,
             auto_pong: true,
             keepalive_interval: None,
             keepalive_while_busy: false,

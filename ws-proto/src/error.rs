@@ -2,7 +2,8 @@
 //!
 //! * [`ProtocolError`]: the peer broke RFC 6455. Each variant maps to the close code the core
 //!   sends ([`ProtocolError::close_code`]); the Close frame is already queued when you see it.
-//! * [`CapacityError`]: the peer exceeded a configured limit; close code 1009, also queued.
+//! * [`CapacityError`]: the peer exceeded a configured limit; close code 1009 (1008 for the
+//!   message deadline, [`CapacityError::close_code`]), also queued.
 //! * [`UsageError`]: the application asked for something impossible (sending after close, a
 //!   control payload over 125 bytes). Nothing is sent; the connection is unchanged.
 //!
@@ -29,7 +30,7 @@ impl Error {
     pub fn close_code(&self) -> Option<CloseCode> {
         match self {
             Error::Protocol(e) => Some(e.close_code()),
-            Error::Capacity(_) => Some(CloseCode::MESSAGE_TOO_BIG),
+            Error::Capacity(e) => Some(e.close_code()),
             Error::Usage(_) => None,
         }
     }
@@ -148,7 +149,8 @@ impl fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
-/// The peer exceeded a limit from [`Config`](crate::Config). Close code 1009.
+/// The peer exceeded a limit from [`Config`](crate::Config). Close code 1009, or 1008 for the
+/// message deadline ([`close_code`](Self::close_code)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CapacityError {
@@ -167,6 +169,26 @@ pub enum CapacityError {
         /// The configured limit.
         max: usize,
     },
+    /// A data message was not complete within `message_timeout` of its first frame's header
+    /// (a peer that starts a message and stalls, or trickles it, to pin its buffers).
+    MessageTimeout {
+        /// The configured deadline.
+        timeout: core::time::Duration,
+    },
+}
+
+impl CapacityError {
+    /// The close code sent for this error: 1009 (message too big) for the size limits; 1008
+    /// (policy violation) for the message deadline, because the message may be small and
+    /// nothing about it is invalid: the peer broke the endpoint's policy on time, which is what
+    /// 1008 is for (1001 would tell a well-behaved peer that the server is going away, and 1011
+    /// that the server failed).
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            CapacityError::MessageTimeout { .. } => CloseCode::POLICY_VIOLATION,
+            _ => CloseCode::MESSAGE_TOO_BIG,
+        }
+    }
 }
 
 impl fmt::Display for CapacityError {
@@ -177,6 +199,9 @@ impl fmt::Display for CapacityError {
             }
             CapacityError::MessageTooLarge { size, max } => {
                 write!(f, "message of at least {size} bytes exceeds the {max}-byte limit")
+            }
+            CapacityError::MessageTimeout { timeout } => {
+                write!(f, "message not complete within {timeout:?} of its first frame")
             }
         }
     }

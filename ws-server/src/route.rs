@@ -195,9 +195,17 @@ impl<D: Send + Sync + 'static> Route<D> {
         self
     }
 
-    /// Close (1001) connections that received nothing for `timeout`.
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.idle_timeout = Some(timeout);
+    /// Close (1001) connections that received nothing for `timeout` (default 60 s; `None`:
+    /// never).
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.settings.idle_timeout = timeout.into();
+        self
+    }
+
+    /// Close (1008) a connection whose data message is not complete `timeout` after its first
+    /// frame arrived (default 30 s; `None`: no deadline).
+    pub fn message_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.settings.message_timeout = timeout.into();
         self
     }
 

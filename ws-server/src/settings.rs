@@ -34,10 +34,20 @@ pub enum Backpressure {
 /// | `backpressure` | [`Backpressure::Drop`] |
 /// | `ping_interval` | 20 s, whatever the traffic (lag measured from every Pong) |
 /// | `pong_timeout` | 20 s of silence after a Ping, then close 1011 |
-/// | `idle_timeout` | off |
+/// | `idle_timeout` | 60 s of receiving nothing, then close 1001 |
+/// | `message_timeout` | 30 s to finish a message once its first frame arrived, then close 1008 |
+/// | `close_timeout` | 5 s for the closing handshake and the transport's end |
 /// | `max_lifetime` | off |
 /// | `max_connections` | unlimited per route (the server's cap applies) |
 /// | `compression` | off |
+///
+/// Time bounds a public server starts with: a peer that goes silent is dropped by the pong
+/// timeout within `ping_interval + pong_timeout` (40 s; the Pings go whatever the traffic and
+/// any input after a Ping counts as an answer). The idle timeout is the bound when Pings are
+/// turned off (with them on it cannot fire first: each Pong is input); a peer that answers
+/// Pings but never sends is legitimate (a subscriber) and stays until `max_lifetime`, if set.
+/// A peer that starts a message and stalls or trickles it is closed by `message_timeout`; one
+/// that does not finish the closing handshake, by `close_timeout`.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RouteSettings {
@@ -56,15 +66,24 @@ pub struct RouteSettings {
     pub ping_interval: Option<Duration>,
     /// How long a peer may stay silent after a Ping before it is dropped (close 1011).
     pub pong_timeout: Duration,
-    /// Close (1001) a connection that received nothing for this long.
+    /// Close (1001) a connection that received nothing for this long (default 60 s: a bound
+    /// that holds even with `ping_interval` off; with Pings on, the Pong timeout drops a silent
+    /// peer first).
     pub idle_timeout: Option<Duration>,
+    /// A data message must be complete this long after its first frame's header arrived, or
+    /// the connection is closed with 1008 (default 30 s: the 1 MiB default message at 35 KB/s
+    /// or faster; raise it with `max_message_size` for slow links). Bounds how long a peer can
+    /// hold a partial message's memory (see `Config::message_timeout` in ws-proto).
+    pub message_timeout: Option<Duration>,
     /// Close (1001) every connection this long after it opened.
     pub max_lifetime: Option<Duration>,
     /// Most connections open on this route at once; past it new upgrades get 503.
     pub max_connections: Option<usize>,
     /// Accept permessage-deflate when a client offers it.
     pub compression: bool,
-    /// How long a closing handshake may take before the transport is closed anyway.
+    /// How long a closing handshake may take before the transport is closed anyway (default
+    /// 5 s): our Close waits this long for the peer's, and the transport's end (writing what is
+    /// left, shutdown, draining) as long again at most.
     pub close_timeout: Duration,
 }
 
@@ -77,7 +96,8 @@ impl Default for RouteSettings {
             backpressure: Backpressure::Drop,
             ping_interval: Some(Duration::from_secs(20)),
             pong_timeout: Duration::from_secs(20),
-            idle_timeout: None,
+            idle_timeout: Some(Duration::from_secs(60)),
+            message_timeout: Some(Duration::from_secs(30)),
             max_lifetime: None,
             max_connections: None,
             compression: false,
@@ -96,6 +116,7 @@ impl RouteSettings {
         c.keepalive_while_busy = true;
         c.pong_timeout = self.pong_timeout;
         c.idle_timeout = self.idle_timeout;
+        c.message_timeout = self.message_timeout;
         c.max_lifetime = self.max_lifetime;
         c.close_timeout = self.close_timeout;
         c.handshake_timeout = server.handshake_timeout;

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run --release -p ws-tokio --example echo_server -- \
-//!     [--addr 127.0.0.1:9001] [--threads N] [--tls-cert cert.pem --tls-key key.pem]
+//!     [--addr 127.0.0.1:9001] [--threads N] [--tls-cert cert.pem --tls-key key.pem] \
+//!     [--handshake-timeout-ms N] [--message-timeout-ms N]
 //! ```
 //!
 //! Runtime: a multi-thread tokio runtime with `N` worker threads (default: the available
@@ -13,9 +14,12 @@
 //! queued with one vectored write before it waits for more input, so a burst of pipelined
 //! messages is answered with few writes. Limits are the defaults: 16 MiB frames, 64 MiB
 //! messages; permessage-deflate is accepted whenever a client offers it. With `--tls-cert` and
-//! `--tls-key` it serves `wss://`.
+//! `--tls-key` it serves `wss://`. `--handshake-timeout-ms` (default 10 000) and
+//! `--message-timeout-ms` (default: none) set `Config::handshake_timeout` and
+//! `Config::message_timeout` (the hostile-client suite gives short ones).
 
 use std::io;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -29,7 +33,15 @@ struct Options {
 }
 
 const USAGE: &str = "usage: echo_server [--addr HOST:PORT] [--threads N] \
-                     [--tls-cert FILE --tls-key FILE]";
+                     [--tls-cert FILE --tls-key FILE] [--handshake-timeout-ms N] \
+                     [--message-timeout-ms N]";
+
+/// The configuration of every connection, set once from the command line.
+static CONFIG: OnceLock<Config> = OnceLock::new();
+
+fn millis(value: &str) -> Result<Duration, String> {
+    value.parse().map(Duration::from_millis).map_err(|_| format!("not milliseconds: {value}"))
+}
 
 fn parse_args() -> Result<Options, String> {
     let mut options = Options {
@@ -38,11 +50,15 @@ fn parse_args() -> Result<Options, String> {
         tls: None,
     };
     let (mut cert, mut key) = (None, None);
+    let mut config = Config::default();
+    config.deflate = Some(DeflateConfig::default());
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
         match flag.as_str() {
             "--addr" => options.addr = value,
+            "--handshake-timeout-ms" => config.handshake_timeout = millis(&value)?,
+            "--message-timeout-ms" => config.message_timeout = Some(millis(&value)?),
             "--threads" => {
                 options.threads = value
                     .parse()
@@ -60,6 +76,7 @@ fn parse_args() -> Result<Options, String> {
         (None, None) => None,
         _ => return Err(format!("--tls-cert and --tls-key go together\n{USAGE}")),
     };
+    let _ = CONFIG.set(config);
     Ok(options)
 }
 
@@ -142,11 +159,10 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
 // The socket is bound once and lent to `echo`: passing it by value into another `async fn`
 // would store it twice in the task (once as the argument, once as the local).
 
-/// Default limits, plus permessage-deflate whenever a client offers it (browsers always do).
+/// Default limits, plus permessage-deflate whenever a client offers it (browsers always do),
+/// and the timeouts from the command line.
 fn config() -> Config {
-    let mut config = Config::default();
-    config.deflate = Some(DeflateConfig::default());
-    config
+    CONFIG.get().expect("set by parse_args").clone()
 }
 
 async fn serve_plain(tcp: TcpStream) -> Result<(), Error> {

@@ -23,7 +23,7 @@ use std::fmt;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Once;
 use std::time::{Duration, Instant};
@@ -43,16 +43,8 @@ const EXIT_WITHIN: Duration = Duration::from_secs(3);
 /// How long a server process may take to listen.
 const START_WITHIN: Duration = Duration::from_secs(10);
 
-/// Where the binaries are and where the logs go.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// `echo_server-<adapter>`, `interop-server` and `interop-client`.
-    pub bin_dir: PathBuf,
-    /// Logs go here (emptied first).
-    pub out: PathBuf,
-    /// Only the checks whose `agent: check` name contains this.
-    pub only: Option<String>,
-}
+/// Where the binaries are and where the logs go (`--bin-dir`, `--out`, `--only`).
+pub use crate::cli::CheckOptions as Options;
 
 /// A binary under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

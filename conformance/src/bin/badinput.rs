@@ -11,32 +11,13 @@
 //! `--only TEXT` runs the checks whose `agent: check` name contains TEXT, e.g.
 //! `--only "ws-tokio interop-client"` or `--only rsv1`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use conformance::badinput::{self, Options};
-use conformance::cli::Args;
-use conformance::session::BoxError;
+use conformance::badinput;
+use conformance::cli::check_driver;
 
 const USAGE: &str = "usage: badinput --bin-dir DIR --out DIR [--only TEXT]";
 
 fn main() -> ExitCode {
-    match options().and_then(|options| badinput::run(&options)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("badinput: {e}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn options() -> Result<Options, BoxError> {
-    let args = Args::parse(USAGE, &[])?;
-    args.only(&["bin-dir", "out", "only"])?;
-    Ok(Options {
-        bin_dir: PathBuf::from(args.required("bin-dir")?),
-        out: PathBuf::from(args.required("out")?),
-        only: args.get("only").map(str::to_owned),
-    })
+    check_driver("badinput", USAGE, badinput::run)
 }

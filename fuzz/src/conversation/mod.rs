@@ -52,7 +52,8 @@ pub struct Knobs {
     pub idle: Option<u8>,
     /// Close timeout in units of 100 ms (plus one).
     pub close_timeout: u8,
-    /// Small frame and message limits (1 KiB / 4 KiB) instead of the defaults.
+    /// Small frame and message limits (1 KiB / 4 KiB) instead of the defaults, and a message
+    /// deadline (the idle timeout's value, or 1 s).
     pub small_limits: bool,
     /// Answer Pings automatically.
     pub auto_pong: bool,
@@ -79,6 +80,9 @@ impl Knobs {
         if self.small_limits {
             c.max_frame_size = 1024;
             c.max_message_size = 4096;
+            // The message deadline, drawn without a byte of its own (the corpora keep their
+            // meaning): on with the small limits, at the idle timeout's value or 1 s.
+            c.message_timeout = Some(self.idle.map_or(Duration::from_secs(1), tenths));
         }
         c.auto_pong = self.auto_pong;
         if self.small_copy_threshold {
@@ -604,5 +608,25 @@ mod tests {
         let summary = play(&Scenario { client: k, server: knobs(), ops });
         assert_eq!(summary.states, (State::Closed, State::Closed));
         assert!(!summary.clean);
+    }
+
+    #[test]
+    fn an_unfinished_message_meets_the_deadline_with_small_limits() {
+        use Side::{Client as C, Server as S};
+        let ops = vec![
+            Op::Fragment(C, false, vec![1, 2, 3], false),
+            Op::Deliver(S, 0, 1),
+            Op::Advance(900),
+            Op::Advance(200), // past the 1 s deadline the small limits bring
+        ];
+        for (small, states) in
+            [(false, (State::Open, State::Open)), (true, (State::Closed, State::Closed))]
+        {
+            let mut server = knobs();
+            server.small_limits = small;
+            let summary = play(&Scenario { client: knobs(), server, ops: ops.clone() });
+            assert_eq!(summary.states, states, "small limits {small}");
+            assert!(!summary.clean);
+        }
     }
 }

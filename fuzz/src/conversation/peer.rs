@@ -203,6 +203,10 @@ impl Peer {
             CloseCause::Protocol(e) => {
                 assert!(sender.corrupted, "{}: well-formed frames failed with {e:?}", self.name)
             }
+            CloseCause::Capacity(ws_proto::CapacityError::MessageTimeout { timeout }) => {
+                // A message the sender left unfinished while time passed.
+                assert_eq!(Some(timeout), self.config.message_timeout, "{}", self.name);
+            }
             CloseCause::Capacity(e) => {
                 if !sender.corrupted {
                     let front = sender.expected.front();

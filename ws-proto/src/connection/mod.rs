@@ -266,6 +266,7 @@ impl Connection {
     /// No more input will be processed: forget what is buffered.
     pub(crate) fn stop_input(&mut self) {
         self.input_done = true;
+        self.timers.on_message_end();
         self.frame = None;
         self.rbuf = BytesMut::new();
         self.filled = 0;

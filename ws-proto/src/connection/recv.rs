@@ -187,7 +187,7 @@ impl Connection {
                     Ok(None) => return Ok(()),
                     Ok(Some((header, header_len))) => {
                         let check_utf8 =
-                            self.accept_header(&header).map_err(|e| self.fail(now, e))?;
+                            self.accept_header(now, &header).map_err(|e| self.fail(now, e))?;
                         InFrame { header, header_len, done: 0, check_utf8 }
                     }
                     Err(e) => return Err(self.fail(now, e.into())),
@@ -280,7 +280,7 @@ impl Connection {
 
     /// Judges a decoded header against role, negotiated extensions, fragmentation state and
     /// limits. Returns whether its payload is text to validate as it arrives.
-    fn accept_header(&mut self, h: &FrameHeader) -> Result<bool, Error> {
+    fn accept_header(&mut self, now: Instant, h: &FrameHeader) -> Result<bool, Error> {
         if h.rsv2 || h.rsv3 || (h.rsv1 && !self.deflate_enabled()) {
             return Err(ProtocolError::ReservedBits.into());
         }
@@ -312,6 +312,7 @@ impl Connection {
             (op, None) => {
                 let kind = if op == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
                 self.recv_utf8.reset();
+                self.timers.on_message_start(now, &self.config);
                 InMessage { kind, wire: 0, inflated: 0, compressed: h.rsv1 }
             }
         };
@@ -342,6 +343,7 @@ impl Connection {
                         return Err(self.fail(now, ProtocolError::InvalidUtf8.into()));
                     }
                     self.in_msg = None;
+                    self.timers.on_message_end();
                 }
                 let first = h.opcode != OpCode::Continuation;
                 self.events.push_back(Event::Data { kind, payload, first, fin: h.fin });

@@ -1,5 +1,5 @@
-//! Deadlines: keepalive Ping, Pong timeout, idle timeout, close timeout, the transport's end
-//! (`lifecycle`) and giving idle buffers back.
+//! Deadlines: keepalive Ping, Pong timeout, idle timeout, message deadline, close timeout, the
+//! transport's end (`lifecycle`) and giving idle buffers back.
 //!
 //! The core never reads a clock. It remembers when things happened (from the `now` passed with
 //! each input) and reports the next instant it needs to act through `poll_timeout`; the adapter
@@ -47,6 +47,11 @@ pub(crate) struct Timers {
     /// silence, the idle timeout). Both change only when a keepalive Ping goes out, so the
     /// deadline asked for several times per message costs an addition and two comparisons.
     after_recv: Option<Duration>,
+    /// When the incoming message in progress must be complete (`message_timeout` past its
+    /// first frame's header); `None` between messages, once input stopped, or with no
+    /// `message_timeout`. Set and cleared once per message (never for a small frame taken
+    /// whole), so it is a third cached part of the open-state deadline.
+    message_deadline: Option<Instant>,
 }
 
 impl Timers {
@@ -65,6 +70,7 @@ impl Timers {
             last_rtt: None,
             fixed: None,
             after_recv: None,
+            message_deadline: None,
         };
         timers.after_recv = match (config.keepalive_interval, config.keepalive_while_busy) {
             (Some(interval), false) => earliest_duration(Some(interval), config.idle_timeout),
@@ -84,9 +90,22 @@ impl Timers {
     }
 
     /// The earliest open-state deadline while no keepalive Ping is unanswered: what the
-    /// general search over every deadline would give, from the two cached parts.
+    /// general search over every deadline would give, from the three cached parts.
     fn quiet_deadline(&self) -> Option<Instant> {
-        earliest(self.fixed, self.after_recv.map(|d| self.last_recv + d))
+        let open = earliest(self.fixed, self.after_recv.map(|d| self.last_recv + d));
+        earliest(open, self.message_deadline)
+    }
+
+    /// The first frame of a data message arrived (its header) at `now`.
+    #[inline]
+    pub(crate) fn on_message_start(&mut self, now: Instant, config: &Config) {
+        self.message_deadline = config.message_timeout.map(|d| now + d);
+    }
+
+    /// The message in progress is complete, or no more input will be read.
+    #[inline]
+    pub(crate) fn on_message_end(&mut self) {
+        self.message_deadline = None;
     }
 
     pub(crate) fn on_receive(&mut self, now: Instant) {
@@ -178,11 +197,13 @@ impl Connection {
         let t = &self.timers;
         let release = self.release_deadline();
         let c = &self.config;
-        let open_timers =
-            c.keepalive_interval.is_some() || c.idle_timeout.is_some() || c.max_lifetime.is_some();
+        let open_timers = c.keepalive_interval.is_some()
+            || c.idle_timeout.is_some()
+            || c.max_lifetime.is_some()
+            || c.message_timeout.is_some();
         if self.state != State::Open || !open_timers {
-            // The common case (no keepalive, no idle timeout) without the general search: this
-            // runs several times per message in every adapter's loop.
+            // The common case (no keepalive, no idle timeout, no message deadline) without the
+            // general search: this runs several times per message in every adapter's loop.
             return earliest(t.close_deadline, release);
         }
         if t.keepalive_pending {
@@ -204,6 +225,7 @@ impl Connection {
             t.pong_deadline(&self.config),
             t.idle_deadline(&self.config),
             t.lifetime_deadline(&self.config),
+            t.message_deadline,
             release,
         ]
         .into_iter()
@@ -223,7 +245,8 @@ impl Connection {
     }
 
     /// Runs the timers that are due at `now`: sends a keepalive Ping, gives up on a silent peer
-    /// (Pong timeout: close 1011; close timeout), starts closing an idle connection (1001),
+    /// (Pong timeout: close 1011; close timeout), fails a message not finished in time (1008),
+    /// starts closing an idle connection (1001),
     /// moves the transport's end along (see [`Transport`](crate::Transport)), and gives back
     /// the buffers of a connection that has been idle for `release_buffers_after`. Calling it
     /// early, or more than once, is harmless.
@@ -244,6 +267,16 @@ impl Connection {
             return;
         }
         if self.state != State::Open {
+            return;
+        }
+        if due(self.timers.message_deadline) {
+            // Cleared first: the failure may wait for the events before it to be taken, and
+            // the deadline must not stay in the past meanwhile.
+            self.timers.on_message_end();
+            if let Some(timeout) = self.config.message_timeout {
+                let err = crate::error::CapacityError::MessageTimeout { timeout };
+                let _ = self.fail(now, err.into());
+            }
             return;
         }
         if due(self.timers.pong_deadline(&self.config)) {

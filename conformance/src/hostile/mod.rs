@@ -1,0 +1,229 @@
+//! Hostile clients against the shipped servers, as real processes over loopback: each attack
+//! for which the code has a bound, each asserting the bound it states.
+//!
+//! The servers: the three adapters' `examples/echo_server.rs` (`echo_server-<adapter>`, the
+//! bad-input and Autobahn agents) and ws-server's echo example (`echo-ws-server`), each started
+//! with `--handshake-timeout-ms 1000 --message-timeout-ms 1000` so the time bounds are
+//! measured in a second rather than in the defaults' 10 s and 30 s. Every other setting is
+//! the binary's default.
+//!
+//! | check | attack | bound asserted |
+//! |---|---|---|
+//! | `slowloris handshake` | a request head dribbled a byte per 100 ms | closed within the handshake timeout (1 s) + 1.5 s, not before 0.9 s |
+//! | `slowloris message` | a fragment every 100 ms, the message never finished | Close 1008 within the message deadline (1 s) + 1.5 s, not before 0.9 s |
+//! | `oversized handshake` | 64 KiB of headers | 431 or 400, then the connection closed, within 2 s |
+//! | `random bytes before handshake` | 64 seeded random bytes instead of a request | refused (400 or closed) within 250 ms |
+//! | `TLS ClientHello` | a TLS 1.2/1.3 ClientHello on the plain port | closed within 250 ms |
+//! | `random bytes after handshake` | 4 KiB of random bytes, the first with the RSV bits set | Close 1002, then FIN, within 2 s |
+//! | `ping flood` | 300 000 Pings (125-byte payloads, ~39 MB), not read for 1.5 s, then read | every Ping answered or a Close; server RSS growth under 16 MiB (the Pongs alone are ~38 MB) |
+//! | `fragment flood` | one message in 500 000 one-byte fragments | echoed whole (or Close 1009/1008); RSS growth under 16 MiB (a cost of 34 bytes or more per fragment breaks it) |
+//! | `never-reading peer` | 64 KiB messages sent while never reading the echoes (4 KiB receive buffer) | the server stops reading (our writes stall) with RSS growth under 16 MiB (64 MiB were offered) |
+//! | `half-close and reset mid-frame` | 40 connections each stop mid-frame: 20 half-close, 20 reset | the server's socket count back to its baseline within 3 s |
+//!
+//! Server memory is the process's `VmRSS` from `/proc/PID/status`, sampled while the attack
+//! runs; its socket count is the `socket:` links in `/proc/PID/fd` (the listener included, so
+//! it works for servers without metrics). Linux only.
+//!
+//! # Not covered yet
+//!
+//! These need work outside this suite's part of the hostile-clients issue (SECURITY.md says
+//! what is not bounded): a server-wide memory budget (N connections each pinning their own
+//! limit: the sum is unbounded), compression bombs across N connections, CPU fairness (one
+//! connection's inflate or burst starving a fresh client's echo), file-descriptor exhaustion
+//! (accept back-off exists; no check runs the server out of descriptors here), 10 000 idle
+//! connections then all reset, and log floods. No check here stands in for them.
+
+mod checks;
+mod probe;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::process::{Child, tail};
+use crate::session::{Adapter, BoxError};
+
+pub use checks::Check;
+
+/// The handshake timeout and message deadline the servers are started with.
+pub const TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a server process may take to listen.
+const START_WITHIN: Duration = Duration::from_secs(10);
+
+/// Where the binaries are and where the logs go (`--bin-dir`, `--out`, `--only`).
+pub use crate::cli::CheckOptions as Options;
+
+/// A server under attack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// The adapter's `echo_server` example.
+    Echo(Adapter),
+    /// ws-server's `echo` example.
+    WsServer,
+}
+
+impl Server {
+    /// Every server, in the order they run.
+    pub fn all() -> Vec<Server> {
+        let mut servers: Vec<Server> = Adapter::ALL.into_iter().map(Server::Echo).collect();
+        servers.push(Server::WsServer);
+        servers
+    }
+
+    fn command(self, bin_dir: &Path) -> Command {
+        let mut c = match self {
+            Server::Echo(adapter) => Command::new(bin_dir.join(format!("echo_server-{adapter}"))),
+            Server::WsServer => Command::new(bin_dir.join("echo-ws-server")),
+        };
+        let ms = TIMEOUT.as_millis().to_string();
+        c.args(["--addr", "127.0.0.1:0", "--handshake-timeout-ms", &ms]);
+        c.args(["--message-timeout-ms", &ms]);
+        c
+    }
+}
+
+impl std::fmt::Display for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Server::Echo(a) => write!(f, "{} echo_server", a.crate_name()),
+            Server::WsServer => f.write_str("ws-server echo"),
+        }
+    }
+}
+
+/// `... listening on ws://127.0.0.1:PORT ...` (the adapters' examples) or
+/// `echo on ws://127.0.0.1:PORT/` (ws-server's).
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let (_, rest) = line.split_once("ws://")?;
+    rest.split(|c: char| c == '/' || c.is_whitespace()).next()?.parse().ok()
+}
+
+/// Runs every check on every server; returns whether all passed.
+pub fn run(options: &Options) -> Result<bool, BoxError> {
+    if options.out.exists() {
+        std::fs::remove_dir_all(&options.out)?;
+    }
+    std::fs::create_dir_all(&options.out)?;
+    let started = Instant::now();
+    let (mut passed, mut failed, mut rows) = (0, 0, Vec::new());
+    for server in Server::all() {
+        let checks: Vec<Check> = Check::ALL
+            .into_iter()
+            .filter(|c| {
+                let name = format!("{server}: {}", c.name());
+                options.only.as_ref().is_none_or(|only| name.contains(only.as_str()))
+            })
+            .collect();
+        if checks.is_empty() {
+            continue;
+        }
+        let server_started = Instant::now();
+        let log = options.out.join(format!("{}.log", server.to_string().replace(' ', "_")));
+        let (p, f) = run_server(options, server, &checks, &log);
+        passed += p;
+        failed += f;
+        rows.push((server, p, f, server_started.elapsed()));
+    }
+    if rows.is_empty() {
+        return Err("no check matches --only".into());
+    }
+    println!("hostile: summary");
+    for (server, p, f, took) in &rows {
+        println!(
+            "  {:<28} {p:>3} passed, {f} failed ({:.1} s)",
+            server.to_string(),
+            took.as_secs_f64()
+        );
+    }
+    let partial = if options.only.is_some() { " (PARTIAL RUN: --only)" } else { "" };
+    println!(
+        "hostile: {passed} passed, {failed} failed, {} servers, {:.1} s{partial}",
+        rows.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(failed == 0)
+}
+
+/// Starts the server, runs the checks one after the other, then checks that it is still
+/// running without a panic in its log. Returns (passed, failed).
+fn run_server(options: &Options, server: Server, checks: &[Check], log: &Path) -> (usize, usize) {
+    let mut tally = (0, 0);
+    let mut report = |check: &str, result: Result<String, String>, started: Instant| {
+        let ms = started.elapsed().as_millis();
+        match result {
+            Ok(seen) => {
+                tally.0 += 1;
+                println!("hostile: PASS {server}: {check}: {seen} ({ms} ms)");
+            }
+            Err(problem) => {
+                tally.1 += 1;
+                println!("hostile: FAIL {server}: {check}: {problem} ({ms} ms)");
+            }
+        }
+        let _ = std::io::stdout().flush();
+    };
+    let started = Instant::now();
+    let mut child =
+        match Child::spawn(&server.to_string(), &mut server.command(&options.bin_dir), log) {
+            Ok(child) => child,
+            Err(e) => {
+                report("start", Err(e.to_string()), started);
+                return tally;
+            }
+        };
+    let addr = match child.wait_for_line(START_WITHIN, listening_addr) {
+        Ok(addr) => addr,
+        Err(e) => {
+            report("start", Err(e.to_string()), started);
+            return tally;
+        }
+    };
+    let target = probe::Target { addr, pid: child.id() };
+    for check in checks {
+        let started = Instant::now();
+        report(check.name(), check.run(&target), started);
+    }
+    let started = Instant::now();
+    let result = match child.try_wait() {
+        Ok(None) => match child.output().lines().filter(|l| l.contains("panicked")).count() {
+            0 => Ok(format!("still running after {} checks, no panic in its log", checks.len())),
+            n => Err(format!("{n} panics in its log:\n{}", tail(&child.output(), 8))),
+        },
+        Ok(Some(status)) => Err(format!("exited ({status}):\n{}", tail(&child.output(), 8))),
+        Err(e) => Err(e.to_string()),
+    };
+    report("process", result, started);
+    tally
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_lines_of_both_kinds() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            listening_addr("echo server listening on ws://127.0.0.1:4711 (2 worker threads)"),
+            Some(addr("127.0.0.1:4711"))
+        );
+        assert_eq!(listening_addr("echo on ws://127.0.0.1:4712/"), Some(addr("127.0.0.1:4712")));
+        assert_eq!(listening_addr("starting"), None);
+    }
+
+    #[test]
+    fn four_servers() {
+        let names: Vec<String> = Server::all().iter().map(Server::to_string).collect();
+        assert_eq!(
+            names,
+            [
+                "ws-tokio echo_server",
+                "ws-async-std echo_server",
+                "ws-blocking echo_server",
+                "ws-server echo"
+            ]
+        );
+    }
+}

@@ -290,6 +290,7 @@ fn configure<D: Send + Sync + 'static>(route: Route<D>, o: &Options) -> Route<D>
         .compression(o.compress)
         .keepalive(o.ping_interval, o.pong_timeout)
         .idle_timeout(o.idle_timeout)
+        .message_timeout(o.message_timeout)
 }
 
 fn hook(

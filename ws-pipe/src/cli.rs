@@ -44,6 +44,9 @@ Beyond gwsocket:
       --pong-timeout=SECS  close (1011) a client silent this long after a Ping
                            (default 20)
       --idle-timeout=SECS  close (1001) a client that sent nothing this long
+      --message-timeout=SECS
+                           close (1008) a client whose message is not complete this
+                           long after it began (default 30; 0 = none)
       --auth-token=TOKEN   require `?token=TOKEN` or `Authorization: Bearer TOKEN`
                            (401 otherwise)
       --static=DIR         serve the files under DIR over HTTP (replaces the
@@ -101,6 +104,8 @@ pub(crate) struct Options {
     pub(crate) ping_interval: Option<Duration>,
     pub(crate) pong_timeout: Duration,
     pub(crate) idle_timeout: Option<Duration>,
+    /// A client message not complete this long after its first frame: Close 1008.
+    pub(crate) message_timeout: Option<Duration>,
     pub(crate) auth_token: Option<String>,
     pub(crate) static_dir: Option<PathBuf>,
     pub(crate) compress: bool,
@@ -130,6 +135,7 @@ impl Default for Options {
             ping_interval: Some(Duration::from_secs(30)),
             pong_timeout: Duration::from_secs(20),
             idle_timeout: None,
+            message_timeout: Some(Duration::from_secs(30)),
             auth_token: None,
             static_dir: None,
             compress: false,
@@ -234,6 +240,9 @@ pub(crate) fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, 
             }
             "--pong-timeout" => o.pong_timeout = seconds(&name, &value()?)?,
             "--idle-timeout" => o.idle_timeout = Some(seconds(&name, &value()?)?),
+            "--message-timeout" => {
+                o.message_timeout = Some(seconds(&name, &value()?)?).filter(|d| !d.is_zero())
+            }
             "--auth-token" => o.auth_token = Some(value()?).filter(|t| !t.is_empty()),
             "--static" => o.static_dir = Some(value()?.into()),
             "--client-buffer" => o.client_buffer = number(&name, &value()?)?,

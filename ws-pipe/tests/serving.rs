@@ -1,5 +1,5 @@
 //! Admission (origins, token), transports (TLS, Unix socket, IPv6), channels, keepalive and
-//! idle timeout, the HTTP side, compression and the access log.
+//! idle and message timeouts, the HTTP side, compression and the access log.
 
 mod common;
 
@@ -135,7 +135,7 @@ async fn channels_by_path_and_the_default_pair_elsewhere() {
 }
 
 #[tokio::test]
-async fn keepalive_pings_and_idle_timeout() {
+async fn keepalive_pings_idle_and_message_timeouts() {
     let dir = TempDir::new("keepalive");
     let [pin, pout] = fifo_args(&dir);
     let pipe = WsPipe::start(&["--ping-interval=1", &pin, &pout]).await;
@@ -176,6 +176,22 @@ async fn keepalive_pings_and_idle_timeout() {
     })
     .await;
     assert_eq!(code, Some(1001));
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    drop(pipe);
+
+    // A message left unfinished (its first fragment, then nothing): 1008 after the deadline.
+    let dir = TempDir::new("message-timeout");
+    let [pin, pout] = fifo_args(&dir);
+    let pipe = WsPipe::start(&["--message-timeout=1", "--ping-interval=0", &pin, &pout]).await;
+    let mut ws = pipe.connect("/").await;
+    let started = std::time::Instant::now();
+    ws.send_fragment(ws_tokio::MessageKind::Text, "unfini", false).await.unwrap();
+    let code = bounded(async {
+        while let Some(Ok(_)) = ws.recv().await {}
+        ws.close_info().map(|c| u16::from(c.code()))
+    })
+    .await;
+    assert_eq!(code, Some(1008));
     assert!(started.elapsed() >= Duration::from_millis(900));
 }
 

@@ -12,7 +12,7 @@ use ws_proto::Config;
 use ws_proto::handshake::{Accept, Handshake, Rejection, Request, RequestStart, ServerHandshake};
 use ws_tokio::{Tokio, WebSocket};
 
-use crate::conn::{Conn, Core, Handle, Outbox};
+use crate::conn::{Conn, ConnId, Core, Handle, Outbox};
 use crate::route::{BoxFuture, Hook, Route};
 use crate::server::{HandshakeCount, Shared};
 use crate::settings::ServerSettings;
@@ -87,6 +87,9 @@ impl<D: Send + Sync + 'static> ErasedRoute for Route<D> {
 
 /// What the decision leaves for after the `101`.
 struct Decided<D> {
+    /// The connection's number, given when the upgrade is accepted (before the `101`, so
+    /// numbers follow the order of acceptance).
+    id: ConnId,
     data: D,
     protocol: Option<String>,
     reserved: Reserved,
@@ -132,14 +135,14 @@ fn run<D: Send + Sync + 'static>(
     request: UpgradeRequest,
     shared: Arc<Shared>,
 ) -> BoxFuture<()> {
-    let Decided { data, protocol, reserved, .. } = decided;
+    let Decided { id, data, protocol, reserved, .. } = decided;
     if let Some(make) = &route.ping_payload {
         let make = Arc::clone(make);
         ws.connection_mut().set_ping_payload(move |n| make(n));
     }
     let handle = Handle {
         core: Arc::new(Core {
-            id: shared.next_id.fetch_add(1, Ordering::Relaxed),
+            id,
             request,
             protocol,
             max_backpressure: route.settings.max_backpressure,
@@ -219,7 +222,8 @@ fn decide<D: Send + Sync + 'static>(
         for (name, value) in upgrade.headers {
             accept = accept.header(name, value);
         }
-        Ok((accept, Decided { data: upgrade.data, protocol, reserved, request }))
+        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        Ok((accept, Decided { id, data: upgrade.data, protocol, reserved, request }))
     }
 }
 

@@ -34,6 +34,7 @@ pub enum Role {
 /// | `write_buffer_high_water` | 1 MiB | adapters make `send` wait |
 /// | `handshake_limits` | 16 KiB, 64 fields | 431 / error |
 /// | `handshake_timeout` | 10 s | adapters drop the connection |
+/// | `memory_budget` | none | close 1013 (the connection asking for more) |
 ///
 /// ```
 /// use std::time::Duration;
@@ -111,6 +112,11 @@ pub struct Config {
     /// How long adapters allow the opening handshake to take before dropping the connection
     /// (bounds slow or silent peers before the WebSocket timers start).
     pub handshake_timeout: Duration,
+    /// A budget of bytes shared by every connection whose config carries a clone of it, so the
+    /// sum of what peers make a server hold is bounded, not just each connection's share (see
+    /// [`MemoryBudget`](crate::MemoryBudget) for the policy). `None` (the default): each
+    /// connection is bounded by its own limits only.
+    pub memory_budget: Option<crate::MemoryBudget>,
     /// permessage-deflate: `None` (the default) neither offers nor accepts compression.
     ///
     /// Off by default because it is not free: each compressed connection holds zlib state
@@ -141,6 +147,7 @@ impl Default for Config {
             write_buffer_high_water: 1 << 20,
             handshake_limits: HandshakeLimits::default(),
             handshake_timeout: Duration::from_secs(10),
+            memory_budget: None,
             #[cfg(feature = "deflate")]
             deflate: None,
         }

@@ -3,7 +3,8 @@
 //! * [`ProtocolError`]: the peer broke RFC 6455. Each variant maps to the close code the core
 //!   sends ([`ProtocolError::close_code`]); the Close frame is already queued when you see it.
 //! * [`CapacityError`]: the peer exceeded a configured limit; close code 1009 (1008 for the
-//!   message deadline, [`CapacityError::close_code`]), also queued.
+//!   message deadline, 1013 for the shared memory budget, [`CapacityError::close_code`]), also
+//!   queued.
 //! * [`UsageError`]: the application asked for something impossible (sending after close, a
 //!   control payload over 125 bytes). Nothing is sent; the connection is unchanged.
 //!
@@ -149,8 +150,8 @@ impl fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
-/// The peer exceeded a limit from [`Config`](crate::Config). Close code 1009, or 1008 for the
-/// message deadline ([`close_code`](Self::close_code)).
+/// The peer exceeded a limit from [`Config`](crate::Config). Close code 1009, 1008 for the
+/// message deadline, 1013 for the shared memory budget ([`close_code`](Self::close_code)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CapacityError {
@@ -175,10 +176,20 @@ pub enum CapacityError {
         /// The configured deadline.
         timeout: core::time::Duration,
     },
+    /// The server's shared [`MemoryBudget`](crate::MemoryBudget) had no room for what this
+    /// connection needed past its floor (a large frame or message while the budget is spent by
+    /// others). Close code 1013: the peer may try again later.
+    MemoryBudget {
+        /// Bytes the connection would have held.
+        held: usize,
+        /// The budget, summed over connections.
+        limit: usize,
+    },
 }
 
 impl CapacityError {
-    /// The close code sent for this error: 1009 (message too big) for the size limits; 1008
+    /// The close code sent for this error: 1013 (try again later) when the server's shared
+    /// memory budget is spent, since the same message may fit later; 1009 (message too big) for the size limits; 1008
     /// (policy violation) for the message deadline, because the message may be small and
     /// nothing about it is invalid: the peer broke the endpoint's policy on time, which is what
     /// 1008 is for (1001 would tell a well-behaved peer that the server is going away, and 1011
@@ -186,6 +197,7 @@ impl CapacityError {
     pub fn close_code(&self) -> CloseCode {
         match self {
             CapacityError::MessageTimeout { .. } => CloseCode::POLICY_VIOLATION,
+            CapacityError::MemoryBudget { .. } => CloseCode::TRY_AGAIN_LATER,
             _ => CloseCode::MESSAGE_TOO_BIG,
         }
     }
@@ -203,6 +215,10 @@ impl fmt::Display for CapacityError {
             CapacityError::MessageTimeout { timeout } => {
                 write!(f, "message not complete within {timeout:?} of its first frame")
             }
+            CapacityError::MemoryBudget { held, limit } => write!(
+                f,
+                "no room in the {limit}-byte memory budget for this connection to hold {held} bytes"
+            ),
         }
     }
 }

@@ -16,6 +16,7 @@
 //! * [`handshake`]: the opening handshake, client and server: drivers, parsers and builders.
 //! * [`Connection`]: everything after the handshake, the transport's end included.
 //! * [`MessageAssembler`]: optional, joins fragments into whole [`Message`]s.
+//! * [`MemoryBudget`]: optional, bounds what all the connections of a server hold, summed.
 //!
 //! ## The run loop
 //!
@@ -113,6 +114,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod budget;
 pub mod close;
 mod config;
 mod connection;
@@ -130,6 +132,7 @@ pub mod utf8;
 
 pub use bytes::{self, Bytes};
 
+pub use budget::{DEFAULT_FLOOR, MemoryBudget};
 pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, Role};
 pub use connection::{Connection, State, TransmitChunks, Transport};

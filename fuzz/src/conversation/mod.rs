@@ -17,6 +17,7 @@
 //!   Close frame; no event follows `Closed`;
 //! * timers fire only when due: `handle_timeout` before `poll_timeout` changes nothing, and
 //!   after a due call the next deadline is in the future;
+//! * a memory budget is never overdrawn and a finished connection holds none of it;
 //! * close states converge: once settled, both sides are closed or both are open; with no
 //!   garbage the Close each side received is the one the other sent.
 
@@ -52,8 +53,8 @@ pub struct Knobs {
     pub idle: Option<u8>,
     /// Close timeout in units of 100 ms (plus one).
     pub close_timeout: u8,
-    /// Small frame and message limits (1 KiB / 4 KiB) instead of the defaults, and a message
-    /// deadline (the idle timeout's value, or 1 s).
+    /// Small frame and message limits (1 KiB / 4 KiB) instead of the defaults, a message
+    /// deadline (the idle timeout's value, or 1 s) and a memory budget.
     pub small_limits: bool,
     /// Answer Pings automatically.
     pub auto_pong: bool,
@@ -83,6 +84,9 @@ impl Knobs {
             // The message deadline, drawn without a byte of its own (the corpora keep their
             // meaning): on with the small limits, at the idle timeout's value or 1 s.
             c.message_timeout = Some(self.idle.map_or(Duration::from_secs(1), tenths));
+            // And a memory budget of its own (128 KiB past a 16 KiB floor): large deliveries
+            // charge it, messages ending and the connection closing give it back.
+            c.memory_budget = Some(ws_proto::MemoryBudget::with_floor(128 << 10, 16 << 10));
         }
         c.auto_pong = self.auto_pong;
         if self.small_copy_threshold {
@@ -164,6 +168,14 @@ pub fn play(s: &Scenario) -> Summary {
         pair.step(op);
     }
     pair.settle();
+    for p in [&pair.client, &pair.server] {
+        if let Some(budget) = &p.config.memory_budget {
+            assert!(budget.used() <= budget.limit(), "{}: {budget:?}", p.name);
+            if p.conn.is_finished() {
+                assert_eq!(budget.used(), 0, "{}: a finished connection holds a charge", p.name);
+            }
+        }
+    }
     let clean =
         [&pair.client, &pair.server].iter().all(|p| p.conn.close_info().is_some_and(|i| i.clean));
     Summary {

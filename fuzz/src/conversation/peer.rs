@@ -207,6 +207,12 @@ impl Peer {
                 // A message the sender left unfinished while time passed.
                 assert_eq!(Some(timeout), self.config.message_timeout, "{}", self.name);
             }
+            CloseCause::Capacity(ws_proto::CapacityError::MemoryBudget { held, limit }) => {
+                // Refused past the floor, by the budget this side was given.
+                let budget = self.config.memory_budget.as_ref().expect("a budget");
+                assert_eq!(limit, budget.limit(), "{}", self.name);
+                assert!(held > budget.floor(), "{}: refused under the floor: {held}", self.name);
+            }
             CloseCause::Capacity(e) => {
                 if !sender.corrupted {
                     let front = sender.expected.front();

@@ -176,6 +176,7 @@ impl Connection {
         self.phase = Phase::Done;
         self.linger_until = None;
         self.stop_input();
+        self.pinned = 0;
         if let Some(info) = self.close.info.clone() {
             self.events.push_back(Event::Closed(Box::new(info)));
         }

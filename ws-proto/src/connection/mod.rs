@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
+use crate::budget::Charge;
 use crate::config::{Config, Role};
 use crate::event::{CloseInfo, Event};
 use crate::message::MessageKind;
@@ -111,6 +112,11 @@ pub struct Connection {
     /// permessage-deflate state, when negotiated.
     #[cfg(feature = "deflate")]
     deflate: Option<Box<crate::deflate::DeflateState>>,
+    /// This connection's charge against `config.memory_budget`.
+    budget: Option<Charge>,
+    /// The part of a message in progress already delivered when input stopped: the adapter
+    /// still holds it (and stays charged for it) until the connection is done.
+    pinned: u64,
 }
 
 /// What the peer did that takes effect in order with the events before it.
@@ -129,6 +135,7 @@ impl Connection {
     /// generator from the operating system on first use; see [`with_rng`](Self::with_rng).
     pub fn new(role: Role, config: Config, now: Instant) -> Self {
         let timers = Timers::new(&config, now);
+        let budget = config.memory_budget.clone().map(Charge::new);
         Connection {
             role,
             config,
@@ -154,6 +161,8 @@ impl Connection {
             protocol: None,
             #[cfg(feature = "deflate")]
             deflate: None,
+            budget,
+            pinned: 0,
         }
     }
 
@@ -271,6 +280,10 @@ impl Connection {
         self.rbuf = BytesMut::new();
         self.filled = 0;
         self.rbuf_large = false;
+        if let Some(m) = self.in_msg.take() {
+            self.pinned = m.delivered;
+        }
+        self.give_back_budget();
     }
 
     fn apply(&mut self, d: Deferred) {

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::{Connection, Deferred, State};
 use crate::close::{CloseBodyError, parse_close_body};
@@ -30,6 +30,9 @@ pub(crate) struct InMessage {
     /// Bytes produced by inflating so far (compressed messages).
     #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
     inflated: u64,
+    /// Payload bytes of the frames already reported (inflated when compressed): what the
+    /// adapter holds for the message in progress, charged to the memory budget.
+    pub(crate) delivered: u64,
     /// RSV1 was set on the first frame: the payload is DEFLATE data.
     compressed: bool,
 }
@@ -73,8 +76,14 @@ impl Connection {
         if !rest.is_empty() {
             // A little more than this input, so the next small messages land in the same
             // buffer (reclaimed once their payloads are dropped: no allocation per message),
-            // without holding a whole read's worth for a connection that goes idle.
-            self.rbuf.reserve(rest.len().max(MIN_RESERVE));
+            // without holding a whole read's worth for a connection that goes idle. Inside a
+            // large frame, room ahead in proportion to what arrived (as `recv_buf` does), so
+            // small inputs do not copy the buffer each time.
+            let len = self.filled + data.len();
+            let ahead = self
+                .frame
+                .map_or(0, |f| (f.header_len + f.payload_len()).saturating_sub(len).min(len * 4));
+            self.grow_to(len + ahead.max(rest.len().max(MIN_RESERVE) - rest.len()));
             self.rbuf.extend_from_slice(rest);
         }
         self.filled += data.len();
@@ -100,13 +109,28 @@ impl Connection {
         }
         let spare = self.rbuf.len() - self.filled;
         if spare < want {
-            self.rbuf.reserve(want - spare);
+            self.grow_to(self.filled + want);
             self.rbuf.resize(self.filled + want, 0);
-            if self.rbuf.capacity() > self.large_rbuf_threshold() {
-                self.rbuf_large = true;
-            }
         }
         &mut self.rbuf[self.filled..]
+    }
+
+    /// Makes the receive buffer's capacity at least `need`. A large buffer (for a large frame)
+    /// gets exactly that: `BytesMut::reserve` would round up to twice the old capacity, so a
+    /// frame could hold twice its size (and charge a memory budget for it).
+    fn grow_to(&mut self, need: usize) {
+        if self.rbuf.capacity() >= need {
+            return;
+        }
+        if need <= self.large_rbuf_threshold() {
+            self.rbuf.reserve(need - self.rbuf.len());
+            self.rbuf_large |= self.rbuf.capacity() > self.large_rbuf_threshold();
+            return;
+        }
+        let mut grown = BytesMut::with_capacity(need);
+        grown.extend_from_slice(&self.rbuf);
+        self.rbuf = grown;
+        self.rbuf_large = true;
     }
 
     /// Declares that `n` bytes were read into [`recv_buf`](Self::recv_buf), and processes them
@@ -151,6 +175,7 @@ impl Connection {
         if self.events.is_empty() {
             self.events = Default::default();
         }
+        self.give_back_budget();
     }
 
     /// True if [`release_buffers`](Self::release_buffers) would give memory back.
@@ -173,9 +198,51 @@ impl Connection {
         }
     }
 
-    /// Consumes every complete frame in the buffer. An `Err` means the connection failed (and
-    /// stopped reading); it is reported through the events, never returned to the caller.
+    /// Consumes every complete frame in the buffer, then charges the memory budget (if any)
+    /// for what the connection holds. An `Err` means the connection failed (and stopped
+    /// reading); it is reported through the events, never returned to the caller.
     fn process(&mut self, now: Instant) -> Result<(), Error> {
+        self.process_frames(now)?;
+        if self.budget.is_some() {
+            self.charge_budget(now)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes held because of the peer's input: the receive buffer and the message in progress
+    /// (after input stopped, the part of it the adapter may still hold until the end).
+    fn held(&self) -> usize {
+        let as_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        if self.input_done {
+            return as_usize(self.pinned);
+        }
+        let message = self.in_msg.map_or(0, |m| m.delivered);
+        self.rbuf.capacity().saturating_add(as_usize(message))
+    }
+
+    /// Charges the budget for what the connection holds now; fails the connection with 1013 if
+    /// it does not fit.
+    fn charge_budget(&mut self, now: Instant) -> Result<(), Error> {
+        let held = self.held();
+        let Some(charge) = self.budget.as_mut() else { return Ok(()) };
+        if charge.set_held(held) {
+            return Ok(());
+        }
+        charge.note_refusal();
+        let limit = charge.limit();
+        Err(self.fail(now, CapacityError::MemoryBudget { held, limit }.into()))
+    }
+
+    /// Updates the charge after buffers shrank (or input stopped, or the connection is done).
+    pub(crate) fn give_back_budget(&mut self) {
+        let held = self.held();
+        if let Some(charge) = self.budget.as_mut() {
+            // Shrinking always fits; if the buffers grew meanwhile, the next `process` charges.
+            let _ = charge.set_held(held);
+        }
+    }
+
+    fn process_frames(&mut self, now: Instant) -> Result<(), Error> {
         self.timers.on_receive(now);
         while !self.input_done {
             if self.frame.is_none() && self.take_small_frame(now)? {
@@ -313,7 +380,7 @@ impl Connection {
                 let kind = if op == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
                 self.recv_utf8.reset();
                 self.timers.on_message_start(now, &self.config);
-                InMessage { kind, wire: 0, inflated: 0, compressed: h.rsv1 }
+                InMessage { kind, wire: 0, inflated: 0, delivered: 0, compressed: h.rsv1 }
             }
         };
         let wire = msg.wire + h.payload_len;
@@ -337,6 +404,7 @@ impl Connection {
                     payload
                 };
                 let kind = msg.kind;
+                msg.delivered += payload.len() as u64;
                 self.in_msg = Some(msg);
                 if h.fin {
                     if kind == MessageKind::Text && self.recv_utf8.finish().is_err() {
@@ -393,18 +461,37 @@ impl Connection {
     ) -> Result<Bytes, Error> {
         use crate::deflate::InflateError;
         let max = self.config.max_message_size;
-        let limit = (max as u64).saturating_sub(msg.inflated) as usize;
+        let by_size = (max as u64).saturating_sub(msg.inflated) as usize;
+        // With a memory budget, inflating stops at the room the budget leaves this connection,
+        // reserved before inflating (the output is held until it is reported and, mid-message,
+        // until the message ends; the end of `process` settles the charge).
+        let held = self.rbuf.capacity().saturating_add(data.len()) + msg.delivered as usize;
+        let by_budget = self.budget.as_mut().map(|c| (c.reserve(held, by_size), c.limit()));
+        let limit = by_budget.map_or(by_size, |(room, _)| room);
         let Some(deflate) = self.deflate.as_mut() else {
             return Err(ProtocolError::ReservedBits.into());
         };
         let mut out = Vec::new();
         match deflate.inflate(data, fin, limit, &mut out) {
             Ok(()) => {}
-            Err(InflateError::TooLarge(n)) => {
-                let size = msg.inflated + n;
-                return Err(CapacityError::MessageTooLarge { size, max }.into());
-            }
+            Err(InflateError::TooLarge(n)) => match by_budget {
+                Some((room, limit)) if room < by_size => {
+                    if let Some(charge) = &self.budget {
+                        charge.note_refusal();
+                    }
+                    let held = held.saturating_add(n as usize);
+                    return Err(CapacityError::MemoryBudget { held, limit }.into());
+                }
+                _ => {
+                    let size = msg.inflated + n;
+                    return Err(CapacityError::MessageTooLarge { size, max }.into());
+                }
+            },
             Err(InflateError::Invalid) => return Err(ProtocolError::InvalidCompressedData.into()),
+        }
+        if out.capacity() - out.len() > 64 << 10 {
+            // The output grew by doubling: give back the unused half of a large one.
+            out.shrink_to_fit();
         }
         msg.inflated += out.len() as u64;
         if msg.kind == MessageKind::Text && self.recv_utf8.feed(&out).is_err() {

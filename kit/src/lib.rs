@@ -64,6 +64,7 @@ macro_rules! kit_tests {
             keepalive,
             idle_timeout,
             auto_pong,
+            memory_budget,
             cancel_safety_socket,
             cancel_safety_split,
             split_echo,

@@ -25,13 +25,19 @@ use ws_async_std::tls::{self, rustls::ServerConfig};
 use ws_async_std::{Accept, Config, DeflateConfig, Request, WebSocket, accept_with};
 
 const USAGE: &str = "usage: echo_server [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE] \
-                     [--handshake-timeout-ms N] [--message-timeout-ms N]";
+                     [--handshake-timeout-ms N] [--message-timeout-ms N] [--memory-budget-mb N]";
 
 /// The configuration of every connection, set once from the command line.
 static CONFIG: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
 
 fn millis(value: &str) -> Result<Duration, String> {
     value.parse().map(Duration::from_millis).map_err(|_| format!("not milliseconds: {value}"))
+}
+
+/// `--memory-budget-mb N`: one budget shared by every connection (`Config` clones share it).
+fn budget(value: &str) -> Result<ws_async_std::MemoryBudget, String> {
+    let mib: usize = value.parse().map_err(|_| format!("not a number of MiB: {value}"))?;
+    Ok(ws_async_std::MemoryBudget::new(mib << 20))
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -45,6 +51,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             ("--addr", Some(value)) => addr = value,
             ("--handshake-timeout-ms", Some(v)) => config.handshake_timeout = millis(&v)?,
             ("--message-timeout-ms", Some(v)) => config.message_timeout = Some(millis(&v)?),
+            ("--memory-budget-mb", Some(v)) => config.memory_budget = Some(budget(&v)?),
             ("--tls-cert", Some(value)) => cert = Some(value),
             ("--tls-key", Some(value)) => key = Some(value),
             _ => return Err(USAGE.into()),

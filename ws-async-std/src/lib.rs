@@ -136,6 +136,6 @@ pub use ws_proto::handshake::{
 };
 pub use ws_proto::{
     Bytes, CloseCause, CloseCode, CloseFrame, CloseInfo, Compression, Config, Connection, Event,
-    Initiator, Message, MessageKind, Payload, PreparedFrame, Role, State, TextPayload, Transport,
-    Utf8Bytes,
+    Initiator, MemoryBudget, Message, MessageKind, Payload, PreparedFrame, Role, State,
+    TextPayload, Transport, Utf8Bytes,
 };

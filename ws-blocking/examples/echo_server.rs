@@ -2,7 +2,7 @@
 //!
 //!     cargo run --release -p ws-blocking --example echo_server -- \
 //!         [--addr 127.0.0.1:9001] [--tls-cert cert.pem --tls-key key.pem] \
-//!         [--handshake-timeout-ms N] [--message-timeout-ms N]
+//!         [--handshake-timeout-ms N] [--message-timeout-ms N] [--memory-budget-mb N]
 //!
 //! Every text and binary message is sent back unchanged; pings are answered and close
 //! handshakes completed by the library. With `--tls-cert` and `--tls-key` it serves `wss://`.
@@ -29,6 +29,12 @@ fn millis(value: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_millis(ms))
 }
 
+/// `--memory-budget-mb N`: one budget shared by every connection (`Config` clones share it).
+fn budget(value: &str) -> Result<ws_blocking::MemoryBudget, String> {
+    let mib: usize = value.parse().map_err(|_| format!("not a number of MiB: {value}"))?;
+    Ok(ws_blocking::MemoryBudget::new(mib << 20))
+}
+
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut addr, mut cert, mut key) = ("127.0.0.1:9001".to_owned(), None, None);
@@ -41,6 +47,7 @@ fn parse_args() -> Result<Args, String> {
             "--addr" => addr = value,
             "--handshake-timeout-ms" => config.handshake_timeout = millis(&value)?,
             "--message-timeout-ms" => config.message_timeout = Some(millis(&value)?),
+            "--memory-budget-mb" => config.memory_budget = Some(budget(&value)?),
             "--tls-cert" => cert = Some(value),
             "--tls-key" => key = Some(value),
             other => return Err(format!("unknown argument {other}")),
@@ -60,7 +67,7 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!(
                 "{e}\nusage: echo_server [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE] \
-                 [--handshake-timeout-ms N] [--message-timeout-ms N]"
+                 [--handshake-timeout-ms N] [--message-timeout-ms N] [--memory-budget-mb N]"
             );
             return ExitCode::from(2);
         }

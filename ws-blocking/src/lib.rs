@@ -114,8 +114,8 @@ pub use ws_proto::handshake::{
 };
 pub use ws_proto::{
     Bytes, CloseCause, CloseCode, CloseFrame, CloseInfo, Compression, Config, Connection, Event,
-    Initiator, Message, MessageKind, Payload, PreparedFrame, Role, State, TextPayload, UsageError,
-    Utf8Bytes,
+    Initiator, MemoryBudget, Message, MessageKind, Payload, PreparedFrame, Role, State,
+    TextPayload, UsageError, Utf8Bytes,
 };
 
 #[cfg(feature = "tls")]

@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release -p ws-tokio --example echo_server -- \
 //!     [--addr 127.0.0.1:9001] [--threads N] [--tls-cert cert.pem --tls-key key.pem] \
-//!     [--handshake-timeout-ms N] [--message-timeout-ms N]
+//!     [--handshake-timeout-ms N] [--message-timeout-ms N] [--memory-budget-mb N]
 //! ```
 //!
 //! Runtime: a multi-thread tokio runtime with `N` worker threads (default: the available
@@ -34,13 +34,19 @@ struct Options {
 
 const USAGE: &str = "usage: echo_server [--addr HOST:PORT] [--threads N] \
                      [--tls-cert FILE --tls-key FILE] [--handshake-timeout-ms N] \
-                     [--message-timeout-ms N]";
+                     [--message-timeout-ms N] [--memory-budget-mb N]";
 
 /// The configuration of every connection, set once from the command line.
 static CONFIG: OnceLock<Config> = OnceLock::new();
 
 fn millis(value: &str) -> Result<Duration, String> {
     value.parse().map(Duration::from_millis).map_err(|_| format!("not milliseconds: {value}"))
+}
+
+/// `--memory-budget-mb N`: one budget shared by every connection (`Config` clones share it).
+fn budget(value: &str) -> Result<ws_tokio::MemoryBudget, String> {
+    let mib: usize = value.parse().map_err(|_| format!("not a number of MiB: {value}"))?;
+    Ok(ws_tokio::MemoryBudget::new(mib << 20))
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -59,6 +65,7 @@ fn parse_args() -> Result<Options, String> {
             "--addr" => options.addr = value,
             "--handshake-timeout-ms" => config.handshake_timeout = millis(&value)?,
             "--message-timeout-ms" => config.message_timeout = Some(millis(&value)?),
+            "--memory-budget-mb" => config.memory_budget = Some(budget(&value)?),
             "--threads" => {
                 options.threads = value
                     .parse()

@@ -124,6 +124,6 @@ pub type MaybeTlsStream<S> = ws_common::MaybeTls<S, ws_common::NoTls>;
 pub use ws_proto::deflate::{self, DeflateConfig};
 pub use ws_proto::handshake::{self, Accept, ClientRequest, Rejection, Request, Response};
 pub use ws_proto::{
-    Bytes, CloseCode, CloseFrame, CloseInfo, Compression, Config, Connection, Event, Message,
-    MessageKind, Payload, PreparedFrame, Role, State, TextPayload, Transport, Utf8Bytes,
+    Bytes, CloseCode, CloseFrame, CloseInfo, Compression, Config, Connection, Event, MemoryBudget,
+    Message, MessageKind, Payload, PreparedFrame, Role, State, TextPayload, Transport, Utf8Bytes,
 };

@@ -1,6 +1,7 @@
 //! The scenarios: each `pub fn name(h: &dyn Harness, role: Role)` runs one behaviour through
 //! one adapter in one role. `role` is the ADAPTER's role; the raw peer takes the other one.
 
+mod budget;
 mod closing;
 mod flow;
 mod panics;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use ws_proto::{CloseCode, CloseFrame, Config, Message, Role};
 
+pub use budget::*;
 pub use closing::*;
 pub use flow::*;
 pub use panics::*;

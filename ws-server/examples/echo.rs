@@ -33,10 +33,14 @@ async fn main() -> std::io::Result<()> {
             "--no-keepalive" => keepalive = None,
             "--handshake-timeout-ms" => settings.handshake_timeout = millis(args.next()),
             "--message-timeout-ms" => message_timeout = Some(millis(args.next())),
+            "--memory-budget-mb" => {
+                let mb: usize = args.next().and_then(|v| v.parse().ok()).expect("MiB");
+                settings.memory_budget = Some(ws_server::MemoryBudget::new(mb << 20));
+            }
             "--max-size" => max = args.next().and_then(|v| v.parse().ok()).expect("--max-size N"),
             _ => panic!(
                 "usage: echo [--addr A] [--compression] [--max-size N] [--no-keepalive] \
-                 [--handshake-timeout-ms N] [--message-timeout-ms N]"
+                 [--handshake-timeout-ms N] [--message-timeout-ms N] [--memory-budget-mb N]"
             ),
         }
     }

@@ -89,6 +89,7 @@ pub mod redis;
 mod conn;
 mod direct;
 mod hub;
+mod log;
 mod metrics;
 mod origin;
 mod request;
@@ -111,6 +112,7 @@ pub use socket::Socket;
 pub use stream::{Io, PeerAddr, Rewind, ServerStream};
 
 pub use ws_proto::{
-    CloseCause, CloseCode, CloseInfo, Initiator, Message, MessageKind, PreparedFrame, Utf8Bytes,
+    CloseCause, CloseCode, CloseInfo, Initiator, MemoryBudget, Message, MessageKind, PreparedFrame,
+    Utf8Bytes,
 };
 pub use ws_tokio::Error;

@@ -105,6 +105,8 @@ impl Metrics {
             dropped: load(&self.dropped),
             closes_by_code: self.closes.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             lag_histogram: std::array::from_fn(|i| load(&self.lag[i])),
+            memory_budget_used: 0,
+            memory_budget_refusals: 0,
         }
     }
 }
@@ -137,4 +139,8 @@ pub struct MetricsSnapshot {
     pub closes_by_code: BTreeMap<u16, u64>,
     /// Lag samples per bucket of [`LAG_BUCKETS_MS`] (and one past the last).
     pub lag_histogram: [u64; LAG_BUCKETS_MS.len() + 1],
+    /// Bytes of the server's memory budget charged now (0 without a budget).
+    pub memory_budget_used: usize,
+    /// Connections closed with 1013 because the memory budget had no room for them.
+    pub memory_budget_refusals: u64,
 }

@@ -60,7 +60,12 @@ impl Shared {
 
     pub(crate) fn snapshot(&self) -> MetricsSnapshot {
         let registry = self.lock_registry();
-        self.metrics.snapshot(registry.values().map(|h| &h.core.counts))
+        let mut snapshot = self.metrics.snapshot(registry.values().map(|h| &h.core.counts));
+        if let Some(budget) = &self.settings.memory_budget {
+            snapshot.memory_budget_used = budget.used();
+            snapshot.memory_budget_refusals = budget.refusals();
+        }
+        snapshot
     }
 
     fn lock_registry(&self) -> std::sync::MutexGuard<'_, HashMap<ConnId, Handle>> {
@@ -177,6 +182,13 @@ impl ServerBuilder {
     /// Most connections open at once (default 10 000); past it, 503.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.settings.max_connections = max;
+        self
+    }
+
+    /// The memory budget shared by all connections (default 256 MiB past 64 KiB each; `None`:
+    /// per-connection limits only). See [`ServerSettings::memory_budget`].
+    pub fn memory_budget(mut self, bytes: Option<usize>) -> Self {
+        self.settings.memory_budget = bytes.map(ws_proto::MemoryBudget::new);
         self
     }
 
@@ -431,11 +443,12 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>) {
                 // Out of descriptors or memory: pause rather than spin (the connections that
                 // end meanwhile free what the next accept needs).
                 Err(e) if is_resource_exhaustion(&e) => {
+                    crate::log::accept_exhausted(&e, backoff);
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_millis(500));
                 }
                 // A connection that failed between SYN and accept: nothing to do.
-                Err(_) => {}
+                Err(e) => crate::log::accept_failed(&e),
             }
         }
     };

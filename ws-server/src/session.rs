@@ -118,9 +118,13 @@ async fn connect<D: Send + Sync + 'static>(
     })
     .await;
     drop(handshaking);
-    let Ok((ws, request)) = result else {
-        shared.metrics.refused.fetch_add(1, Ordering::Relaxed);
-        return None;
+    let (ws, request) = match result {
+        Ok(accepted) => accepted,
+        Err(e) => {
+            crate::log::handshake_failed(&peer, &e);
+            shared.metrics.refused.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
     };
     let mut decided = decided?;
     let up = decided.request.take().unwrap_or_else(|| UpgradeRequest::new(request, peer));
@@ -288,8 +292,21 @@ pub(crate) async fn serve_stream(
         }
     })
     .await;
-    if !matches!(read, Ok(Ok(true))) {
-        return None; // the peer left, failed, or was too slow: nothing to answer
+    match read {
+        Ok(Ok(true)) => {}
+        // The peer left, failed, or was too slow: nothing to answer.
+        Ok(Ok(false)) => {
+            crate::log::handshake_failed(&peer, &"the peer closed before a request");
+            return None;
+        }
+        Ok(Err(e)) => {
+            crate::log::handshake_failed(&peer, &e);
+            return None;
+        }
+        Err(_) => {
+            crate::log::handshake_failed(&peer, &"handshake timeout");
+            return None;
+        }
     }
     // A WebSocket upgrade to a route never goes through the fallback; any other well-formed
     // request does, when there is one (an HTTP handler may have upgrades of its own). Without

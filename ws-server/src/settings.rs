@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use ws_proto::Config;
+use ws_proto::{Config, MemoryBudget};
 
 /// What happens to a message sent to a connection whose queue is full (see
 /// [`RouteSettings::max_backpressure`]).
@@ -121,6 +121,7 @@ impl RouteSettings {
         c.close_timeout = self.close_timeout;
         c.handshake_timeout = server.handshake_timeout;
         c.handshake_limits.max_bytes = server.max_request_bytes;
+        c.memory_budget = server.memory_budget.clone();
         // The socket's own queue counts towards `max_backpressure`; past twice that, stop
         // reading from a peer that does not read (its pongs would pile up).
         c.write_buffer_high_water = self.max_backpressure.max(16 << 10) * 2;
@@ -148,6 +149,13 @@ pub struct ServerSettings {
     /// `net.ipv4.tcp_wmem`'s maximum (4 MiB by default) for a peer that does not read, on top
     /// of the per-connection queue bound. Set it to bound that memory per connection.
     pub socket_send_buffer: Option<usize>,
+    /// What all the connections together may hold because of their peers' input, past 64 KiB
+    /// each: receive buffers and messages in progress (after inflating). A connection that
+    /// needs more while it is spent is closed with 1013 (try again later); the others, and
+    /// messages up to 64 KiB, go on. Default 256 MiB (room for 256 of the default 1 MiB
+    /// messages arriving at once); `None` bounds each connection by its own limits only. See
+    /// [`MemoryBudget`] and SECURITY.md for what it bounds and what it does not.
+    pub memory_budget: Option<MemoryBudget>,
 }
 
 impl Default for ServerSettings {
@@ -158,6 +166,7 @@ impl Default for ServerSettings {
             max_request_bytes: 8 << 10,
             shutdown_timeout: Duration::from_secs(10),
             socket_send_buffer: None,
+            memory_budget: Some(MemoryBudget::new(256 << 20)),
         }
     }
 }

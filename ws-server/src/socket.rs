@@ -297,6 +297,7 @@ async fn finish_parts<D: Send + Sync + 'static>(
     });
     socket.conn.core.closed.store(true, Ordering::Relaxed);
     socket.conn.core.server.metrics.record_close(info.code().0);
+    crate::log::connection_ended(socket.conn.peer_addr(), &info);
     // Out of the registry and its topics first: `on_close` sees the server without it.
     drop(registration);
     if let Some(on_close) = &on_close {

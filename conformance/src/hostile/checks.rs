@@ -40,11 +40,17 @@ pub enum Check {
     NeverReading,
     /// Connections that half-close or reset in the middle of a frame.
     HalfCloseAndReset,
+    /// Many connections each pin a compressed message in progress.
+    MemoryPinning,
+    /// One compressed message that inflates past every limit.
+    CompressionBomb,
+    /// Clients that make the server inflate large messages over and over.
+    InflateAmplification,
 }
 
 impl Check {
     /// Every check, in the order they run on a server.
-    pub const ALL: [Check; 10] = [
+    pub const ALL: [Check; 13] = [
         Check::RandomBeforeHandshake,
         Check::TlsClientHello,
         Check::OversizedHandshake,
@@ -55,6 +61,9 @@ impl Check {
         Check::FragmentFlood,
         Check::PingFlood,
         Check::NeverReading,
+        Check::CompressionBomb,
+        Check::MemoryPinning,
+        Check::InflateAmplification,
     ];
 
     /// The name in the report.
@@ -70,6 +79,9 @@ impl Check {
             Check::FragmentFlood => "fragment flood",
             Check::NeverReading => "never-reading peer",
             Check::HalfCloseAndReset => "half-close and reset mid-frame",
+            Check::MemoryPinning => "memory pinning",
+            Check::CompressionBomb => "compression bomb",
+            Check::InflateAmplification => "inflate amplification",
         }
     }
 
@@ -87,6 +99,9 @@ impl Check {
             Check::FragmentFlood => fragment_flood(target),
             Check::NeverReading => never_reading(target),
             Check::HalfCloseAndReset => half_close_and_reset(target),
+            Check::MemoryPinning => super::budget::memory_pinning(target),
+            Check::CompressionBomb => super::budget::compression_bomb(target),
+            Check::InflateAmplification => super::budget::inflate_amplification(target),
         };
         catch_unwind(AssertUnwindSafe(attack)).unwrap_or_else(|panic| {
             let text = panic

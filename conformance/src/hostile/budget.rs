@@ -169,7 +169,7 @@ fn first_close(raw: &mut RawPeer, within: Duration) -> Option<u16> {
 }
 
 /// A new client's small echo, and how long it took.
-fn echo_probe(target: &Target) -> Result<String, String> {
+pub(super) fn echo_probe(target: &Target) -> Result<String, String> {
     let started = Instant::now();
     let mut raw = RawPeer::client(target.addr, RawOpts::default());
     raw.send_frame(true, 0, op::TEXT, b"still there?");

@@ -24,7 +24,7 @@ const WINDOW: Duration = Duration::from_secs(1);
 const MAX_CPU: Duration = Duration::from_millis(300);
 
 /// User + system CPU of a process so far (`/proc/PID/stat`, in clock ticks of 10 ms).
-fn cpu(pid: u32) -> Result<Duration, String> {
+pub(super) fn cpu(pid: u32) -> Result<Duration, String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map_err(|e| format!("reading /proc/{pid}/stat: {e}"))?;
     // After the command name (in parentheses, possibly with spaces): fields 3.. of the line.

@@ -187,8 +187,9 @@ pub(super) fn echo_probe(target: &Target) -> Result<String, String> {
 /// Attackers of the inflate-amplification check, and how long they attack.
 const AMPLIFIERS: usize = 4;
 const AMPLIFY_FOR: Duration = Duration::from_secs(3);
-/// The fresh client's round trips must stay under this at the 99th percentile.
-const PROBE_P99: Duration = Duration::from_millis(500);
+/// The fresh client's round trips must stay under this at the 99th percentile (measured with
+/// the budget: 2-5 ms; without one, the tokio and async-std echo servers gave 311 and 357 ms).
+const PROBE_P99: Duration = Duration::from_millis(200);
 
 /// Four clients send, over and over (a new connection each time), one legal-looking 64 KiB
 /// compressed message that inflates to 64 MiB; meanwhile a fresh client's echo round trip is

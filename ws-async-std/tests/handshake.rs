@@ -258,7 +258,11 @@ async fn handshake_timeouts<R: Rt>() {
 
 async fn permessage_deflate_when_both_enable_it<R: Rt>() {
     let mut config = Config::default();
-    config.deflate = Some(ws_proto::deflate::DeflateConfig::default());
+    // The 1.3 MB message below is over the 1 MiB default for compressed messages: raised.
+    config.deflate = Some(ws_proto::deflate::DeflateConfig {
+        max_message_size: Some(4 << 20),
+        ..Default::default()
+    });
     let (listener, addr) = R::bind().await;
     let server_config = config.clone();
     let server = R::spawn(async move {

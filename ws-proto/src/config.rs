@@ -22,7 +22,7 @@ pub enum Role {
 /// | setting | default | on breach |
 /// |---|---|---|
 /// | `max_frame_size` | 16 MiB | close 1009 |
-/// | `max_message_size` | 64 MiB | close 1009 |
+/// | `max_message_size` | 64 MiB (compressed messages: 1 MiB, see `DeflateConfig::max_message_size`) | close 1009 |
 /// | `message_timeout` | off | close 1008 |
 /// | `close_timeout` | 10 s | transport closed, 1006 |
 /// | `release_buffers_after` | 1 s | idle buffers given back |
@@ -51,7 +51,9 @@ pub struct Config {
     pub max_frame_size: usize,
     /// Largest message accepted, summed over its fragments (after decompression when
     /// permessage-deflate is on). Checked as each frame header arrives, so an oversized message
-    /// is refused before it is buffered.
+    /// is refused before it is buffered. Compressed messages are also bounded by
+    /// [`DeflateConfig::max_message_size`](crate::deflate::DeflateConfig::max_message_size)
+    /// (1 MiB by default): raise that one too to accept larger compressed messages.
     pub max_message_size: usize,
     /// Deadline to finish a data message, counted from the arrival of its first frame's
     /// header: a message still incomplete when it passes (a fragmented message whose final

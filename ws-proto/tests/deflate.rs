@@ -239,7 +239,9 @@ fn inflate_bomb_is_refused_within_the_limit() {
     bomb.truncate(bomb.len() - 4);
     assert!(bomb.len() < 2 << 20, "{}", bomb.len());
 
-    let mut server_config = with_deflate(DeflateConfig::default());
+    // Raised past the 1 MiB default for compressed messages: the general limit decides.
+    let mut server_config =
+        with_deflate(DeflateConfig { max_message_size: None, ..DeflateConfig::default() });
     server_config.max_message_size = 16 << 20;
     let (p, neg) = Pair::negotiated(with_deflate(DeflateConfig::default()), server_config.clone());
     let now = p.now;
@@ -311,4 +313,41 @@ fn control_frames_are_never_compressed() {
     let frames = decode_frames(&take_output(&mut p.client));
     assert!(frames.iter().all(|(h, _)| !h.rsv1 && h.opcode.is_control()));
     assert_eq!(frames[0].0.opcode, OpCode::Ping);
+}
+
+/// Compressed messages get 1 MiB by default whatever `Config::max_message_size` says (the
+/// smaller limit applies), while uncompressed ones on the same connection get the general
+/// limit; raising `DeflateConfig::max_message_size` raises it.
+#[test]
+fn compressed_messages_get_a_lower_limit_unless_raised() {
+    let zeros = |n: usize| {
+        let mut z = flate2::Compress::new_with_window_bits(flate2::Compression::fast(), false, 15);
+        let mut out = Vec::with_capacity(n / 100 + 1024);
+        z.compress_vec(&vec![0u8; n], &mut out, flate2::FlushCompress::Sync).unwrap();
+        out.truncate(out.len() - 4);
+        out
+    };
+    for (limit, message, fails) in [
+        (Some(1 << 20), (1 << 20) + 1, true),
+        (Some(1 << 20), 1 << 20, false),
+        (Some(4 << 20), 3 << 20, false),
+        (None, 3 << 20, false),
+    ] {
+        let d = DeflateConfig { max_message_size: limit, ..DeflateConfig::default() };
+        let (p, neg) = Pair::negotiated(with_deflate(d.clone()), with_deflate(d.clone()));
+        let now = p.now;
+        drop(p);
+        let mut s = Connection::new(Role::Server, with_deflate(d), now).with_negotiated(&neg);
+        let compressed = zeros(message);
+        // A 2 MiB uncompressed message first: the general 64 MiB limit applies to it.
+        s.handle_data(now, &raw_frame(0x82, Some(KEY), &vec![7u8; 2 << 20]));
+        let result = fail_of(&mut s, now, &raw_frame(0xc2, Some(KEY), &compressed));
+        match (fails, result) {
+            (true, Err(Error::Capacity(CapacityError::MessageTooLarge { max, .. }))) => {
+                assert_eq!(Some(max), limit, "{limit:?}");
+            }
+            (false, Ok(())) => {}
+            (_, other) => panic!("limit {limit:?}, message {message}: {other:?}"),
+        }
+    }
 }

@@ -164,7 +164,9 @@ fn without_a_budget_the_same_message_is_accepted() {
 fn inflating_stops_at_the_room_the_budget_leaves() {
     use ws_proto::deflate::DeflateConfig;
     let mut client_config = Config::default();
-    client_config.deflate = Some(DeflateConfig::default());
+    // Compressed messages limited by the general 64 MiB only (not their 1 MiB default), so
+    // the budget is what stops the bomb.
+    client_config.deflate = Some(DeflateConfig { max_message_size: None, ..Default::default() });
     let budget = MemoryBudget::with_floor(LIMIT, FLOOR);
     let mut server_config = client_config.clone();
     server_config.memory_budget = Some(budget.clone());

@@ -125,7 +125,12 @@ impl RouteSettings {
         // The socket's own queue counts towards `max_backpressure`; past twice that, stop
         // reading from a peer that does not read (its pongs would pile up).
         c.write_buffer_high_water = self.max_backpressure.max(16 << 10) * 2;
-        c.deflate = self.compression.then(Default::default);
+        // The route's message limit is an explicit choice: compressed messages get it too
+        // (rather than the core's lower default for them).
+        c.deflate = self.compression.then(|| ws_proto::deflate::DeflateConfig {
+            max_message_size: Some(self.max_message_size),
+            ..Default::default()
+        });
         c
     }
 }

@@ -17,8 +17,9 @@ pub type ClientSocket = WebSocket<MaybeTlsStream<TcpStream>>;
 /// Connects to a `ws://` or `wss://` URL with the default [`Config`]: DNS, TCP (with
 /// `TCP_NODELAY`), TLS for `wss://` (trusting the Mozilla root certificates of
 /// `webpki-roots`) and the opening handshake. See [`connect_with`].
-pub async fn connect(url: &str) -> Result<(ClientSocket, Response), Error> {
-    connect_with(url, |request| request, Config::default(), None).await
+pub fn connect(url: &str) -> impl Future<Output = Result<(ClientSocket, Response), Error>> {
+    // Not an `async fn`: a wrapper future would hold the arguments a second time.
+    connect_with(url, |request| request, Config::default(), None)
 }
 
 /// [`connect`] with options: `customize` edits the request (headers, subprotocols, origin:
@@ -39,13 +40,13 @@ pub async fn connect(url: &str) -> Result<(ClientSocket, Response), Error> {
 /// assert_eq!(ws.protocol(), response.protocol.as_deref());
 /// # Ok(()) }
 /// ```
-pub async fn connect_with(
+pub fn connect_with(
     url: &str,
     customize: impl FnOnce(ClientRequest) -> ClientRequest,
     config: Config,
     tls: Option<ClientTlsConfig>,
-) -> Result<(ClientSocket, Response), Error> {
-    aio::connect_with::<Tokio>(url, customize, config, tls).await
+) -> impl Future<Output = Result<(ClientSocket, Response), Error>> {
+    aio::connect_with::<Tokio>(url, customize, config, tls)
 }
 
 /// Runs the client handshake over an already connected tokio transport `stream`, bounded by

@@ -460,7 +460,13 @@ impl Connection {
         fin: bool,
     ) -> Result<Bytes, Error> {
         use crate::deflate::InflateError;
-        let max = self.config.max_message_size;
+        // Compressed messages: the smaller of the two limits (see `DeflateConfig`).
+        let for_compressed = match &self.config.deflate {
+            Some(d) => d.max_message_size,
+            None => crate::deflate::DeflateConfig::default().max_message_size,
+        };
+        let max = for_compressed
+            .map_or(self.config.max_message_size, |m| m.min(self.config.max_message_size));
         let by_size = (max as u64).saturating_sub(msg.inflated) as usize;
         // With a memory budget, inflating stops at the room the budget leaves this connection,
         // reserved before inflating (the output is held until it is reported and, mid-message,

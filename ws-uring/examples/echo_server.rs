@@ -11,6 +11,7 @@
 //! (`ws://HOST:PORT`) on stdout once every thread is ready, as the other echo servers do.
 //! Where io_uring is unavailable it says so and exits with status 2.
 
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use ws_proto::deflate::DeflateConfig;
@@ -58,11 +59,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         match flag.as_str() {
             "--addr" => addr = value,
             "--threads" => {
-                threads = value
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| format!("--threads needs a positive number\n{USAGE}"))?;
+                let n: NonZeroUsize =
+                    value.parse().map_err(|_| format!("--threads N, N > 0\n{USAGE}"))?;
+                threads = n.get();
             }
             "--handshake-timeout-ms" => config.handshake_timeout = millis(&value)?,
             "--message-timeout-ms" => config.message_timeout = Some(millis(&value)?),

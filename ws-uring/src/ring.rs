@@ -302,6 +302,14 @@ impl Ring {
         self.push(entry.user_data(Token { index: 0, generation: 0 }.encode(Kind::Cancel)))
     }
 
+    /// Cancels the send in flight for `token` (one waiting for a peer that does not read
+    /// would otherwise keep the socket open after its close). Its bytes come back with its
+    /// completion, as always.
+    pub(crate) fn cancel_send(&mut self, token: Token) -> io::Result<()> {
+        let entry = opcode::AsyncCancel::new(token.encode(Kind::Send)).build();
+        self.push(entry.user_data(Token { index: 0, generation: 0 }.encode(Kind::Cancel)))
+    }
+
     /// A completion after `after`, at the latest (an earlier one may come from a past arming).
     pub(crate) fn timeout(&mut self, after: Duration) -> io::Result<()> {
         let ts = Box::new(Timespec::new().sec(after.as_secs()).nsec(after.subsec_nanos()));

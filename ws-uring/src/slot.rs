@@ -365,6 +365,11 @@ impl Slot {
         if self.recv == Recv::Armed && ring.cancel_recv(token).is_ok() {
             self.recv = Recv::Cancelling;
         }
+        if self.sending {
+            // Nothing more is written once the core says close (it gave up on the peer, or
+            // everything was written): a send still waiting for room goes.
+            let _ = ring.cancel_send(token);
+        }
         if let Some(stream) = self.stream.take() {
             // The close operation owns the descriptor from here.
             let fd = stream.into_raw_fd();

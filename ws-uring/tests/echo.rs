@@ -212,3 +212,26 @@ fn a_refused_request_gets_its_status() {
     wait_open(&running, 0, WITHIN);
     running.stop().unwrap();
 }
+
+#[test]
+fn a_peer_that_never_reads_is_given_up() {
+    let mut config = Config::default();
+    config.idle_timeout = Some(Duration::from_millis(300));
+    config.close_timeout = Duration::from_millis(300);
+    let Some(running) = start(1, config) else { return };
+    let opts = RawOpts { recv_buffer: Some(4096), ..RawOpts::default() };
+    let mut peer = RawPeer::client(running.local_addr(), opts);
+    // Echoes pile up unread until the server's sends stall and it stops reading (backpressure);
+    // our writes then stall too, and are given up on after a while.
+    let frame = peer.encode(true, 0, op::BINARY, &vec![1u8; 64 * 1024]);
+    peer.stream().set_write_timeout(Some(Duration::from_millis(500))).unwrap();
+    for _ in 0..256 {
+        if peer.stream().write_all(&frame).is_err() {
+            break;
+        }
+    }
+    // The idle timeout starts the close, which cannot be written; the close timeout gives up.
+    wait_open(&running, 0, Duration::from_secs(10));
+    drop(peer);
+    running.stop().unwrap();
+}

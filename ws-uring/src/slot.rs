@@ -13,8 +13,12 @@ use ws_proto::handshake::{Handshake, HandshakeStep, ServerHandshake};
 use ws_proto::{Bytes, Config, Connection, Event, MessageAssembler, Transport};
 
 use crate::Handler;
-use crate::ring::{MAX_IOV, Ring, Token};
+use crate::ring::{MAX_IOV, Payload, Ring, Token};
 use crate::server::{Conn, ConnId};
+
+/// Output up to this size is copied into one buffer and sent with a plain `send`; larger
+/// output goes out as the core's chunks (payloads are not copied).
+const COPY_LIMIT: usize = 64 * 1024;
 
 const ENOBUFS: i32 = 105;
 const ECANCELED: i32 = 125;
@@ -68,6 +72,8 @@ pub(crate) struct Slot {
     leftover: Vec<Bytes>,
     /// Bytes taken from the core and not yet confirmed written (in flight or left over).
     out_bytes: usize,
+    /// The buffer small output is copied into, kept between sends.
+    spare: Vec<u8>,
     shutdown: Op,
     close: Op,
 }
@@ -86,6 +92,7 @@ impl Slot {
             sending: false,
             leftover: Vec::new(),
             out_bytes: 0,
+            spare: Vec::new(),
             shutdown: Op::Idle,
             close: Op::Idle,
         }
@@ -133,7 +140,7 @@ impl Slot {
         }
     }
 
-    pub(crate) fn on_send(&mut self, now: Instant, result: i32, mut bufs: Vec<Bytes>) {
+    pub(crate) fn on_send(&mut self, now: Instant, result: i32, payload: Option<Payload>) {
         self.sending = false;
         let Ok(mut written) = usize::try_from(result) else {
             self.out_bytes = 0;
@@ -144,17 +151,31 @@ impl Slot {
         self.out_bytes -= written.min(self.out_bytes);
         // A short write: what is left goes out first, in order.
         let mut rest = Vec::new();
-        for mut buf in bufs.drain(..) {
-            if written >= buf.len() {
-                written -= buf.len();
-                continue;
+        match payload {
+            Some(Payload::Owned(mut buf)) => {
+                if written < buf.len() {
+                    rest.push(Bytes::copy_from_slice(&buf[written..]));
+                }
+                buf.clear();
+                self.spare = buf;
             }
-            let _ = buf.split_to(written);
-            written = 0;
-            rest.push(buf);
+            Some(Payload::Chunks(bufs)) => {
+                for mut buf in bufs {
+                    if written >= buf.len() {
+                        written -= buf.len();
+                        continue;
+                    }
+                    let _ = buf.split_to(written);
+                    written = 0;
+                    rest.push(buf);
+                }
+            }
+            None => {}
         }
-        rest.append(&mut self.leftover);
-        self.leftover = rest;
+        if !rest.is_empty() {
+            rest.append(&mut self.leftover);
+            self.leftover = rest;
+        }
     }
 
     pub(crate) fn on_shutdown(&mut self, now: Instant, result: i32) {
@@ -300,30 +321,46 @@ impl Slot {
         }
     }
 
-    /// Sends what is left over and what the connection has queued, if no send is in flight.
+    /// Sends what is left over, else what the connection has queued, if no send is in flight.
     fn flush(&mut self, now: Instant, ring: &mut Ring, token: Token) {
         if self.sending {
             return;
         }
         let Some(stream) = &self.stream else { return };
-        if let State::Open(conn, _) = &mut self.state {
-            while self.leftover.len() < MAX_IOV {
-                match conn.poll_transmit() {
-                    Some(bytes) => {
-                        self.out_bytes += bytes.len();
-                        self.leftover.push(bytes);
-                    }
-                    None => break,
-                }
+        let payload = if !self.leftover.is_empty() {
+            let take = self.leftover.len().min(MAX_IOV);
+            let rest = self.leftover.split_off(take);
+            Payload::Chunks(std::mem::replace(&mut self.leftover, rest))
+        } else if let State::Open(conn, _) = &mut self.state {
+            let len = conn.transmit_len();
+            if len == 0 {
+                return;
             }
-        }
-        if self.leftover.is_empty() {
+            self.out_bytes += len;
+            if len <= COPY_LIMIT {
+                // Small frames: header and payload together, one plain send.
+                let mut buf = std::mem::take(&mut self.spare);
+                for chunk in conn.transmit_chunks() {
+                    buf.extend_from_slice(chunk);
+                }
+                conn.advance_transmit(len);
+                Payload::Owned(buf)
+            } else {
+                let mut chunks = Vec::new();
+                while chunks.len() < MAX_IOV {
+                    match conn.poll_transmit() {
+                        Some(bytes) => chunks.push(bytes),
+                        None => break,
+                    }
+                }
+                // What did not fit stays in the core: it is not taken yet.
+                self.out_bytes -= conn.transmit_len();
+                Payload::Chunks(chunks)
+            }
+        } else {
             return;
-        }
-        let take = self.leftover.len().min(MAX_IOV);
-        let rest = self.leftover.split_off(take);
-        let bufs = std::mem::replace(&mut self.leftover, rest);
-        match ring.send(stream.as_raw_fd(), token, bufs) {
+        };
+        match ring.send(stream.as_raw_fd(), token, payload) {
             Ok(()) => self.sending = true,
             Err(_) => self.transport_failed(now),
         }

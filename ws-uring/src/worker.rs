@@ -133,9 +133,9 @@ impl<H: Handler> Worker<H> {
                     self.ring.recycle(b);
                 }
             }
-            Done::Send { token, result, bufs } => {
+            Done::Send { token, result, payload } => {
                 if let Some(slot) = self.live(token) {
-                    slot.on_send(now, result, bufs);
+                    slot.on_send(now, result, payload);
                     self.mark(token.index);
                 }
             }

@@ -84,3 +84,20 @@ impl From<io::Error> for Error {
         Error::Io(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setup_refusals_are_unsupported_and_say_why() {
+        for code in [ENOSYS, EPERM, EACCES, EINVAL] {
+            let e = Error::from_setup(io::Error::from_raw_os_error(code));
+            assert!(e.is_unsupported(), "{e}");
+            assert!(e.to_string().contains("io_uring is unavailable here"), "{e}");
+            assert!(std::error::Error::source(&e).is_some());
+        }
+        let other = Error::from_setup(io::Error::from_raw_os_error(12)); // ENOMEM
+        assert!(!other.is_unsupported() && matches!(other, Error::Io(_)), "{other}");
+    }
+}

@@ -81,7 +81,6 @@ mod slot;
 mod worker;
 
 use std::net::{SocketAddr, TcpListener};
-use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 
@@ -91,14 +90,50 @@ pub use ws_proto::handshake::{Accept, Rejection, Request};
 pub use ws_proto::{CloseCode, CloseInfo, Config, Message};
 
 /// What a worker thread starts with.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) struct WorkerSetup {
     pub(crate) listener: TcpListener,
     pub(crate) config: Config,
+    /// Multishot receive allowed (used where the kernel has it).
+    pub(crate) multishot: bool,
     pub(crate) stats: Arc<server::Stats>,
     /// Readable once the server is told to stop.
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    pub(crate) stop: Arc<UnixStream>,
+    pub(crate) stop: Arc<StopRx>,
     pub(crate) ready: Sender<Result<(), Error>>,
+}
+
+/// The stop signal: one end is written to, every thread's ring polls the other (readable
+/// from then on, so all of them see it).
+#[cfg(target_os = "linux")]
+pub(crate) type StopTx = std::os::unix::net::UnixStream;
+#[cfg(target_os = "linux")]
+pub(crate) type StopRx = std::os::unix::net::UnixStream;
+/// No threads run where io_uring does not exist: nothing to signal.
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug)]
+pub(crate) struct StopTx;
+#[cfg(not(target_os = "linux"))]
+pub(crate) type StopRx = ();
+
+#[cfg(target_os = "linux")]
+pub(crate) fn stop_pair() -> std::io::Result<(StopTx, StopRx)> {
+    std::os::unix::net::UnixStream::pair()
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn stop_pair() -> std::io::Result<(StopTx, StopRx)> {
+    Ok((StopTx, ()))
+}
+
+/// Makes the stop signal readable.
+pub(crate) fn signal_stop(tx: &mut StopTx) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::io::Write;
+        let _ = tx.write_all(b"x");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = tx;
 }
 
 /// A listener with `SO_REUSEPORT`, so every thread can have its own on the same address.

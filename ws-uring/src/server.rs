@@ -1,9 +1,7 @@
 //! The public API: [`Server`] (bind, configure, run), [`Handler`] (what the application does
 //! with each connection's messages) and [`Conn`] (what it can do back).
 
-use std::io::Write;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
@@ -146,6 +144,7 @@ pub struct Server {
     listener: TcpListener,
     threads: usize,
     config: Config,
+    multishot: bool,
 }
 
 impl Server {
@@ -158,7 +157,7 @@ impl Server {
             .ok_or_else(|| std::io::Error::other("no address to bind"))?;
         let listener = crate::listen(addr)?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(Server { listener, threads, config: Config::default() })
+        Ok(Server { listener, threads, config: Config::default(), multishot: true })
     }
 
     /// Runs `n` threads, each with its own ring and listener (default: the available cores).
@@ -173,6 +172,14 @@ impl Server {
         self
     }
 
+    /// Whether to receive with multishot operations where the kernel has them (the default,
+    /// detected at start: one submission per connection for all its reads). `false` re-arms
+    /// a single-shot receive after every read, as on kernels without them (Linux 5.19).
+    pub fn multishot_recv(mut self, on: bool) -> Self {
+        self.multishot = on;
+        self
+    }
+
     /// The address the server listens on.
     pub fn local_addr(&self) -> Result<SocketAddr, Error> {
         Ok(self.listener.local_addr()?)
@@ -183,7 +190,7 @@ impl Server {
     pub fn start<H: Handler>(self, handler: H) -> Result<Running, Error> {
         let addr = self.listener.local_addr()?;
         let stats = Arc::new(Stats::default());
-        let (stop_tx, stop_rx) = UnixStream::pair()?;
+        let (stop_tx, stop_rx) = crate::stop_pair()?;
         let stop_rx = Arc::new(stop_rx);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let mut threads = Vec::with_capacity(self.threads);
@@ -196,6 +203,7 @@ impl Server {
             let setup = crate::WorkerSetup {
                 listener,
                 config: self.config.clone(),
+                multishot: self.multishot,
                 stats: stats.clone(),
                 stop: stop_rx.clone(),
                 ready: ready_tx.clone(),
@@ -233,7 +241,7 @@ impl Server {
 pub struct Running {
     addr: SocketAddr,
     stats: Arc<Stats>,
-    stop: Option<UnixStream>,
+    stop: Option<crate::StopTx>,
     threads: Vec<JoinHandle<Result<(), Error>>>,
 }
 
@@ -253,7 +261,7 @@ impl Running {
     pub fn stop(mut self) -> Result<(), Error> {
         if let Some(mut stop) = self.stop.take() {
             // Readable from now on: every thread's poll on the other end completes.
-            let _ = stop.write_all(b"x");
+            crate::signal_stop(&mut stop);
             self.stop = Some(stop);
         }
         self.join()

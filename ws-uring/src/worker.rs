@@ -41,7 +41,7 @@ pub(crate) fn run<H: Handler>(setup: WorkerSetup, handler: H) -> Result<(), Erro
         }
     };
     let mut worker = Worker {
-        multishot: ring.features().multishot_recv,
+        multishot: setup.multishot && ring.features().multishot_recv,
         ring,
         listener: setup.listener,
         slots: Vec::new(),

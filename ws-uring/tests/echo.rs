@@ -27,8 +27,14 @@ impl Handler for Echo {
 
 /// A started echo server, or `None` (with the reason printed) where io_uring is unavailable.
 fn start(threads: usize, config: Config) -> Option<Running> {
-    let server = Server::bind("127.0.0.1:0").unwrap().threads(threads).config(config);
-    match server.start(Echo) {
+    start_with(threads, config, true)
+}
+
+fn start_with(threads: usize, config: Config, multishot: bool) -> Option<Running> {
+    let started = Server::bind("127.0.0.1:0").and_then(|server| {
+        server.threads(threads).config(config).multishot_recv(multishot).start(Echo)
+    });
+    match started {
         Ok(running) => Some(running),
         Err(e) if e.is_unsupported() => {
             println!("SKIPPED: io_uring unavailable here: {e}");
@@ -63,6 +69,23 @@ fn echoes_text_and_binary() {
     assert_eq!(peer.read_message(WITHIN), (op::TEXT, b"hello".to_vec()));
     peer.send_frame(true, 0, op::BINARY, &[0, 1, 2, 255]);
     assert_eq!(peer.read_message(WITHIN), (op::BINARY, vec![0, 1, 2, 255]));
+    running.stop().unwrap();
+}
+
+#[test]
+fn single_shot_receives_echo_too() {
+    // The path kernels without multishot receive take: a receive re-armed after every read.
+    let Some(running) = start_with(1, Config::default(), false) else { return };
+    let mut peer = client(&running);
+    peer.send_frame(true, 0, op::TEXT, b"hello");
+    assert_eq!(peer.read_message(WITHIN), (op::TEXT, b"hello".to_vec()));
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    peer.send_frame(true, 0, op::BINARY, &big);
+    assert!(peer.read_message(WITHIN) == (op::BINARY, big), "300 kB echo differs");
+    peer.send_close(1000, "");
+    peer.expect_close(1000, WITHIN, Skip::Nothing);
+    peer.expect_eof(WITHIN);
+    wait_open(&running, 0, WITHIN);
     running.stop().unwrap();
 }
 

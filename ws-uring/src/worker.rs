@@ -28,6 +28,11 @@ const RING_ENTRIES: u32 = 1024;
 /// Provided receive buffers per ring, and their size: 4 MiB per thread.
 const BUFFERS: u16 = 256;
 const BUFFER_SIZE: u32 = 16 * 1024;
+/// How long accepting pauses after a failed accept ended the multishot accept (out of file
+/// descriptors and the like), instead of re-arming it at once in a loop.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// The timer heap's slot index for re-arming the accept.
+const ACCEPT_TIMER: u32 = u32::MAX;
 /// How long a stopping thread waits for the kernel to finish with its buffers.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
@@ -99,7 +104,7 @@ impl<H: Handler> Worker<H> {
             for d in done.drain(..) {
                 self.on_done(now, d)?;
             }
-            self.run_timers(now);
+            self.run_timers(now)?;
             self.drive_dirty(now);
             self.arm_timer(now)?;
         }
@@ -109,14 +114,20 @@ impl<H: Handler> Worker<H> {
     fn on_done(&mut self, now: Instant, done: Done) -> Result<(), Error> {
         match done {
             Done::Accept { result, more } => {
+                let failed = result.is_err();
                 match result {
                     Ok(stream) => self.open(now, stream),
-                    // Out of descriptors and the like: the connection waiting is dropped by
-                    // the kernel or retried; the server goes on.
+                    // Out of descriptors and the like: the server goes on, and the waiting
+                    // connections stay in the listener's queue.
                     Err(e) => eprintln!("ws-uring: accept failed: {e}"),
                 }
                 if !more && !self.stopping {
-                    self.ring.accept_multi(self.listener.as_raw_fd())?;
+                    if failed {
+                        // Re-armed by the timer: at once would fail again, in a loop.
+                        self.timers.push(Reverse((now + ACCEPT_BACKOFF, ACCEPT_TIMER, 0)));
+                    } else {
+                        self.ring.accept_multi(self.listener.as_raw_fd())?;
+                    }
                 }
             }
             Done::Recv { token, result, buf, more } => {
@@ -216,12 +227,16 @@ impl<H: Handler> Worker<H> {
         self.dirty.clear();
     }
 
-    fn run_timers(&mut self, now: Instant) {
+    fn run_timers(&mut self, now: Instant) -> io::Result<()> {
         while let Some(&Reverse((at, index, generation))) = self.timers.peek() {
             if at > now {
                 break;
             }
             self.timers.pop();
+            if index == ACCEPT_TIMER {
+                self.ring.accept_multi(self.listener.as_raw_fd())?;
+                continue;
+            }
             let Some(slot) = self.slots.get_mut(index as usize) else { continue };
             if slot.generation != generation || slot.armed != Some(at) {
                 continue; // stale: the slot moved on, or armed an earlier deadline since
@@ -231,6 +246,7 @@ impl<H: Handler> Worker<H> {
             // Driving re-arms the slot's current deadline (later, if it moved).
             self.mark(index);
         }
+        Ok(())
     }
 
     /// One timeout operation for the earliest deadline, unless one as early is in flight.

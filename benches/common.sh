@@ -38,6 +38,11 @@ build_all() {
         cargo build --release -q -p "$adapter" --example echo_server
         cp "$TARGET/release/examples/echo_server" "$OUT/bin/$adapter-echo"
     done
+    # ws-uring's io_uring echo server, when a server list names it.
+    if [[ " ${SERVERS:-} ${IDLE_SERVERS:-} " == *" ws-uring "* ]]; then
+        cargo build --release -q -p ws-uring --example echo_server
+        cp "$TARGET/release/examples/echo_server" "$OUT/bin/ws-uring-echo"
+    fi
     log "ours = $OURS echo_server example${ADAPTER_SERVERS:+, also $ADAPTER_SERVERS}; output in $OUT"
 }
 
@@ -50,7 +55,7 @@ port_of() {
     case $1 in
         ours) echo 9411 ;; tungstenite) echo 9412 ;; fastwebsockets) echo 9413 ;;
         ws-async-std) echo 9414 ;; ws-blocking) echo 9415 ;; base) echo 9416 ;;
-        ws-server) echo 9417 ;; ws-server-nk) echo 9418 ;;
+        ws-server) echo 9417 ;; ws-server-nk) echo 9418 ;; ws-uring) echo 9419 ;;
     esac
 }
 
@@ -64,7 +69,7 @@ start_server() {
     # ws-async-std's runs a smol executor with one worker per core and has none either.
     case $name in
         ours) [[ $OURS == ws-tokio ]] && args+=(--threads "$THREADS") ;;
-        tungstenite | fastwebsockets | base | ws-server) args+=(--threads "$THREADS") ;;
+        tungstenite | fastwebsockets | base | ws-server | ws-uring) args+=(--threads "$THREADS") ;;
         ws-server-nk) args+=(--threads "$THREADS" --ping-interval 0) ;;
     esac
     local bin
@@ -75,6 +80,7 @@ start_server() {
         ws-async-std | ws-blocking) bin=$OUT/bin/$name-echo ;;
         base) bin=$OUT/bin/base ;;
         ws-server | ws-server-nk) bin=$OUT/bin/ws-server-echo ;;
+        ws-uring) bin=$OUT/bin/ws-uring-echo ;;
     esac
     # shellcheck disable=SC2086 # SERVER_ENV is a list of NAME=VALUE words
     env ${SERVER_ENV:-} "$bin" "${args[@]}" >>"$OUT/logs/$name.log" 2>&1 &

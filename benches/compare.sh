@@ -24,7 +24,8 @@
 #                    its own and unmaps it when freed, so a released buffer leaves RSS); 0: once
 #   SERVERS="ours fastwebsockets tungstenite"             the echo matrix; also "ws-server"
 #                    (benches' ws-server-echo: a ws-server route echoing with conn.send),
-#                    "ws-server-nk" (the same without keepalive pings) and "base"
+#                    "ws-server-nk" (the same without keepalive pings), "ws-uring" (ws-uring's
+#                    io_uring echo_server example, THREADS rings) and "base"
 #   RATIOS_OF="ours" the servers the report gives ratios for, each against every other server
 #                    (e.g. "ours ws-server")
 #   BASE_BIN=FILE    a prebuilt ws-tokio echo_server run as server "base" (add it to SERVERS):
@@ -35,7 +36,7 @@
 #   OUT=/tmp/ws-compare-DATE   where rows, logs and report.md go
 #   PREBUILT=DIR     reuse the binaries of an earlier run (DIR = its $OUT/bin), no build
 #   CARGO_TARGET_DIR           honoured (default: target/ in the workspace)
-# Ports 9411-9413 on 127.0.0.1.
+# Ports 9411-9419 on 127.0.0.1.
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}

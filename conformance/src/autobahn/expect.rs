@@ -40,8 +40,9 @@ impl fmt::Display for Role {
 pub struct AgentSpec {
     /// The name wstest reports it under.
     pub agent: String,
-    /// Its adapter (the one it runs on, for a crate built on an adapter).
-    pub adapter: Adapter,
+    /// Its adapter (the one it runs on, for a crate built on an adapter); `None` for a server
+    /// that drives the core on its own loop (ws-uring), which names its crate and server.
+    pub adapter: Option<Adapter>,
     /// Its role.
     pub role: Role,
     /// The crate under test: `"crate"` in `expected.json`, else the adapter's.
@@ -64,22 +65,20 @@ pub struct EchoServer {
 impl AgentSpec {
     /// `ws-tokio, server role`; `ws-server (on ws-tokio), server role`.
     pub fn describe(&self) -> String {
-        match self.crate_name == self.adapter.crate_name() {
-            true => format!("{}, {} role", self.crate_name, self.role),
-            false => format!(
-                "{} (on {}), {} role",
-                self.crate_name,
-                self.adapter.crate_name(),
-                self.role
-            ),
+        match self.adapter.map(Adapter::crate_name) {
+            Some(on) if on != self.crate_name => {
+                format!("{} (on {on}), {} role", self.crate_name, self.role)
+            }
+            _ => format!("{}, {} role", self.crate_name, self.role),
         }
     }
 }
 
 /// Reads an agent's optional `"server": {"binary": NAME, "args": [...]}`.
-fn echo_server(agent: &Value, adapter: Adapter, role: Role) -> Result<EchoServer, String> {
+fn echo_server(agent: &Value, adapter: Option<Adapter>, role: Role) -> Result<EchoServer, String> {
     let name = agent["agent"].as_str().unwrap_or_default();
     let Some(server) = agent.get("server") else {
+        let adapter = adapter.ok_or_else(|| format!("agents: {name}: no adapter, no server"))?;
         return Ok(EchoServer { binary: format!("echo_server-{adapter}"), args: Vec::new() });
     };
     if role != Role::Server {
@@ -149,9 +148,21 @@ impl Expected {
                 "client" => Role::Client,
                 other => return Err(format!("agents: unknown role {other:?}").into()),
             };
-            let adapter: Adapter = field("adapter")?.parse()?;
+            // A server on no adapter of ours (its own loop around the core) has none, and
+            // must name its crate and its server instead.
+            let adapter: Option<Adapter> = match agent.get("adapter") {
+                None if role == Role::Server && agent.get("server").is_some() => None,
+                _ => Some(field("adapter")?.parse()?),
+            };
             let crate_name = match agent.get("crate") {
-                None => adapter.crate_name().to_owned(),
+                None => match adapter {
+                    Some(adapter) => adapter.crate_name().to_owned(),
+                    None => {
+                        return Err(
+                            format!("agents: {}: no adapter, no crate", field("agent")?).into()
+                        );
+                    }
+                },
                 Some(name) => name
                     .as_str()
                     .filter(|n| !n.is_empty())
@@ -379,7 +390,7 @@ pub(crate) mod tests {
     fn parses_agents_sets_plans_and_reasons() {
         let expected = Expected::parse(EXPECTED).unwrap();
         assert_eq!(expected.agents.len(), 4);
-        assert_eq!(expected.agents[1].adapter, Adapter::Blocking);
+        assert_eq!(expected.agents[1].adapter, Some(Adapter::Blocking));
         assert_eq!(expected.agents[2].role, Role::Client);
         assert_eq!(expected.exclusions[&"1.1.3".parse().unwrap()], "a reason");
         let pinned: Vec<String> = expected.informational.keys().map(ToString::to_string).collect();

@@ -1,0 +1,283 @@
+//! The public API: [`Server`] (bind, configure, run), [`Handler`] (what the application does
+//! with each connection's messages) and [`Conn`] (what it can do back).
+
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use ws_proto::handshake::{Accept, Rejection, Request};
+use ws_proto::{
+    Bytes, CloseCode, CloseInfo, Config, Connection, Message, PreparedFrame, UsageError,
+};
+
+use crate::Error;
+
+/// Identifies a connection for as long as the server runs: unique across threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub(crate) u64);
+
+impl ConnId {
+    /// The number: connections are numbered from 1 per server, in the order they are accepted
+    /// by each thread (interleaved across threads).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// What the application does with connections. One clone runs on each server thread, and is
+/// called from that thread only: a handler needs no locks for its own state (state shared
+/// across threads is the handler's to share, e.g. behind an `Arc`).
+///
+/// Every method runs on the event loop: it must not block. What it sends is queued and goes
+/// out with the loop's next batch of sends (one submission for every connection's output).
+pub trait Handler: Clone + Send + 'static {
+    /// Decides on an upgrade request: accept (choosing a subprotocol or extensions) or refuse
+    /// with a status. The default accepts, with permessage-deflate if the server's
+    /// [`Config::deflate`](ws_proto::Config) allows it and the client offers it.
+    fn accept(&mut self, request: &Request) -> Result<Accept, Rejection> {
+        let _ = request;
+        Ok(Accept::new())
+    }
+
+    /// A connection is open (the `101` is queued).
+    fn on_open(&mut self, conn: &mut Conn<'_>) {
+        let _ = conn;
+    }
+
+    /// A whole message arrived: Text and Binary, and also Ping, Pong and Close, which the core
+    /// has already answered (the Pong and the Close reply are queued).
+    fn on_message(&mut self, conn: &mut Conn<'_>, message: Message);
+
+    /// The connection ended: `info` says how (its [`CloseInfo::error`] is the peer's
+    /// violation, if that was the cause). Called once per opened connection, last.
+    fn on_close(&mut self, id: ConnId, info: &CloseInfo) {
+        let _ = (id, info);
+    }
+}
+
+/// One connection, as a [`Handler`] sees it during a call: send, ping, close.
+///
+/// Sending only queues bytes in the connection (no IO): the loop writes them after the
+/// handler returns, batched with every other connection's output.
+#[derive(Debug)]
+pub struct Conn<'a> {
+    pub(crate) id: ConnId,
+    pub(crate) conn: &'a mut Connection,
+    pub(crate) now: Instant,
+}
+
+impl Conn<'_> {
+    /// This connection's identity.
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+
+    /// Sends a whole message (Text, Binary, Ping, Pong or Close).
+    pub fn send(&mut self, message: Message) -> Result<(), UsageError> {
+        self.conn.send_message(self.now, message)
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: impl Into<ws_proto::Utf8Bytes>) -> Result<(), UsageError> {
+        self.conn.send_text(text.into())
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: impl Into<Bytes>) -> Result<(), UsageError> {
+        self.conn.send_binary(data.into())
+    }
+
+    /// Sends a frame encoded once for many connections (see [`PreparedFrame`]).
+    pub fn send_prepared(&mut self, frame: &PreparedFrame) -> Result<(), UsageError> {
+        self.conn.send_prepared(frame)
+    }
+
+    /// Sends a Ping.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), UsageError> {
+        self.conn.ping(self.now, payload)
+    }
+
+    /// Starts the close handshake with `code` and `reason`.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), UsageError> {
+        self.conn.close(self.now, code, reason)
+    }
+
+    /// The connection's state machine, for what the methods above do not cover (negotiated
+    /// subprotocol, queued bytes, round-trip time).
+    pub fn connection(&mut self) -> &mut Connection {
+        self.conn
+    }
+}
+
+/// Counters shared by the server's threads.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    pub(crate) open: AtomicUsize,
+    pub(crate) next_id: AtomicU64,
+}
+
+/// An io_uring WebSocket server: bind, configure, then [`run`](Server::run) (blocking) or
+/// [`start`](Server::start) (threads in the background, with a handle to stop them).
+///
+/// ```no_run
+/// use ws_uring::{Conn, Handler, Message, Server};
+///
+/// #[derive(Clone)]
+/// struct Echo;
+///
+/// impl Handler for Echo {
+///     fn on_message(&mut self, conn: &mut Conn<'_>, message: Message) {
+///         if message.is_data() {
+///             let _ = conn.send(message);
+///         }
+///     }
+/// }
+///
+/// Server::bind("127.0.0.1:9001")?.threads(2).run(Echo)?;
+/// # Ok::<(), ws_uring::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    /// The first thread's listener: bound here, so port 0 resolves before the others bind.
+    listener: TcpListener,
+    threads: usize,
+    config: Config,
+    multishot: bool,
+}
+
+impl Server {
+    /// Binds the first listener (with `SO_REUSEPORT`: each thread gets its own listener on the
+    /// same address when the server starts).
+    pub fn bind(addr: impl ToSocketAddrs) -> Result<Server, Error> {
+        let addr = addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| std::io::Error::other("no address to bind"))?;
+        let listener = crate::listen(addr)?;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Server { listener, threads, config: Config::default(), multishot: true })
+    }
+
+    /// Runs `n` threads, each with its own ring and listener (default: the available cores).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
+        self
+    }
+
+    /// The configuration every connection runs with (limits, timers, permessage-deflate).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Whether to receive with multishot operations where the kernel has them (the default,
+    /// detected at start: one submission per connection for all its reads). `false` re-arms
+    /// a single-shot receive after every read, as on kernels without them (Linux 5.19).
+    pub fn multishot_recv(mut self, on: bool) -> Self {
+        self.multishot = on;
+        self
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> Result<SocketAddr, Error> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Starts the threads and returns once every one of them has set its ring up (or with the
+    /// first one's error, e.g. [`Error::Unsupported`]).
+    pub fn start<H: Handler>(self, handler: H) -> Result<Running, Error> {
+        let addr = self.listener.local_addr()?;
+        let stats = Arc::new(Stats::default());
+        let (stop_tx, stop_rx) = crate::stop_pair()?;
+        let stop_rx = Arc::new(stop_rx);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let mut threads = Vec::with_capacity(self.threads);
+        let mut first = Some(self.listener);
+        for n in 0..self.threads {
+            let listener = match first.take() {
+                Some(listener) => listener,
+                None => crate::listen(addr)?,
+            };
+            let setup = crate::WorkerSetup {
+                listener,
+                config: self.config.clone(),
+                multishot: self.multishot,
+                stats: stats.clone(),
+                stop: stop_rx.clone(),
+                ready: ready_tx.clone(),
+            };
+            let handler = handler.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("ws-uring-{n}"))
+                .spawn(move || crate::run_worker(setup, handler))?;
+            threads.push(thread);
+        }
+        drop(ready_tx);
+        let running = Running { addr, stats, stop: Some(stop_tx), threads };
+        for _ in 0..running.threads.len() {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    let _ = running.stop();
+                    return Err(e);
+                }
+                Err(_) => break,
+            }
+        }
+        Ok(running)
+    }
+
+    /// Starts the threads and blocks until they end (on an error: a running server only stops
+    /// through [`Running::stop`], so use [`start`](Self::start) for that).
+    pub fn run<H: Handler>(self, handler: H) -> Result<(), Error> {
+        self.start(handler)?.join()
+    }
+}
+
+/// A started server: its address, its open connections, and the means to stop it.
+#[derive(Debug)]
+pub struct Running {
+    addr: SocketAddr,
+    stats: Arc<Stats>,
+    stop: Option<crate::StopTx>,
+    threads: Vec<JoinHandle<Result<(), Error>>>,
+}
+
+impl Running {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Connections accepted and not yet freed (handshakes in progress included), across threads.
+    pub fn open_connections(&self) -> usize {
+        self.stats.open.load(Ordering::Relaxed)
+    }
+
+    /// Stops every thread: listeners and connections are closed at once (no close handshake),
+    /// and waits for the threads to end.
+    pub fn stop(mut self) -> Result<(), Error> {
+        if let Some(mut stop) = self.stop.take() {
+            // Readable from now on: every thread's poll on the other end completes.
+            crate::signal_stop(&mut stop);
+            self.stop = Some(stop);
+        }
+        self.join()
+    }
+
+    /// Waits for every thread to end; the first error, if any.
+    pub fn join(mut self) -> Result<(), Error> {
+        let mut result = Ok(());
+        for thread in self.threads.drain(..) {
+            let outcome = thread.join().unwrap_or_else(|_| {
+                Err(Error::Io(std::io::Error::other("a server thread panicked")))
+            });
+            if result.is_ok() {
+                result = outcome;
+            }
+        }
+        result
+    }
+}

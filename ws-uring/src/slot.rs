@@ -1,0 +1,429 @@
+//! One connection on a worker: its socket, its handshake or `Connection`, and the operations
+//! it has in flight.
+//!
+//! No policy here: the handshake driver and the connection decide what is written, when the
+//! write side is shut down, when to give up and when to close; this file carries that out with
+//! ring operations and feeds back their results.
+
+use std::net::TcpStream;
+use std::os::fd::{AsRawFd, IntoRawFd};
+use std::time::Instant;
+
+use ws_proto::handshake::{Handshake, HandshakeStep, ServerHandshake};
+use ws_proto::{Bytes, Config, Connection, Event, MessageAssembler, Transport};
+
+use crate::Handler;
+use crate::ring::{MAX_IOV, Payload, Ring, Token};
+use crate::server::{Conn, ConnId};
+
+/// Output up to this size is copied into one buffer and sent with a plain `send`; larger
+/// output goes out as the core's chunks (payloads are not copied).
+const COPY_LIMIT: usize = 64 * 1024;
+
+const ENOBUFS: i32 = 105;
+const ECANCELED: i32 = 125;
+
+/// What the worker does with a slot after driving it.
+pub(crate) enum Step {
+    /// Keep it; wake it at this deadline (if any).
+    Wait(Option<Instant>),
+    /// Everything is finished: the slot can take a new connection.
+    Free,
+}
+
+enum State {
+    Vacant,
+    Handshake(Box<ServerHandshake>),
+    Open(Box<Connection>, MessageAssembler),
+    /// Failed where no ring was at hand: the next drive closes the socket.
+    Failing,
+    /// The socket's close is submitted (or done); waiting for the last completions.
+    Ended,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Idle,
+    InFlight,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recv {
+    Off,
+    Armed,
+    Cancelling,
+}
+
+pub(crate) struct Slot {
+    pub(crate) generation: u32,
+    /// In the worker's dirty list.
+    pub(crate) queued: bool,
+    /// The deadline a timer heap entry is armed for.
+    pub(crate) armed: Option<Instant>,
+    id: ConnId,
+    stream: Option<TcpStream>,
+    state: State,
+    recv: Recv,
+    /// No more input will come (end of stream, receive error): the receive is not re-armed.
+    eof: bool,
+    sending: bool,
+    /// Bytes taken from the core and not yet written: a short send's rest goes out first.
+    leftover: Vec<Bytes>,
+    /// Bytes taken from the core and not yet confirmed written (in flight or left over).
+    out_bytes: usize,
+    /// The buffer small output is copied into, kept between sends.
+    spare: Vec<u8>,
+    shutdown: Op,
+    close: Op,
+}
+
+impl Slot {
+    pub(crate) fn vacant() -> Slot {
+        Slot {
+            generation: 0,
+            queued: false,
+            armed: None,
+            id: ConnId(0),
+            stream: None,
+            state: State::Vacant,
+            recv: Recv::Off,
+            eof: false,
+            sending: false,
+            leftover: Vec::new(),
+            out_bytes: 0,
+            spare: Vec::new(),
+            shutdown: Op::Idle,
+            close: Op::Idle,
+        }
+    }
+
+    /// A new connection: its handshake starts `now`.
+    pub(crate) fn occupy(&mut self, stream: TcpStream, id: u64, config: Config, now: Instant) {
+        let generation = self.generation;
+        *self = Slot::vacant();
+        self.generation = generation;
+        self.id = ConnId(id);
+        self.stream = Some(stream);
+        self.state = State::Handshake(Box::new(ServerHandshake::new(config, now)));
+    }
+
+    /// Frees the slot for the next connection (the socket closes if it is still ours).
+    pub(crate) fn vacate(&mut self) {
+        let generation = self.generation.wrapping_add(1);
+        *self = Slot::vacant();
+        self.generation = generation;
+    }
+
+    pub(crate) fn on_recv(&mut self, now: Instant, result: i32, data: &[u8], more: bool) {
+        if !more {
+            self.recv = Recv::Off;
+        }
+        match result {
+            n if n > 0 => match &mut self.state {
+                State::Handshake(hs) => hs.handle_data(now, data),
+                State::Open(conn, _) => conn.handle_data(now, data),
+                State::Vacant | State::Failing | State::Ended => {}
+            },
+            0 => {
+                self.eof = true;
+                match &mut self.state {
+                    State::Handshake(hs) => hs.handle_eof(now),
+                    State::Open(conn, _) => conn.handle_eof(now),
+                    State::Vacant | State::Failing | State::Ended => {}
+                }
+            }
+            // Out of provided buffers (re-armed when driven, once they are back) or cancelled
+            // (backpressure, or the end).
+            e if e == -ENOBUFS || e == -ECANCELED => {}
+            _ => self.transport_failed(now),
+        }
+    }
+
+    pub(crate) fn on_send(&mut self, now: Instant, result: i32, payload: Option<Payload>) {
+        self.sending = false;
+        let Ok(mut written) = usize::try_from(result) else {
+            self.out_bytes = 0;
+            self.leftover.clear();
+            self.transport_failed(now);
+            return;
+        };
+        self.out_bytes -= written.min(self.out_bytes);
+        // A short write: what is left goes out first, in order.
+        let mut rest = Vec::new();
+        match payload {
+            Some(Payload::Owned(mut buf)) => {
+                if written < buf.len() {
+                    rest.push(Bytes::copy_from_slice(&buf[written..]));
+                }
+                buf.clear();
+                self.spare = buf;
+            }
+            Some(Payload::Chunks(bufs)) => {
+                for mut buf in bufs {
+                    if written >= buf.len() {
+                        written -= buf.len();
+                        continue;
+                    }
+                    let _ = buf.split_to(written);
+                    written = 0;
+                    rest.push(buf);
+                }
+            }
+            None => {}
+        }
+        if !rest.is_empty() {
+            rest.append(&mut self.leftover);
+            self.leftover = rest;
+        }
+    }
+
+    pub(crate) fn on_shutdown(&mut self, now: Instant, result: i32) {
+        // A failed shutdown changes nothing: the WebSocket is over either way.
+        let _ = result;
+        self.shutdown = Op::Done;
+        match &mut self.state {
+            State::Handshake(hs) => hs.handle_write_shutdown(now),
+            State::Open(conn, _) => conn.handle_write_shutdown(now),
+            State::Vacant | State::Failing | State::Ended => {}
+        }
+    }
+
+    pub(crate) fn on_closed(&mut self) {
+        self.close = Op::Done;
+    }
+
+    pub(crate) fn on_timer(&mut self, now: Instant) {
+        match &mut self.state {
+            State::Handshake(hs) => hs.handle_timeout(now),
+            State::Open(conn, _) => conn.handle_timeout(now),
+            State::Vacant | State::Failing | State::Ended => {}
+        }
+    }
+
+    fn transport_failed(&mut self, now: Instant) {
+        self.eof = true;
+        match &mut self.state {
+            // The handshake has no transport-error input: it simply ends.
+            State::Handshake(_) => self.end_now(),
+            State::Open(conn, _) => conn.handle_transport_error(now),
+            State::Vacant | State::Failing | State::Ended => {}
+        }
+    }
+
+    /// Carries out what the handshake or connection says, hands events to the handler,
+    /// queues the next send and (re-)arms or cancels the receive.
+    pub(crate) fn drive<H: Handler>(
+        &mut self,
+        now: Instant,
+        token: Token,
+        ring: &mut Ring,
+        handler: &mut H,
+        multishot: bool,
+    ) -> Step {
+        let want_recv = loop {
+            match &mut self.state {
+                State::Vacant => return Step::Wait(None),
+                State::Ended => break false,
+                State::Failing => self.end(ring, token),
+                State::Handshake(hs) => {
+                    if !hs.transmit().is_empty() {
+                        // Written once handed to the kernel: sends on a socket go out in order.
+                        let bytes = Bytes::copy_from_slice(hs.transmit());
+                        hs.advance_transmit(bytes.len());
+                        self.out_bytes += bytes.len();
+                        self.leftover.push(bytes);
+                        continue;
+                    }
+                    match hs.step() {
+                        HandshakeStep::Decide => {
+                            let decision = match hs.request() {
+                                Some(request) => handler.accept(request),
+                                None => break true,
+                            };
+                            hs.respond(now, decision);
+                        }
+                        HandshakeStep::Done => self.start(now, handler),
+                        HandshakeStep::Failed => self.end(ring, token),
+                        HandshakeStep::Shutdown => {
+                            self.flush(now, ring, token);
+                            self.shut_down_when_written(ring, token);
+                            break true;
+                        }
+                        HandshakeStep::Read => break true,
+                    }
+                }
+                State::Open(conn, assembler) => {
+                    while let Some(event) = conn.poll_event() {
+                        match event {
+                            Event::Closed(info) => handler.on_close(self.id, &info),
+                            event => {
+                                if let Some(message) = assembler.push(event) {
+                                    let mut c = Conn { id: self.id, conn, now };
+                                    handler.on_message(&mut c, message);
+                                }
+                            }
+                        }
+                    }
+                    match conn.transport() {
+                        Transport::Close => self.end(ring, token),
+                        Transport::Shutdown => {
+                            self.flush(now, ring, token);
+                            self.shut_down_when_written(ring, token);
+                            break true;
+                        }
+                        Transport::Open | Transport::Drain => {
+                            self.flush(now, ring, token);
+                            let queued = match &self.state {
+                                State::Open(conn, _) => conn.transmit_len(),
+                                _ => 0,
+                            };
+                            let high_water = match &self.state {
+                                State::Open(conn, _) => conn.config().write_buffer_high_water,
+                                _ => usize::MAX,
+                            };
+                            // Backpressure: a peer that does not read stops being read.
+                            break self.out_bytes + queued <= high_water;
+                        }
+                    }
+                }
+            }
+        };
+        self.flush(now, ring, token);
+        self.arm_recv(want_recv, ring, token, multishot);
+        match &self.state {
+            State::Handshake(hs) => Step::Wait(hs.poll_timeout()),
+            State::Open(conn, _) => Step::Wait(conn.poll_timeout()),
+            State::Ended | State::Failing => {
+                let idle = self.recv == Recv::Off && !self.sending;
+                if idle && self.close == Op::Done && self.shutdown != Op::InFlight {
+                    Step::Free
+                } else {
+                    Step::Wait(None)
+                }
+            }
+            State::Vacant => Step::Wait(None),
+        }
+    }
+
+    /// The handshake is done: the connection starts.
+    fn start<H: Handler>(&mut self, now: Instant, handler: &mut H) {
+        let State::Handshake(hs) = std::mem::replace(&mut self.state, State::Ended) else {
+            return;
+        };
+        match hs.finish() {
+            Ok((mut conn, _request)) => {
+                handler.on_open(&mut Conn { id: self.id, conn: &mut conn, now });
+                self.state = State::Open(Box::new(conn), MessageAssembler::new());
+            }
+            // Unreachable after `Done`, but the socket is ours to close all the same.
+            Err(_) => self.end_now(),
+        }
+    }
+
+    /// Sends what is left over, else what the connection has queued, if no send is in flight.
+    fn flush(&mut self, now: Instant, ring: &mut Ring, token: Token) {
+        if self.sending {
+            return;
+        }
+        let Some(stream) = &self.stream else { return };
+        let payload = if !self.leftover.is_empty() {
+            let take = self.leftover.len().min(MAX_IOV);
+            let rest = self.leftover.split_off(take);
+            Payload::Chunks(std::mem::replace(&mut self.leftover, rest))
+        } else if let State::Open(conn, _) = &mut self.state {
+            let len = conn.transmit_len();
+            if len == 0 {
+                return;
+            }
+            self.out_bytes += len;
+            if len <= COPY_LIMIT {
+                // Small frames: header and payload together, one plain send.
+                let mut buf = std::mem::take(&mut self.spare);
+                for chunk in conn.transmit_chunks() {
+                    buf.extend_from_slice(chunk);
+                }
+                conn.advance_transmit(len);
+                Payload::Owned(buf)
+            } else {
+                let mut chunks = Vec::new();
+                while chunks.len() < MAX_IOV {
+                    match conn.poll_transmit() {
+                        Some(bytes) => chunks.push(bytes),
+                        None => break,
+                    }
+                }
+                // What did not fit stays in the core: it is not taken yet.
+                self.out_bytes -= conn.transmit_len();
+                Payload::Chunks(chunks)
+            }
+        } else {
+            return;
+        };
+        match ring.send(stream.as_raw_fd(), token, payload) {
+            Ok(()) => self.sending = true,
+            Err(_) => self.transport_failed(now),
+        }
+    }
+
+    /// Shuts the write side down once everything queued is written.
+    fn shut_down_when_written(&mut self, ring: &mut Ring, token: Token) {
+        let core_empty = match &self.state {
+            State::Open(conn, _) => conn.transmit_len() == 0,
+            _ => true,
+        };
+        if self.shutdown != Op::Idle || self.sending || !self.leftover.is_empty() || !core_empty {
+            return;
+        }
+        let Some(stream) = &self.stream else { return };
+        if ring.shutdown(stream.as_raw_fd(), token).is_ok() {
+            self.shutdown = Op::InFlight;
+        }
+    }
+
+    fn arm_recv(&mut self, want: bool, ring: &mut Ring, token: Token, multishot: bool) {
+        let Some(stream) = &self.stream else { return };
+        match self.recv {
+            Recv::Off if want && !self.eof => {
+                let armed = ring.recv(stream.as_raw_fd(), token, multishot).is_ok();
+                self.recv = if armed { Recv::Armed } else { Recv::Off };
+            }
+            Recv::Armed if !want => {
+                let cancelled = ring.cancel_recv(token).is_ok();
+                self.recv = if cancelled { Recv::Cancelling } else { Recv::Armed };
+            }
+            _ => {}
+        }
+    }
+
+    /// The end: cancel the receive and close the socket through the ring.
+    fn end(&mut self, ring: &mut Ring, token: Token) {
+        self.state = State::Ended;
+        if self.recv == Recv::Armed && ring.cancel_recv(token).is_ok() {
+            self.recv = Recv::Cancelling;
+        }
+        if self.sending {
+            // Nothing more is written once the core says close (it gave up on the peer, or
+            // everything was written): a send still waiting for room goes.
+            let _ = ring.cancel_send(token);
+        }
+        if let Some(stream) = self.stream.take() {
+            // The close operation owns the descriptor from here.
+            let fd = stream.into_raw_fd();
+            if ring.close(fd, token).is_ok() {
+                self.close = Op::InFlight;
+                return;
+            }
+            // Could not queue the close: the slot is freed and the descriptor leaks rather
+            // than being closed under an operation that may still use it.
+        }
+        self.close = Op::Done;
+    }
+
+    /// Ends without a ring at hand: the next drive closes the socket.
+    fn end_now(&mut self) {
+        if let State::Handshake(_) | State::Open(..) = self.state {
+            self.state = State::Failing;
+        }
+    }
+}

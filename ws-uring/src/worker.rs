@@ -1,0 +1,286 @@
+//! One server thread: its ring, its listener, its connections and its timer heap.
+//!
+//! The loop, once per turn:
+//! 1. submit every queued operation and wait for at least one completion (one `io_uring_enter`);
+//! 2. take the completions: new sockets, received bytes (fed to their connection, buffer given
+//!    back at once), finished sends and shutdowns; each marks its connection dirty;
+//! 3. run the timers that are due (one heap for every connection of the thread);
+//! 4. drive every dirty connection: hand its events to the handler, queue its next send,
+//!    carry out what `transport()` says;
+//! 5. arm one timeout operation for the earliest deadline, if it moved earlier.
+//!
+//! So the sends of every connection that had something to say go out with one submission.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::net::TcpListener;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::ring::{Done, Ring, Token};
+use crate::slot::{Slot, Step};
+use crate::{Error, Handler, WorkerSetup};
+
+/// Submission queue entries per ring.
+const RING_ENTRIES: u32 = 1024;
+/// Provided receive buffers per ring, and their size: 4 MiB per thread.
+const BUFFERS: u16 = 256;
+const BUFFER_SIZE: u32 = 16 * 1024;
+/// How long accepting pauses after a failed accept ended the multishot accept (out of file
+/// descriptors and the like), instead of re-arming it at once in a loop.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// The timer heap's slot index for re-arming the accept.
+const ACCEPT_TIMER: u32 = u32::MAX;
+/// How long a stopping thread waits for the kernel to finish with its buffers.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// The thread's body: sets the ring up, reports readiness, runs until stopped.
+pub(crate) fn run<H: Handler>(setup: WorkerSetup, handler: H) -> Result<(), Error> {
+    let ring = match Ring::new(RING_ENTRIES, BUFFERS, BUFFER_SIZE) {
+        Ok(ring) => ring,
+        Err(e) => {
+            let _ = setup.ready.send(Err(Error::from_setup(e)));
+            return Ok(());
+        }
+    };
+    let mut worker = Worker {
+        multishot: setup.multishot && ring.features().multishot_recv,
+        ring,
+        listener: setup.listener,
+        slots: Vec::new(),
+        free: Vec::new(),
+        dirty: Vec::new(),
+        timers: BinaryHeap::new(),
+        timer_armed: None,
+        handler,
+        setup_stats: setup.stats,
+        config: setup.config,
+        done: Vec::new(),
+        stopping: false,
+    };
+    let started = worker
+        .ring
+        .accept_multi(worker.listener.as_raw_fd())
+        .and_then(|()| worker.ring.poll_wake(setup.stop.as_raw_fd()));
+    if let Err(e) = started {
+        let _ = setup.ready.send(Err(Error::Io(e)));
+        return Ok(());
+    }
+    let _ = setup.ready.send(Ok(()));
+    let result = worker.run();
+    worker.stop();
+    result
+}
+
+pub(crate) struct Worker<H> {
+    ring: Ring,
+    multishot: bool,
+    listener: TcpListener,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Connections to drive this turn (each at most once: `Slot::queued`).
+    dirty: Vec<u32>,
+    /// Deadlines: (when, slot, generation). An entry is stale unless the slot still has that
+    /// deadline armed (see `Slot::armed`).
+    timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    /// The earliest instant a timeout operation is in flight for.
+    timer_armed: Option<Instant>,
+    handler: H,
+    setup_stats: std::sync::Arc<crate::server::Stats>,
+    config: ws_proto::Config,
+    done: Vec<Done>,
+    stopping: bool,
+}
+
+impl<H: Handler> Worker<H> {
+    fn run(&mut self) -> Result<(), Error> {
+        let mut done = std::mem::take(&mut self.done);
+        while !self.stopping {
+            self.ring.submit_and_wait(1)?;
+            let now = Instant::now();
+            self.ring.complete(&mut done);
+            for d in done.drain(..) {
+                self.on_done(now, d)?;
+            }
+            self.run_timers(now)?;
+            self.drive_dirty(now);
+            self.arm_timer(now)?;
+        }
+        Ok(())
+    }
+
+    fn on_done(&mut self, now: Instant, done: Done) -> Result<(), Error> {
+        match done {
+            Done::Accept { result, more } => {
+                let failed = result.is_err();
+                match result {
+                    Ok(stream) => self.open(now, stream),
+                    // Out of descriptors and the like: the server goes on, and the waiting
+                    // connections stay in the listener's queue.
+                    Err(e) => eprintln!("ws-uring: accept failed: {e}"),
+                }
+                if !more && !self.stopping {
+                    if failed {
+                        // Re-armed by the timer: at once would fail again, in a loop.
+                        self.timers.push(Reverse((now + ACCEPT_BACKOFF, ACCEPT_TIMER, 0)));
+                    } else {
+                        self.ring.accept_multi(self.listener.as_raw_fd())?;
+                    }
+                }
+            }
+            Done::Recv { token, result, buf, more } => {
+                let slot = self.slots.get_mut(token.index as usize);
+                if let Some(slot) = slot.filter(|s| token.matches(s.generation)) {
+                    let data = match (result, buf) {
+                        (n, Some(b)) if n > 0 => self.ring.buffer(b, n as usize),
+                        _ => &[],
+                    };
+                    slot.on_recv(now, result, data, more);
+                    self.mark(token.index);
+                }
+                if let Some(b) = buf {
+                    self.ring.recycle(b);
+                }
+            }
+            Done::Send { token, result, payload } => {
+                if let Some(slot) = self.live(token) {
+                    slot.on_send(now, result, payload);
+                    self.mark(token.index);
+                }
+            }
+            Done::Shutdown { token, result } => {
+                if let Some(slot) = self.live(token) {
+                    slot.on_shutdown(now, result);
+                    self.mark(token.index);
+                }
+            }
+            Done::Close { token } => {
+                if let Some(slot) = self.live(token) {
+                    slot.on_closed();
+                    self.mark(token.index);
+                }
+            }
+            Done::Timeout => self.timer_armed = None,
+            Done::Cancel => {}
+            Done::Wake => self.stopping = true,
+        }
+        Ok(())
+    }
+
+    /// The slot `token` names, if it is still that connection's.
+    fn live(&mut self, token: Token) -> Option<&mut Slot> {
+        self.slots.get_mut(token.index as usize).filter(|s| token.matches(s.generation))
+    }
+
+    fn open(&mut self, now: Instant, stream: std::net::TcpStream) {
+        if let Err(e) = stream.set_nodelay(true) {
+            eprintln!("ws-uring: TCP_NODELAY: {e}");
+            return;
+        }
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(Slot::vacant());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let id = self.setup_stats.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        self.setup_stats.open.fetch_add(1, Ordering::Relaxed);
+        self.slots[index as usize].occupy(stream, id, self.config.clone(), now);
+        self.mark(index);
+    }
+
+    fn mark(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        if !slot.queued {
+            slot.queued = true;
+            self.dirty.push(index);
+        }
+    }
+
+    fn drive_dirty(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.dirty.len() {
+            let index = self.dirty[i];
+            i += 1;
+            let slot = &mut self.slots[index as usize];
+            slot.queued = false;
+            let token = Token { index, generation: slot.generation };
+            let step = slot.drive(now, token, &mut self.ring, &mut self.handler, self.multishot);
+            match step {
+                Step::Wait(Some(deadline)) => {
+                    if slot.armed.is_none_or(|armed| deadline < armed) {
+                        slot.armed = Some(deadline);
+                        self.timers.push(Reverse((deadline, index, slot.generation)));
+                    }
+                }
+                Step::Wait(None) => {}
+                Step::Free => {
+                    slot.vacate();
+                    self.free.push(index);
+                    self.setup_stats.open.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.dirty.clear();
+    }
+
+    fn run_timers(&mut self, now: Instant) -> io::Result<()> {
+        while let Some(&Reverse((at, index, generation))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            if index == ACCEPT_TIMER {
+                self.ring.accept_multi(self.listener.as_raw_fd())?;
+                continue;
+            }
+            let Some(slot) = self.slots.get_mut(index as usize) else { continue };
+            if slot.generation != generation || slot.armed != Some(at) {
+                continue; // stale: the slot moved on, or armed an earlier deadline since
+            }
+            slot.armed = None;
+            slot.on_timer(now);
+            // Driving re-arms the slot's current deadline (later, if it moved).
+            self.mark(index);
+        }
+        Ok(())
+    }
+
+    /// One timeout operation for the earliest deadline, unless one as early is in flight.
+    fn arm_timer(&mut self, now: Instant) -> io::Result<()> {
+        let Some(&Reverse((at, ..))) = self.timers.peek() else { return Ok(()) };
+        if self.timer_armed.is_some_and(|armed| armed <= at) {
+            return Ok(());
+        }
+        self.timer_armed = Some(at);
+        self.ring.timeout(at.saturating_duration_since(now))
+    }
+
+    /// Stops: cancels everything in flight and waits (boundedly) for the kernel to finish with
+    /// the buffers; sockets close as their slots drop.
+    fn stop(&mut self) {
+        let _ = self.ring.cancel_all();
+        let until = Instant::now() + STOP_GRACE;
+        let mut done = Vec::new();
+        while self.ring.in_flight() > 0 {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.ring.wait_timeout(left).is_err() {
+                break;
+            }
+            self.ring.complete(&mut done);
+            for d in done.drain(..) {
+                if let Done::Recv { buf: Some(b), .. } = d {
+                    self.ring.recycle(b);
+                }
+            }
+        }
+        let quiet = self.ring.in_flight() == 0;
+        self.ring.set_quiescent(quiet);
+        for slot in &mut self.slots {
+            slot.vacate();
+        }
+    }
+}

@@ -18,7 +18,7 @@ use ws_proto::deflate::DeflateConfig;
 use ws_uring::{Config, Conn, Handler, Message, Server};
 
 const USAGE: &str = "usage: echo_server [--addr HOST:PORT] [--threads N] \
-                     [--handshake-timeout-ms N] [--message-timeout-ms N]";
+                     [--handshake-timeout-ms N] [--message-timeout-ms N] [--memory-budget-mb N]";
 
 #[derive(Clone)]
 struct Echo;
@@ -52,7 +52,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut addr = "127.0.0.1:9001".to_owned();
     let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut config = Config::default();
-    config.deflate = Some(DeflateConfig::default());
+    // Compressed messages get the same limit as the others (64 MiB), as in the adapters' echo
+    // servers, so the hostile suite's memory checks measure the shared budget.
+    config.deflate = Some(DeflateConfig { max_message_size: None, ..DeflateConfig::default() });
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
@@ -65,6 +67,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
             "--handshake-timeout-ms" => config.handshake_timeout = millis(&value)?,
             "--message-timeout-ms" => config.message_timeout = Some(millis(&value)?),
+            "--memory-budget-mb" => {
+                let mib: usize = value.parse().map_err(|_| format!("not MiB: {value}"))?;
+                config.memory_budget = Some(ws_uring::MemoryBudget::new(mib << 20));
+            }
             _ => return Err(USAGE.into()),
         }
     }

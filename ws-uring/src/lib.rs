@@ -87,7 +87,7 @@ use std::sync::mpsc::Sender;
 pub use error::Error;
 pub use server::{Conn, ConnId, Handler, Running, Server};
 pub use ws_proto::handshake::{Accept, Rejection, Request};
-pub use ws_proto::{CloseCode, CloseInfo, Config, Message};
+pub use ws_proto::{CloseCode, CloseInfo, Config, MemoryBudget, Message};
 
 /// What a worker thread starts with.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]

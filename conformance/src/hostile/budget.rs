@@ -3,6 +3,7 @@
 //! past every limit. The servers run with a shared memory budget of [`BUDGET_MIB`].
 
 use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use flate2::{Compress, Compression, FlushCompress};
@@ -221,7 +222,12 @@ pub(super) fn inflate_amplification(target: &Target) -> Result<String, String> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let attempts: usize = attackers.into_iter().map(|a| a.join().unwrap_or(0)).sum();
+    let (mut attempts, mut stopped) = (0, None);
+    for attacker in attackers {
+        let (n, why) = attacker.join().unwrap_or((0, Some("the attacker panicked".to_owned())));
+        attempts += n;
+        stopped = stopped.or(why);
+    }
     probe.send_close(1000, "");
     if let Some(failure) = failure {
         return Err(format!("after {} round trips: {failure}", rtts.len()));
@@ -239,26 +245,38 @@ pub(super) fn inflate_amplification(target: &Target) -> Result<String, String> {
         max.as_millis(),
         PROBE_P99.as_millis()
     );
-    match p99 <= PROBE_P99 && attempts > 0 {
-        true => Ok(text),
-        false => Err(text),
+    match (p99 <= PROBE_P99, stopped) {
+        (true, None) => Ok(text),
+        (_, Some(why)) => Err(format!("{text}; an attacker stopped early: {why}")),
+        (false, None) => Err(text),
     }
 }
 
 /// One attacker: connects, sends the message, waits for the server's answer (a Close or the
 /// first frame of an echo), drops the connection and starts again until `until`. Returns the
-/// number of messages sent.
-fn amplify(target: &Target, payload: &[u8], until: Instant) -> usize {
+/// number of messages sent, and what stopped it early, if anything.
+fn amplify(target: &Target, payload: &[u8], until: Instant) -> (usize, Option<String>) {
     let mut attempts = 0;
     while Instant::now() < until {
-        let Ok(mut raw) = deflate_client(target) else { break };
+        let connected = catch_unwind(AssertUnwindSafe(|| deflate_client(target)));
+        let mut raw = match connected {
+            Ok(Ok(raw)) => raw,
+            Ok(Err(e)) => return (attempts, Some(e)),
+            Err(panic) => {
+                let text = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+                return (attempts, Some(text.unwrap_or_else(|| "the handshake failed".into())));
+            }
+        };
         let frame = raw.encode(true, 0b100, op::BINARY, payload);
-        if raw.stream().write_all(&frame).is_err() {
-            break;
+        if let Err(e) = raw.stream().write_all(&frame) {
+            return (attempts, Some(format!("write: {e}")));
         }
         attempts += 1;
         let _ = raw.try_read_frame(Duration::from_secs(5));
         raw.reset();
     }
-    attempts
+    (attempts, None)
 }

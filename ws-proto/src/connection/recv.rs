@@ -160,7 +160,7 @@ impl Connection {
             || (self.events.is_empty() && self.events.capacity() > 0)
     }
 
-    fn large_rbuf_threshold(&self) -> usize {
+    pub(super) fn large_rbuf_threshold(&self) -> usize {
         (self.config.read_buffer_size * 4).max(64 << 10)
     }
 
@@ -175,7 +175,7 @@ impl Connection {
 
     /// Consumes every complete frame in the buffer. An `Err` means the connection failed (and
     /// stopped reading); it is reported through the events, never returned to the caller.
-    fn process(&mut self, now: Instant) -> Result<(), Error> {
+    pub(super) fn process(&mut self, now: Instant) -> Result<(), Error> {
         self.timers.on_receive(now);
         while !self.input_done {
             if self.frame.is_none() && self.take_small_frame(now)? {

@@ -78,6 +78,9 @@ if [ -n "$plan" ] || [ "$badinput" = yes ] || [ "$hostile" = yes ]; then
         cargo build --release --locked -p "ws-$adapter" --example echo_server
         cp "$CARGO_TARGET_DIR/release/examples/echo_server" "$bin/echo_server-$adapter"
     done
+    # ws-proto's mio example: the core in one hand-written event loop (agent ws-proto-mio).
+    cargo build --release --locked -p ws-proto --example mio_server
+    cp "$CARGO_TARGET_DIR/release/examples/mio_server" "$bin/mio_server-ws-proto"
 fi
 if [ -n "$plan" ] || [ "$interop" = yes ] || [ "$hostile" = yes ]; then
     # ws-server's examples: echo is the Autobahn agent ws-server (as echo-ws-server); all three

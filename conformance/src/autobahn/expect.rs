@@ -40,11 +40,13 @@ impl fmt::Display for Role {
 pub struct AgentSpec {
     /// The name wstest reports it under.
     pub agent: String,
-    /// Its adapter (the one it runs on, for a crate built on an adapter).
-    pub adapter: Adapter,
+    /// Its adapter (the one it runs on, for a crate built on an adapter); `None` for a server
+    /// that drives `ws-proto` in its own loop (`"adapter"` left out of `expected.json`).
+    pub adapter: Option<Adapter>,
     /// Its role.
     pub role: Role,
-    /// The crate under test: `"crate"` in `expected.json`, else the adapter's.
+    /// The crate under test: `"crate"` in `expected.json`, else the adapter's (required without
+    /// an adapter).
     pub crate_name: String,
     /// A server-role agent's echo server: `"server"` in `expected.json`, else the adapter's
     /// `echo_server` example without arguments.
@@ -62,25 +64,27 @@ pub struct EchoServer {
 }
 
 impl AgentSpec {
-    /// `ws-tokio, server role`; `ws-server (on ws-tokio), server role`.
+    /// `ws-tokio, server role`; `ws-server (on ws-tokio), server role`; `ws-proto (own loop),
+    /// server role` for a server on no adapter.
     pub fn describe(&self) -> String {
-        match self.crate_name == self.adapter.crate_name() {
-            true => format!("{}, {} role", self.crate_name, self.role),
-            false => format!(
-                "{} (on {}), {} role",
-                self.crate_name,
-                self.adapter.crate_name(),
-                self.role
-            ),
+        match self.adapter.map(Adapter::crate_name) {
+            None => format!("{} (own loop), {} role", self.crate_name, self.role),
+            Some(name) if name == self.crate_name => format!("{name}, {} role", self.role),
+            Some(name) => format!("{} (on {name}), {} role", self.crate_name, self.role),
         }
     }
 }
 
 /// Reads an agent's optional `"server": {"binary": NAME, "args": [...]}`.
-fn echo_server(agent: &Value, adapter: Adapter, role: Role) -> Result<EchoServer, String> {
+fn echo_server(agent: &Value, adapter: Option<Adapter>, role: Role) -> Result<EchoServer, String> {
     let name = agent["agent"].as_str().unwrap_or_default();
     let Some(server) = agent.get("server") else {
-        return Ok(EchoServer { binary: format!("echo_server-{adapter}"), args: Vec::new() });
+        return match adapter {
+            Some(adapter) => {
+                Ok(EchoServer { binary: format!("echo_server-{adapter}"), args: Vec::new() })
+            }
+            None => Err(format!("agents: {name}: without an adapter it needs a \"server\"")),
+        };
     };
     if role != Role::Server {
         return Err(format!("agents: {name}: a client-role agent has no \"server\""));
@@ -149,9 +153,22 @@ impl Expected {
                 "client" => Role::Client,
                 other => return Err(format!("agents: unknown role {other:?}").into()),
             };
-            let adapter: Adapter = field("adapter")?.parse()?;
+            // No adapter: a server on its own loop (it names its crate and its server).
+            let adapter: Option<Adapter> = match agent.get("adapter") {
+                None if role == Role::Server => None,
+                _ => Some(field("adapter")?.parse()?),
+            };
             let crate_name = match agent.get("crate") {
-                None => adapter.crate_name().to_owned(),
+                None => match adapter {
+                    Some(adapter) => adapter.crate_name().to_owned(),
+                    None => {
+                        let name = field("agent")?;
+                        return Err(format!(
+                            "agents: {name}: without an adapter it needs a \"crate\""
+                        )
+                        .into());
+                    }
+                },
                 Some(name) => name
                     .as_str()
                     .filter(|n| !n.is_empty())
@@ -379,7 +396,7 @@ pub(crate) mod tests {
     fn parses_agents_sets_plans_and_reasons() {
         let expected = Expected::parse(EXPECTED).unwrap();
         assert_eq!(expected.agents.len(), 4);
-        assert_eq!(expected.agents[1].adapter, Adapter::Blocking);
+        assert_eq!(expected.agents[1].adapter, Some(Adapter::Blocking));
         assert_eq!(expected.agents[2].role, Role::Client);
         assert_eq!(expected.exclusions[&"1.1.3".parse().unwrap()], "a reason");
         let pinned: Vec<String> = expected.informational.keys().map(ToString::to_string).collect();
@@ -429,6 +446,39 @@ pub(crate) mod tests {
         assert!(parse_err(&args).contains("args: not a list of text"));
         let no_crate = with.replace(r#""crate": "ws-server""#, r#""crate": """#);
         assert!(parse_err(&no_crate).contains("crate: not a crate name"));
+    }
+
+    #[test]
+    fn a_server_may_run_on_no_adapter() {
+        let agent = r#"{"agent": "ws-proto-mio", "role": "server", "crate": "ws-proto",
+            "server": {"binary": "mio_server-ws-proto"}}, {"agent": "ws-tokio-client""#;
+        let with = EXPECTED.replacen(r#"{"agent": "ws-tokio-client""#, agent, 1).replace(
+            r#""ws-tokio-client": "all","#,
+            r#""ws-tokio-client": "all", "ws-proto-mio": "all","#,
+        );
+        let with = with.replace(
+            r#""ws-tokio-client": "uncompressed","#,
+            r#""ws-proto-mio": "uncompressed", "ws-tokio-client": "uncompressed","#,
+        );
+        let expected = Expected::parse(&with).unwrap();
+        let agent = expected.agents.iter().find(|a| a.agent == "ws-proto-mio").unwrap();
+        assert_eq!(agent.adapter, None);
+        assert_eq!(agent.describe(), "ws-proto (own loop), server role");
+        assert_eq!(agent.server.binary, "mio_server-ws-proto");
+
+        let no_server = with.replace(
+            r#",
+            "server": {"binary": "mio_server-ws-proto"}"#,
+            "",
+        );
+        assert!(parse_err(&no_server).contains(r#"without an adapter it needs a "server""#));
+        let no_crate = with.replace(r#""crate": "ws-proto","#, "");
+        assert!(parse_err(&no_crate).contains(r#"without an adapter it needs a "crate""#));
+        let client = with.replace(
+            r#""role": "server", "crate": "ws-proto""#,
+            r#""role": "client", "crate": "ws-proto""#,
+        );
+        assert!(parse_err(&client).contains("has no adapter"));
     }
 
     #[test]

@@ -332,7 +332,7 @@ impl Context<'_> {
             &dir.join("wstest.log"),
         )?;
         wstest.wait_for_port(port, Duration::from_secs(60))?;
-        let adapter: Adapter = job.agent.adapter;
+        let adapter: Adapter = job.agent.adapter.ok_or("a client-role agent has an adapter")?;
         let mut client = Child::spawn(
             "autobahn-client",
             Command::new(self.options.bin_dir.join("autobahn-client")).args([

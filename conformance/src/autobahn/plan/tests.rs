@@ -177,13 +177,16 @@ fn scope_says_what_each_agent_ran() {
 #[test]
 fn the_real_plans_are_the_documented_ones() {
     let expected = Expected::parse(REAL).unwrap();
-    assert_eq!(expected.agents.len(), 8);
+    assert_eq!(expected.agents.len(), 9);
     let ws_pipe = expected.agents.iter().find(|a| a.agent == "ws-pipe").unwrap();
     assert_eq!((ws_pipe.crate_name.as_str(), ws_pipe.role), ("ws-pipe", Role::Server));
     assert_eq!(ws_pipe.server.binary, "ws-pipe");
     let ws_server = expected.agents.iter().find(|a| a.agent == "ws-server").unwrap();
     assert_eq!((ws_server.crate_name.as_str(), ws_server.role), ("ws-server", Role::Server));
     assert_eq!(ws_server.server.binary, "echo-ws-server");
+    let mio = expected.agents.iter().find(|a| a.agent == "ws-proto-mio").unwrap();
+    assert_eq!((mio.crate_name.as_str(), mio.role, mio.adapter), ("ws-proto", Role::Server, None));
+    assert_eq!(mio.server.binary, "mio_server-ws-proto");
     assert_eq!(expected.expected_count(&expected.case_sets["all"]), 517);
     assert_eq!(expected.expected_count(&expected.case_sets["uncompressed"]), 301);
     let pinned: Vec<String> = expected.informational.keys().map(ToString::to_string).collect();
@@ -202,7 +205,7 @@ fn the_real_plans_are_the_documented_ones() {
         .collect();
     assert_eq!(compressed, ["ws-tokio-server", "ws-async-std-client"]);
     let others = ci.runs.iter().filter(|r| r.set.unwrap().name == "uncompressed");
-    assert_eq!(others.count(), 6);
+    assert_eq!(others.count(), 7);
     let batches: usize = ci.runs.iter().map(|r| r.batches.len()).sum();
-    assert_eq!(batches, 2 * 13 + 6);
+    assert_eq!(batches, 2 * 13 + 7);
 }

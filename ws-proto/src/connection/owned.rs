@@ -8,19 +8,22 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use super::Connection;
+use super::recv::MIN_RESERVE;
 
 impl Connection {
     /// Feeds received bytes the caller owns, keeping them where possible.
     ///
-    /// When the connection holds no partial frame (the common case between messages), `data`
-    /// itself becomes the receive buffer: frames are unmasked in place and payloads are handed
-    /// out as zero-copy slices of it, so its allocation lives as long as the payloads do.
-    /// Otherwise the bytes are appended to what is buffered (one copy), as
-    /// [`handle_data`](Self::handle_data) does. Everything else, errors included, is as for
-    /// `handle_data`.
+    /// The caller's buffer becomes the receive buffer: frames are unmasked in place and
+    /// payloads are handed out as zero-copy slices of it, so its allocation lives as long as
+    /// the payloads do. When a frame started in an earlier buffer, only the bytes that complete
+    /// it are copied (appended to what is buffered), and the rest of `data` is kept as above;
+    /// a frame larger than the buffers it arrives in is therefore copied whole, as with
+    /// [`handle_data`](Self::handle_data) (a loop that can choose where to read should read
+    /// large frames into [`recv_buf`](Self::recv_buf) instead). Everything else, errors
+    /// included, is as for `handle_data`.
     ///
-    /// A loop reading into buffers from a pool hands each one in whole: any spare capacity
-    /// beyond `data.len()` goes with it and is reused by later appends.
+    /// A loop reading into buffers from a pool hands each one in whole: spare capacity beyond
+    /// `data.len()` goes with it and is reused by later appends.
     ///
     /// ```
     /// use std::time::Instant;
@@ -37,20 +40,46 @@ impl Connection {
     ///     other => panic!("{other:?}"),
     /// }
     /// ```
-    pub fn handle_bytes(&mut self, now: Instant, data: BytesMut) {
+    pub fn handle_bytes(&mut self, now: Instant, mut data: BytesMut) {
+        // A frame is in progress: copy what completes it (its header first, while even that
+        // is incomplete), each step consuming at least one byte of `data`.
+        while self.filled != 0 && !data.is_empty() && !self.input_done {
+            let missing = self.frame_missing().unwrap_or_else(|| self.header_missing());
+            let head = data.split_to(missing.clamp(1, data.len()));
+            let room = self.rbuf.capacity() - self.filled;
+            let want = head.len().max(MIN_RESERVE);
+            if self.rbuf.len() == self.filled && room < want && self.filled < want {
+                // A few bytes at the end of an adopted buffer: growing that would copy them
+                // into an allocation as large as the one they came from. Move them into one
+                // just large enough instead (a large frame, once more is buffered than each
+                // piece brings, grows the usual way, geometrically).
+                let mut joined = BytesMut::with_capacity(self.filled + want);
+                joined.extend_from_slice(&self.rbuf[..self.filled]);
+                self.rbuf = joined;
+            }
+            self.handle_data(now, &head);
+        }
         if data.is_empty() || self.input_done {
             return;
         }
-        if self.filled != 0 {
-            // The start of a frame is buffered: the new bytes must follow it.
-            self.handle_data(now, &data);
-            return;
-        }
-        // Nothing is buffered (so no frame is in progress either): adopt the caller's buffer.
+        // Nothing is buffered (so no frame is in progress either): adopt the rest.
         self.filled = data.len();
         self.rbuf = data;
         self.rbuf_large = self.rbuf.capacity() > self.large_rbuf_threshold();
         let _ = self.process(now);
+    }
+
+    /// Bytes missing from a frame header that is not complete yet: the second byte tells its
+    /// length (RFC 6455 §5.2: 2 bytes, 2 or 8 more for the length, 4 for the mask key).
+    fn header_missing(&self) -> usize {
+        let Some(&b1) = self.rbuf[..self.filled].get(1) else { return 1 };
+        let extended = match b1 & 0x7f {
+            126 => 2,
+            127 => 8,
+            _ => 0,
+        };
+        let mask: usize = if b1 & 0x80 != 0 { 4 } else { 0 };
+        (2 + extended + mask).saturating_sub(self.filled)
     }
 
     /// Fills `out` with the queued outgoing bytes, in order, for one vectored write (`writev`,
@@ -104,9 +133,17 @@ mod tests {
         c.handle_bytes(now, BytesMut::from(&HELLO[..4]));
         assert_eq!(c.recv_buffered(), 4);
         assert!(c.poll_event().is_none());
-        c.handle_bytes(now, BytesMut::from(&HELLO[4..]));
-        let Some(Event::Data { payload, .. }) = c.poll_event() else { panic!("no data event") };
-        assert_eq!(&payload[..], b"Hello");
+        // The rest of the frame, then a whole second one: only the first frame's rest is
+        // copied; the second frame's payload is a slice of the buffer handed in.
+        let mut data = BytesMut::from(&HELLO[4..]);
+        data.extend_from_slice(&HELLO);
+        let second = data.as_ptr() as usize + HELLO.len() - 4;
+        c.handle_bytes(now, data);
+        for copied in [false, true] {
+            let Some(Event::Data { payload, .. }) = c.poll_event() else { panic!("no data") };
+            assert_eq!(&payload[..], b"Hello");
+            assert_eq!(payload.as_ptr() as usize == second + 6, copied);
+        }
         // Empty input changes nothing.
         c.handle_bytes(now, BytesMut::new());
         assert_eq!(c.recv_buffered(), 0);

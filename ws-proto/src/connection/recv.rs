@@ -19,7 +19,7 @@ use crate::mask::apply_mask;
 use crate::message::MessageKind;
 
 /// Smallest receive buffer `handle_data` allocates: small messages reuse it.
-const MIN_RESERVE: usize = 256;
+pub(super) const MIN_RESERVE: usize = 256;
 
 /// The incoming data message in progress.
 #[derive(Debug, Clone, Copy)]
@@ -121,6 +121,11 @@ impl Connection {
         }
         self.filled += n;
         let _ = self.process(now);
+    }
+
+    /// Bytes still missing from the frame in progress, once its header is decoded.
+    pub(super) fn frame_missing(&self) -> Option<usize> {
+        self.frame.map(|f| (f.header_len + f.payload_len()).saturating_sub(self.filled))
     }
 
     /// Bytes received but not yet consumed (at most one incomplete frame).

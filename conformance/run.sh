@@ -12,11 +12,12 @@
 #   hostile        the hostile-client checks only
 #
 # Autobahn: installs wstest (install-wstest.sh), builds the adapters' echo_server examples,
-#   ws-server's echo example, ws-pipe and this crate's binaries in release mode, runs the
-#   Autobahn|Testsuite on the agents of autobahn/expected.json (3 adapters x server and client
-#   role, ws-server's echo route and ws-pipe --echo-mode) following one of its named plans:
-#   "full" runs every case on every agent; "ci" runs the compression cases (12.*, 13.*) on
-#   ws-tokio-server and ws-async-std-client only and every other case on all eight agents.
+#   ws-proto's mio_server example, ws-server's echo example, ws-pipe and this crate's binaries
+#   in release mode, runs the Autobahn|Testsuite on the agents of autobahn/expected.json (3 adapters x server and client
+#   role, ws-server's echo route, ws-pipe --echo-mode and ws-proto's mio_server example)
+#   following one of its named plans: "full" runs every case on every agent; "ci" runs the
+#   compression cases (12.*, 13.*) on ws-tokio-server and ws-async-std-client only and every
+#   other case on all nine agents.
 #   Prints one summary line per agent and fails unless every agent reported exactly the cases
 #   of its plan, each once, each OK (or INFORMATIONAL for the cases expected.json lists).
 #   Reports: conformance/reports/autobahn/index.html.

@@ -107,9 +107,9 @@ fn drive_handshake(io: &mut Io, hs: &mut ServerHandshake, now: Instant) -> Hands
             step @ (HandshakeStep::Done | HandshakeStep::Failed) => return step,
             step if !hs.transmit().is_empty() => {
                 match ready(&mut io.writable, || io.stream.write(hs.transmit())) {
+                    Some(Ok(0) | Err(_)) => hs.handle_eof(now), // the driver fails the handshake
                     Some(Ok(n)) => hs.advance_transmit(n),
-                    Some(Err(_)) => hs.handle_eof(now), // the driver fails the handshake
-                    None => return step,                // wait until writable
+                    None => return step, // wait until writable
                 }
             }
             HandshakeStep::Decide => hs.accept(now, Accept::new()), // look at hs.request() here
@@ -146,9 +146,9 @@ fn drive_open(io: &mut Io, ws: &mut Connection, asm: &mut MessageAssembler, now:
         let count = ws.transmit_io_slices(&mut slices);
         if count > 0 {
             match ready(&mut io.writable, || io.stream.write_vectored(&slices[..count])) {
+                Some(Ok(0) | Err(_)) => ws.handle_transport_error(now), // drops what is queued
                 Some(Ok(n)) => ws.advance_transmit(n),
-                Some(Err(_)) => ws.handle_transport_error(now), // drops what is queued
-                None => {}                                      // wait until writable
+                None => {} // wait until writable
             }
             if io.writable && ws.transmit_len() > 0 {
                 continue;

@@ -167,7 +167,8 @@ fn drive_open(io: &mut Io, ws: &mut Connection, asm: &mut MessageAssembler, now:
             Transport::Open | Transport::Shutdown | Transport::Drain => {}
         }
         // 4. Input, straight into the core's buffer. Backpressure: a peer that does not read
-        //    its echoes is not read from until they drain below the high-water mark.
+        //    its echoes is not read from until they drain below the high-water mark. (A loop
+        //    serving untrusted peers would also cap reads per wakeup, for fairness.)
         if ws.transmit_len() >= ws.config().write_buffer_high_water {
             return true;
         }

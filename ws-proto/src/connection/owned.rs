@@ -150,6 +150,20 @@ mod tests {
     }
 
     #[test]
+    fn poll_transmit_hands_out_a_large_payload_without_copying_it() {
+        let now = Instant::now();
+        let mut c = Connection::new(Role::Server, Config::default(), now);
+        let payload = bytes::Bytes::from(vec![5u8; 64 << 10]);
+        c.send_binary(payload.clone()).unwrap();
+        let header = c.poll_transmit().expect("the header");
+        assert_eq!(&header[..], &[0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0][..]);
+        let body = c.poll_transmit().expect("the payload");
+        assert_eq!(body.as_ptr(), payload.as_ptr(), "the very bytes that were sent");
+        assert_eq!(body.len(), payload.len());
+        assert!(c.poll_transmit().is_none());
+    }
+
+    #[test]
     fn io_slices_follow_the_queue_and_allocate_nothing_per_write() {
         let now = Instant::now();
         let config = Config { copy_threshold: 8, ..Config::default() };

@@ -12,12 +12,13 @@
 #   hostile        the hostile-client checks only
 #
 # Autobahn: installs wstest (install-wstest.sh), builds the adapters' echo_server examples,
-#   ws-server's echo example, ws-pipe, ws-uring's echo example and this crate's binaries in
-#   release mode, runs the Autobahn|Testsuite on the agents of autobahn/expected.json (3
-#   adapters x server and client role, ws-server's echo route, ws-pipe --echo-mode and the
-#   ws-uring io_uring server) following one of its named plans:
-#   "full" runs every case on every agent; "ci" runs the compression cases (12.*, 13.*) on
-#   ws-tokio-server and ws-async-std-client only and every other case on all nine agents.
+#   ws-server's echo example, ws-pipe, ws-uring's echo example, ws-proto's mio_server example
+#   and this crate's binaries in release mode, runs the Autobahn|Testsuite on the agents of
+#   autobahn/expected.json (3 adapters x server and client role, ws-server's echo route,
+#   ws-pipe --echo-mode, the ws-uring io_uring server and ws-proto's mio_server example)
+#   following one of its named plans: "full" runs every case on every agent; "ci" runs the
+#   compression cases (12.*, 13.*) on ws-tokio-server and ws-async-std-client only and every
+#   other case on all ten agents.
 #   Prints one summary line per agent and fails unless every agent reported exactly the cases
 #   of its plan, each once, each OK (or INFORMATIONAL for the cases expected.json lists).
 #   Reports: conformance/reports/autobahn/index.html.
@@ -79,6 +80,9 @@ if [ -n "$plan" ] || [ "$badinput" = yes ] || [ "$hostile" = yes ]; then
         cargo build --release --locked -p "ws-$adapter" --example echo_server
         cp "$CARGO_TARGET_DIR/release/examples/echo_server" "$bin/echo_server-$adapter"
     done
+    # ws-proto's mio example: the core in one hand-written event loop (agent ws-proto-mio).
+    cargo build --release --locked -p ws-proto --example mio_server
+    cp "$CARGO_TARGET_DIR/release/examples/mio_server" "$bin/mio_server-ws-proto"
 fi
 if [ -n "$plan" ] || [ "$interop" = yes ] || [ "$hostile" = yes ]; then
     # ws-server's examples: echo is the Autobahn agent ws-server (as echo-ws-server); all three

@@ -17,8 +17,10 @@
 //! * nothing is emitted after [`Event::Closed`]: no event, no byte, whatever input, timeout
 //!   or EOF follows;
 //! * split invariance: the events, the output and the error do not depend on the chunking
-//!   or on `handle_data` versus `recv_buf` + `commit`.
+//!   or on the input path: `handle_data`, `recv_buf` + `commit` or owned buffers through
+//!   `handle_bytes`.
 
+use bytes::BytesMut;
 use ws_proto::frame::MAX_HEADER_LEN;
 use ws_proto::handshake::Negotiated;
 use ws_proto::rng::ChaChaRandom;
@@ -123,10 +125,10 @@ fn drive(setup: &Setup, chunks: &[&[u8]], mut choices: Splitter, mixed_paths: bo
     let mut fed = 0;
     for chunk in chunks {
         fed += chunk.len();
-        if mixed_paths && choices.coin() {
-            feed_commit(&mut conn, config, chunk);
-        } else {
-            conn.handle_data(now, chunk);
+        match (mixed_paths && choices.coin(), mixed_paths && choices.coin()) {
+            (true, _) => feed_commit(&mut conn, config, chunk),
+            (false, true) => feed_owned(&mut conn, chunk, &mut choices),
+            (false, false) => conn.handle_data(now, chunk),
         }
         ck.after_input(&mut conn, chunk.len(), &mut choices);
         assert!(
@@ -181,6 +183,15 @@ fn feed_commit(conn: &mut Connection, config: &Config, chunk: &[u8]) {
         rest = &rest[n..];
         conn.commit(at(0), n);
     }
+}
+
+/// Hands `chunk` in as an owned buffer (`handle_bytes`), sometimes with spare capacity after
+/// it, as a completion-based loop would.
+fn feed_owned(conn: &mut Connection, chunk: &[u8], choices: &mut Splitter) {
+    let spare = if choices.coin() { 64 } else { 0 };
+    let mut buf = BytesMut::with_capacity(chunk.len() + spare);
+    buf.extend_from_slice(chunk);
+    conn.handle_bytes(at(0), buf);
 }
 
 /// Checks every step of one connection's life and records what it saw.

@@ -83,6 +83,31 @@
 //! }
 //! ```
 //!
+//! ## In your own event loop
+//!
+//! `examples/mio_server.rs` is one thread serving thousands of connections on `mio`, written
+//! as a tutorial; its test runs 500 connections, and Autobahn checks it as an agent. What a
+//! loop of your own needs:
+//!
+//! * **Readiness IO** (epoll, kqueue, mio): read into [`Connection::recv_buf`], then
+//!   [`Connection::commit`]; write with one vectored write from
+//!   [`Connection::transmit_io_slices`] (fills a caller's `IoSlice` array, allocates nothing),
+//!   then [`Connection::advance_transmit`].
+//! * **Completion IO** (io_uring, IOCP), where the kernel owns a buffer until the read
+//!   completes: hand the filled buffer over with [`Connection::handle_bytes`] (it becomes the
+//!   receive buffer; payloads are slices of it), and take the output owned with
+//!   [`Connection::poll_transmit`] (shared `Bytes`, no copy of payloads) to keep it alive
+//!   across the write's submission.
+//! * **Deadlines of many connections in one timer heap or wheel**: after draining a
+//!   connection, compare its [`Connection::poll_timeout`] with the entry it has in the heap.
+//!   Most changes push the deadline later (every input moves the idle and buffer-release
+//!   deadlines): keep the earlier entry, and when it fires call
+//!   [`Connection::handle_timeout`] (calling it early is harmless) and re-arm. Push a new
+//!   entry only for an earlier deadline, tagged with a generation number the connection
+//!   remembers, so entries it superseded (or those of a closed connection whose slot was
+//!   reused) are recognized and skipped in O(1) when they reach the top. The heap then holds
+//!   about one entry per connection, whatever the traffic.
+//!
 //! ## One contract for every loop
 //!
 //! * **A failure is reported once, in order.** A peer's protocol violation or exceeded limit

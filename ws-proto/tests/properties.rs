@@ -85,14 +85,7 @@ fn run_server(input: &[u8], cuts: &[usize]) -> (Vec<Event>, Vec<u8>, bool) {
         if i % 2 == 0 {
             s.handle_data(now, piece);
         } else {
-            let mut rest = piece;
-            while !rest.is_empty() {
-                let buf = s.recv_buf();
-                let n = buf.len().min(rest.len());
-                buf[..n].copy_from_slice(&rest[..n]);
-                s.commit(now, n);
-                rest = &rest[n..];
-            }
+            feed_recv_buf(&mut s, now, piece);
         }
         events.extend(take_events(&mut s));
         out.extend(take_output(&mut s));

@@ -268,7 +268,7 @@ mod tests {
     }
 
     #[test]
-    fn four_servers() {
+    fn every_server() {
         let names: Vec<String> = Server::all().iter().map(Server::to_string).collect();
         assert_eq!(
             names,
@@ -276,7 +276,8 @@ mod tests {
                 "ws-tokio echo_server",
                 "ws-async-std echo_server",
                 "ws-blocking echo_server",
-                "ws-server echo"
+                "ws-server echo",
+                "ws-uring echo_server"
             ]
         );
     }

@@ -6,6 +6,7 @@
 
 mod close;
 mod lifecycle;
+mod owned;
 mod recv;
 mod send;
 mod timers;

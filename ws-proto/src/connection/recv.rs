@@ -19,7 +19,7 @@ use crate::mask::apply_mask;
 use crate::message::MessageKind;
 
 /// Smallest receive buffer `handle_data` allocates: small messages reuse it.
-const MIN_RESERVE: usize = 256;
+pub(super) const MIN_RESERVE: usize = 256;
 
 /// The incoming data message in progress.
 #[derive(Debug, Clone, Copy)]
@@ -147,6 +147,11 @@ impl Connection {
         let _ = self.process(now);
     }
 
+    /// Bytes still missing from the frame in progress, once its header is decoded.
+    pub(super) fn frame_missing(&self) -> Option<usize> {
+        self.frame.map(|f| (f.header_len + f.payload_len()).saturating_sub(self.filled))
+    }
+
     /// Bytes received but not yet consumed (at most one incomplete frame).
     pub fn recv_buffered(&self) -> usize {
         self.filled
@@ -185,7 +190,7 @@ impl Connection {
             || (self.events.is_empty() && self.events.capacity() > 0)
     }
 
-    fn large_rbuf_threshold(&self) -> usize {
+    pub(super) fn large_rbuf_threshold(&self) -> usize {
         (self.config.read_buffer_size * 4).max(64 << 10)
     }
 
@@ -201,7 +206,7 @@ impl Connection {
     /// Consumes every complete frame in the buffer, then charges the memory budget (if any)
     /// for what the connection holds. An `Err` means the connection failed (and stopped
     /// reading); it is reported through the events, never returned to the caller.
-    fn process(&mut self, now: Instant) -> Result<(), Error> {
+    pub(super) fn process(&mut self, now: Instant) -> Result<(), Error> {
         self.process_frames(now)?;
         if self.budget.is_some() {
             self.charge_budget(now)?;

@@ -334,15 +334,20 @@ pub fn feed(c: &mut Connection, now: Instant, bytes: &[u8], chunk: usize) {
         if i % 2 == 0 {
             c.handle_data(now, piece);
         } else {
-            let mut rest = piece;
-            while !rest.is_empty() {
-                let buf = c.recv_buf();
-                let n = buf.len().min(rest.len());
-                buf[..n].copy_from_slice(&rest[..n]);
-                c.commit(now, n);
-                rest = &rest[n..];
-            }
+            feed_recv_buf(c, now, piece);
         }
+    }
+}
+
+/// Feeds `bytes` through the zero-copy path: copied into `recv_buf`, then `commit`.
+pub fn feed_recv_buf(c: &mut Connection, now: Instant, bytes: &[u8]) {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let buf = c.recv_buf();
+        let n = buf.len().min(rest.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        c.commit(now, n);
+        rest = &rest[n..];
     }
 }
 

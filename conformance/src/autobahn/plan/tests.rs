@@ -177,7 +177,7 @@ fn scope_says_what_each_agent_ran() {
 #[test]
 fn the_real_plans_are_the_documented_ones() {
     let expected = Expected::parse(REAL).unwrap();
-    assert_eq!(expected.agents.len(), 9);
+    assert_eq!(expected.agents.len(), 10);
     let ws_pipe = expected.agents.iter().find(|a| a.agent == "ws-pipe").unwrap();
     assert_eq!((ws_pipe.crate_name.as_str(), ws_pipe.role), ("ws-pipe", Role::Server));
     assert_eq!(ws_pipe.server.binary, "ws-pipe");
@@ -189,6 +189,9 @@ fn the_real_plans_are_the_documented_ones() {
     assert_eq!((ws_uring.crate_name.as_str(), ws_uring.adapter), ("ws-uring", None));
     assert_eq!(ws_uring.server.binary, "echo_server-uring");
     assert_eq!(ws_uring.describe(), "ws-uring, server role");
+    let mio = expected.agents.iter().find(|a| a.agent == "ws-proto-mio").unwrap();
+    assert_eq!((mio.crate_name.as_str(), mio.role, mio.adapter), ("ws-proto", Role::Server, None));
+    assert_eq!(mio.server.binary, "mio_server-ws-proto");
     assert_eq!(expected.expected_count(&expected.case_sets["all"]), 517);
     assert_eq!(expected.expected_count(&expected.case_sets["uncompressed"]), 301);
     let pinned: Vec<String> = expected.informational.keys().map(ToString::to_string).collect();
@@ -207,7 +210,7 @@ fn the_real_plans_are_the_documented_ones() {
         .collect();
     assert_eq!(compressed, ["ws-tokio-server", "ws-async-std-client"]);
     let others = ci.runs.iter().filter(|r| r.set.unwrap().name == "uncompressed");
-    assert_eq!(others.count(), 7);
+    assert_eq!(others.count(), 8);
     let batches: usize = ci.runs.iter().map(|r| r.batches.len()).sum();
-    assert_eq!(batches, 2 * 13 + 7);
+    assert_eq!(batches, 2 * 13 + 8);
 }

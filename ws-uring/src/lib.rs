@@ -48,7 +48,8 @@
 //!   loop for the earliest deadline. No syscall per connection.
 //! * The transport's end follows the core's [`Transport`](ws_proto::Transport): write the
 //!   rest, shut the write side down, drain, close, give up at the deadline: through ring
-//!   operations (`shutdown`, `close`).
+//!   operations (`shutdown`, `close`; the close once every other operation on the socket has
+//!   completed, since they name it by descriptor number).
 //!
 //! ## Why the `io-uring` crate
 //!

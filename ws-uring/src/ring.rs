@@ -317,7 +317,9 @@ impl Ring {
         self.push(entry.user_data(token.encode(Kind::Shutdown)))
     }
 
-    /// Closes `fd` (no operation on it may be in flight).
+    /// Closes `fd`. No operation on it may be in flight: operations name the socket by its
+    /// number, which the kernel may look up only when it runs them (a shutdown always runs
+    /// later, on a worker thread), and after the close that number can name a new socket.
     pub(crate) fn close(&mut self, fd: RawFd, token: Token) -> io::Result<()> {
         let entry = opcode::Close::new(Fd(fd)).build();
         self.push(entry.user_data(token.encode(Kind::Close)))

@@ -37,7 +37,8 @@ enum State {
     Open(Box<Connection>, MessageAssembler),
     /// Failed where no ring was at hand: the next drive closes the socket.
     Failing,
-    /// The socket's close is submitted (or done); waiting for the last completions.
+    /// Ending: the receive and send are cancelled; the socket's close is submitted once every
+    /// operation on it has completed, and the slot is freed once the close has.
     Ended,
 }
 
@@ -291,6 +292,9 @@ impl Slot {
         };
         self.flush(now, ring, token);
         self.arm_recv(want_recv, ring, token, multishot);
+        if let State::Ended = self.state {
+            self.close_when_idle(ring, token);
+        }
         match &self.state {
             State::Handshake(hs) => Step::Wait(hs.poll_timeout()),
             State::Open(conn, _) => Step::Wait(conn.poll_timeout()),
@@ -323,7 +327,7 @@ impl Slot {
 
     /// Sends what is left over, else what the connection has queued, if no send is in flight.
     fn flush(&mut self, now: Instant, ring: &mut Ring, token: Token) {
-        if self.sending {
+        if self.sending || matches!(self.state, State::Ended) {
             return;
         }
         let Some(stream) = &self.stream else { return };
@@ -396,27 +400,43 @@ impl Slot {
         }
     }
 
-    /// The end: cancel the receive and close the socket through the ring.
+    /// The end: cancel the receive and the send, and close the socket through the ring once
+    /// they have completed (see [`Slot::close_when_idle`]).
     fn end(&mut self, ring: &mut Ring, token: Token) {
         self.state = State::Ended;
+        // Nothing more is written once the core says close (it gave up on the peer, or
+        // everything was written).
+        self.leftover.clear();
         if self.recv == Recv::Armed && ring.cancel_recv(token).is_ok() {
             self.recv = Recv::Cancelling;
         }
         if self.sending {
-            // Nothing more is written once the core says close (it gave up on the peer, or
-            // everything was written): a send still waiting for room goes.
+            // A send still waiting for room goes.
             let _ = ring.cancel_send(token);
         }
-        if let Some(stream) = self.stream.take() {
-            // The close operation owns the descriptor from here.
-            let fd = stream.into_raw_fd();
-            if ring.close(fd, token).is_ok() {
-                self.close = Op::InFlight;
-                return;
-            }
-            // Could not queue the close: the slot is freed and the descriptor leaks rather
-            // than being closed under an operation that may still use it.
+        self.close_when_idle(ring, token);
+    }
+
+    /// Closes the socket once no operation that names its descriptor is in flight.
+    ///
+    /// Operations name the socket by descriptor number, and the kernel may look the number up
+    /// only when it runs them: a shutdown always runs on an io_uring worker thread, later. A
+    /// close before that frees the number, the next accept reuses it, and the late shutdown
+    /// would end the new connection (its handshake sees a FIN without a response).
+    fn close_when_idle(&mut self, ring: &mut Ring, token: Token) {
+        if self.recv != Recv::Off || self.sending || self.shutdown == Op::InFlight {
+            return;
         }
+        let Some(stream) = self.stream.take() else { return };
+        if ring.close(stream.as_raw_fd(), token).is_ok() {
+            // The close operation owns the descriptor from here.
+            let _ = stream.into_raw_fd();
+            self.close = Op::InFlight;
+            return;
+        }
+        // Could not queue the close: nothing uses the descriptor any more, so dropping the
+        // stream closes it here, at once.
+        drop(stream);
         self.close = Op::Done;
     }
 

@@ -216,7 +216,9 @@ impl<H: Handler> Worker<H> {
                         self.timers.push(Reverse((deadline, index, slot.generation)));
                     }
                 }
-                Step::Wait(None) => {}
+                // No deadline any more (a finished handshake's, say): the heap's entries for
+                // this slot go stale, so they neither wake the thread nor drive the slot.
+                Step::Wait(None) => slot.armed = None,
                 Step::Free => {
                     slot.vacate();
                     self.free.push(index);
@@ -237,10 +239,10 @@ impl<H: Handler> Worker<H> {
                 self.ring.accept_multi(self.listener.as_raw_fd())?;
                 continue;
             }
-            let Some(slot) = self.slots.get_mut(index as usize) else { continue };
-            if slot.generation != generation || slot.armed != Some(at) {
-                continue; // stale: the slot moved on, or armed an earlier deadline since
+            if !self.timer_live(at, index, generation) {
+                continue;
             }
+            let slot = &mut self.slots[index as usize];
             slot.armed = None;
             slot.on_timer(now);
             // Driving re-arms the slot's current deadline (later, if it moved).
@@ -249,8 +251,27 @@ impl<H: Handler> Worker<H> {
         Ok(())
     }
 
-    /// One timeout operation for the earliest deadline, unless one as early is in flight.
+    /// False if a timer heap entry is stale: its slot moved on (a new connection), armed an
+    /// earlier deadline since, or has no deadline any more.
+    fn timer_live(&self, at: Instant, index: u32, generation: u32) -> bool {
+        if index == ACCEPT_TIMER {
+            return true;
+        }
+        self.slots
+            .get(index as usize)
+            .is_some_and(|slot| slot.generation == generation && slot.armed == Some(at))
+    }
+
+    /// One timeout operation for the earliest live deadline, unless one as early is in
+    /// flight. Stale entries on top of the heap go first: they would wake the thread for
+    /// nothing (an idle crowd's finished handshakes, one wake-up each).
     fn arm_timer(&mut self, now: Instant) -> io::Result<()> {
+        while let Some(&Reverse((at, index, generation))) = self.timers.peek() {
+            if self.timer_live(at, index, generation) {
+                break;
+            }
+            self.timers.pop();
+        }
         let Some(&Reverse((at, ..))) = self.timers.peek() else { return Ok(()) };
         if self.timer_armed.is_some_and(|armed| armed <= at) {
             return Ok(());

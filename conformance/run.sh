@@ -95,8 +95,9 @@ if [ -n "$plan" ] || [ "$interop" = yes ] || [ "$hostile" = yes ]; then
     cargo build --release --locked -p ws-pipe
     cp "$CARGO_TARGET_DIR/release/ws-pipe" "$bin/ws-pipe"
 fi
-if [ -n "$plan" ]; then
-    # ws-uring's io_uring echo server: the Autobahn agent ws-uring (Linux only).
+if [ -n "$plan" ] || [ "$hostile" = yes ]; then
+    # ws-uring's io_uring echo server: the Autobahn agent ws-uring and a hostile-suite server
+    # (Linux only).
     cargo build --release --locked -p ws-uring --example echo_server
     cp "$CARGO_TARGET_DIR/release/examples/echo_server" "$bin/echo_server-uring"
 fi

@@ -17,7 +17,7 @@ pub(super) fn crowd_size(server: Server) -> usize {
     match server {
         Server::Echo(a) if a.crate_name() == "ws-blocking" => 2_000,
         Server::WsServer => 9_000,
-        Server::Echo(_) => 10_000,
+        Server::Echo(_) | Server::Uring => 10_000,
     }
 }
 

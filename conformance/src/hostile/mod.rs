@@ -84,6 +84,8 @@ pub enum Server {
     Echo(Adapter),
     /// ws-server's `echo` example.
     WsServer,
+    /// ws-uring's `echo_server` example (2 io_uring threads).
+    Uring,
 }
 
 impl Server {
@@ -91,6 +93,7 @@ impl Server {
     pub fn all() -> Vec<Server> {
         let mut servers: Vec<Server> = Adapter::ALL.into_iter().map(Server::Echo).collect();
         servers.push(Server::WsServer);
+        servers.push(Server::Uring);
         servers
     }
 
@@ -98,6 +101,11 @@ impl Server {
         let mut c = match self {
             Server::Echo(adapter) => Command::new(bin_dir.join(format!("echo_server-{adapter}"))),
             Server::WsServer => Command::new(bin_dir.join("echo-ws-server")),
+            Server::Uring => {
+                let mut c = Command::new(bin_dir.join("echo_server-uring"));
+                c.args(["--threads", "2"]);
+                c
+            }
         };
         let ms = TIMEOUT.as_millis().to_string();
         c.args(["--addr", "127.0.0.1:0", "--handshake-timeout-ms", &ms]);
@@ -115,6 +123,7 @@ impl std::fmt::Display for Server {
         match self {
             Server::Echo(a) => write!(f, "{} echo_server", a.crate_name()),
             Server::WsServer => f.write_str("ws-server echo"),
+            Server::Uring => f.write_str("ws-uring echo_server"),
         }
     }
 }
@@ -267,7 +276,8 @@ mod tests {
                 "ws-tokio echo_server",
                 "ws-async-std echo_server",
                 "ws-blocking echo_server",
-                "ws-server echo"
+                "ws-server echo",
+                "ws-uring echo_server"
             ]
         );
     }

@@ -2,7 +2,8 @@
 //! for which the code has a bound, each asserting the bound it states.
 //!
 //! The servers: the three adapters' `examples/echo_server.rs` (`echo_server-<adapter>`, the
-//! bad-input and Autobahn agents) and ws-server's echo example (`echo-ws-server`), each started
+//! bad-input and Autobahn agents), ws-server's echo example (`echo-ws-server`) and ws-uring's
+//! io_uring echo server (`echo_server-uring --threads 2`), each started
 //! with `--handshake-timeout-ms 1000 --message-timeout-ms 1000` so the time bounds are
 //! measured in a second rather than in the defaults' 10 s and 30 s, and a shared memory budget
 //! of 32 MiB (`--memory-budget-mb 32`; ws-server's default is 256 MiB) so the budget's bound

@@ -127,7 +127,8 @@ fn within_timeout(what: &str, at: Duration) -> Result<(), String> {
     }
 }
 
-fn request(target: &Target) -> String {
+/// An upgrade request's head, without the blank line that ends it.
+pub(super) fn request(target: &Target) -> String {
     format!(
         "GET / HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",

@@ -32,11 +32,7 @@ const FREED_WITHIN: Duration = Duration::from_secs(5);
 /// One WebSocket handshake on a plain socket; `Err` unless the answer is a 101.
 fn upgrade(target: &Target) -> Result<TcpStream, String> {
     let mut tcp = target.connect()?;
-    let request = format!(
-        "GET / HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        target.addr
-    );
+    let request = format!("{}\r\n", super::checks::request(target));
     tcp.write_all(request.as_bytes()).map_err(|e| format!("write: {e}"))?;
     tcp.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
     let mut head = Vec::with_capacity(256);

@@ -468,7 +468,7 @@ impl Connection {
         // Compressed messages: the smaller of the two limits (see `DeflateConfig`).
         let for_compressed = match &self.config.deflate {
             Some(d) => d.max_message_size,
-            None => crate::deflate::DeflateConfig::default().max_message_size,
+            None => Some(crate::deflate::DEFAULT_MAX_MESSAGE_SIZE),
         };
         let max = for_compressed
             .map_or(self.config.max_message_size, |m| m.min(self.config.max_message_size));

@@ -94,10 +94,13 @@ impl Default for DeflateConfig {
             client_no_context_takeover: false,
             level: 1,
             min_size: 64,
-            max_message_size: Some(1 << 20),
+            max_message_size: Some(DEFAULT_MAX_MESSAGE_SIZE),
         }
     }
 }
+
+/// [`DeflateConfig::max_message_size`] by default: 1 MiB of inflated message.
+pub(crate) const DEFAULT_MAX_MESSAGE_SIZE: usize = 1 << 20;
 
 /// The negotiated parameters, as agreed by both ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

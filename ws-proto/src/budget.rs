@@ -146,6 +146,7 @@ impl Charge {
     /// connections working at once cannot each count on the same room); returns how many
     /// bytes were reserved (`want`, or what was left). The next [`set_held`](Self::set_held)
     /// settles the charge to what is actually held.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))] // only inflating reserves
     pub(crate) fn reserve(&mut self, held: usize, want: usize) -> usize {
         let need = held.saturating_add(want).saturating_sub(self.budget.floor());
         let Some(extra) = need.checked_sub(self.charged).filter(|&e| e > 0) else {

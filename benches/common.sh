@@ -25,7 +25,7 @@ build_all() {
     fi
     log "building (release)"
     cargo build --release -q -p benches --bins
-    for b in ws-load compare-report fastwebsockets-echo tungstenite-echo ws-server-echo; do
+    for b in ws-load compare-report fastwebsockets-echo tungstenite-echo ws-server-echo raw-echo; do
         cp "$TARGET/release/$b" "$OUT/bin/"
     done
     if [[ $OURS == auto ]]; then
@@ -51,12 +51,16 @@ field() {
     tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"
 }
 
+# The server's port: 9411-9420, moved by PORT_OFFSET (two comparisons on one machine must not
+# share ports: start_server would take the other run's server for its own).
 port_of() {
+    local p
     case $1 in
-        ours) echo 9411 ;; tungstenite) echo 9412 ;; fastwebsockets) echo 9413 ;;
-        ws-async-std) echo 9414 ;; ws-blocking) echo 9415 ;; base) echo 9416 ;;
-        ws-server) echo 9417 ;; ws-server-nk) echo 9418 ;; ws-uring) echo 9419 ;;
+        ours) p=9411 ;; tungstenite) p=9412 ;; fastwebsockets) p=9413 ;;
+        ws-async-std) p=9414 ;; ws-blocking) p=9415 ;; base) p=9416 ;;
+        ws-server) p=9417 ;; ws-server-nk) p=9418 ;; ws-uring) p=9419 ;; raw) p=9420 ;;
     esac
+    echo $((p + ${PORT_OFFSET:-0}))
 }
 
 # Starts server $1 (with the NAME=VALUE pairs of $SERVER_ENV in its environment, if set); sets
@@ -64,12 +68,16 @@ port_of() {
 start_server() {
     local name=$1 port
     port=$(port_of "$name")
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        log "port $port is taken by another process (another comparison? set PORT_OFFSET)"
+        return 1
+    fi
     local args=(--addr "127.0.0.1:$port")
     # ws-proto's and ws-blocking's examples run a thread per connection and have no --threads;
     # ws-async-std's runs a smol executor with one worker per core and has none either.
     case $name in
         ours) [[ $OURS == ws-tokio ]] && args+=(--threads "$THREADS") ;;
-        tungstenite | fastwebsockets | base | ws-server | ws-uring) args+=(--threads "$THREADS") ;;
+        tungstenite | fastwebsockets | base | ws-server | ws-uring | raw) args+=(--threads "$THREADS") ;;
         ws-server-nk) args+=(--threads "$THREADS" --ping-interval 0) ;;
     esac
     local bin
@@ -81,6 +89,7 @@ start_server() {
         base) bin=$OUT/bin/base ;;
         ws-server | ws-server-nk) bin=$OUT/bin/ws-server-echo ;;
         ws-uring) bin=$OUT/bin/ws-uring-echo ;;
+        raw) bin=$OUT/bin/raw-echo ;;
     esac
     # shellcheck disable=SC2086 # SERVER_ENV is a list of NAME=VALUE words
     env ${SERVER_ENV:-} "$bin" "${args[@]}" >>"$OUT/logs/$name.log" 2>&1 &

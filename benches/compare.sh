@@ -9,7 +9,9 @@
 # Settings (environment):
 #   ROUNDS=3         rounds; each round runs every server once per cell (A B C A B C ...)
 #   SECS=5           measured seconds per run        WARMUP=1   warm-up seconds per run
-#   CELLS="100x20 100x1024 200x16384 10x1048576"     connections x payload bytes ("": none)
+#   CELLS="100x20 100x1024 200x16384 10x1048576"     connections x payload bytes ("": none);
+#                    CONNSxBYTES/DEPTH pipelines: each connection writes DEPTH messages at once and
+#                    waits for all their echoes (e.g. "100x20/16"; ws-load --depth)
 #   SETUP_CELLS=""   connection setup rate, WORKERSxBYTES (e.g. "10x20"): each worker opens a
 #                    connection, echoes one message, closes it and starts over (ws-load --setup)
 #   THREADS=1        server runtime threads (all servers alike; 1 = current-thread runtime)
@@ -25,18 +27,21 @@
 #   SERVERS="ours fastwebsockets tungstenite"             the echo matrix; also "ws-server"
 #                    (benches' ws-server-echo: a ws-server route echoing with conn.send),
 #                    "ws-server-nk" (the same without keepalive pings), "ws-uring" (ws-uring's
-#                    io_uring echo_server example, THREADS rings) and "base"
+#                    io_uring echo_server example, THREADS rings), "raw" (the ceiling: a tokio TCP
+#                    server echoing bytes unchanged after the upgrade, loaded with ws-load --raw)
+#                    and "base"
 #   RATIOS_OF="ours" the servers the report gives ratios for, each against every other server
 #                    (e.g. "ours ws-server")
 #   BASE_BIN=FILE    a prebuilt ws-tokio echo_server run as server "base" (add it to SERVERS):
 #                    an earlier commit's, for ratios ours / base measured in the same run
-#   IDLE_SERVERS="$SERVERS ws-async-std ws-blocking"      the idle test
+#   IDLE_SERVERS="$SERVERS ws-async-std ws-blocking"      the idle test (without raw)
 #   OURS=auto        auto: the ws-tokio echo_server example if it exists, else ws-proto's
 #                    blocking example; or "ws-tokio" / "ws-proto"
 #   OUT=/tmp/ws-compare-DATE   where rows, logs and report.md go
 #   PREBUILT=DIR     reuse the binaries of an earlier run (DIR = its $OUT/bin), no build
 #   CARGO_TARGET_DIR           honoured (default: target/ in the workspace)
-# Ports 9411-9419 on 127.0.0.1.
+#   PORT_OFFSET=0    added to the servers' ports (9411-9420 on 127.0.0.1): another number for a
+#                    second comparison running at the same time
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -53,7 +58,8 @@ IDLE_CONNS_BLOCKING=${IDLE_CONNS_BLOCKING:-$IDLE_CONNS}
 IDLE_AT=${IDLE_AT:-0.1,2}
 IDLE_MMAP_THRESHOLD=${IDLE_MMAP_THRESHOLD:-4096}
 SERVERS=${SERVERS:-"ours fastwebsockets tungstenite"}
-IDLE_SERVERS=${IDLE_SERVERS:-"$SERVERS ws-async-std ws-blocking"}
+# The raw ceiling speaks no WebSocket after the upgrade: it has no place in the idle test.
+IDLE_SERVERS=${IDLE_SERVERS:-"${SERVERS/raw/} ws-async-std ws-blocking"}
 OURS=${OURS:-auto}
 OUT=${OUT:-/tmp/ws-compare-$(date +%Y%m%d-%H%M%S)}
 
@@ -83,15 +89,23 @@ for cell in $CELLS ${SETUP_CELLS:+$(printf 'setup:%s ' $SETUP_CELLS)}; do
     mode=()
     [[ $cell == setup:* ]] && mode=(--setup)
     shape=${cell#setup:}
+    if [[ $shape == */* ]]; then
+        mode+=(--depth "${shape#*/}")
+        shape=${shape%/*}
+    fi
     conns=${shape%x*}
     size=${shape#*x}
     for round in $(seq "$ROUNDS"); do
         for server in $SERVERS; do
+            # The raw ceiling has no connection setup to compare (it does not close politely).
+            [[ $server == raw && $cell == setup:* ]] && continue
+            raw=()
+            [[ $server == raw ]] && raw=(--raw)
             start_server "$server"
-            logf=$OUT/logs/load-${cell/:/-}-$server-$round.log
+            logf=$OUT/logs/load-${cell//[:\/]/-}-$server-$round.log
             if "$OUT/bin/ws-load" --url "ws://127.0.0.1:$(port_of "$server")/" --conns "$conns" \
                 --size "$size" --secs "$SECS" --warmup "$WARMUP" --threads "$LOAD_THREADS" \
-                --server-pid "$SERVER_PID" "${mode[@]}" "${text_flag[@]}" >"$logf" 2>&1; then
+                --server-pid "$SERVER_PID" "${mode[@]}" "${raw[@]}" "${text_flag[@]}" >"$logf" 2>&1; then
                 result=$(grep '^RESULT' "$logf")
                 rate=$(field msgs_per_sec "$result")
                 per_cpu=$(field msgs_per_cpu_s "$result")

@@ -1,9 +1,11 @@
-//! The engine of `ws-load`: non-pipelined echo load over raw TCP, and idle connections.
+//! The engine of `ws-load`: echo load over raw TCP, and idle connections.
 //!
 //! Each connection sends one pre-encoded masked frame, waits for the whole echo, checks it byte
 //! for byte against the unmasked frame a server must send back, and only then sends the next
-//! (as uWebSockets' `load_test` does). Nothing here uses `ws-proto`: frames and handshake come
-//! from [`crate::wire`].
+//! (as uWebSockets' `load_test` does): the ping-pong shape. With a pipeline depth above one it
+//! writes that many frames at once and waits for all their echoes: the pipelined shape, where a
+//! server can read several messages per read and answer them in one write. Nothing here uses
+//! `ws-proto`: frames and handshake come from [`crate::wire`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -67,6 +69,12 @@ pub struct LoadConfig {
     /// Linux: the server's process id, to read its CPU time at the edges of the measured
     /// window (from `/proc/<pid>/stat`).
     pub server_pid: Option<u32>,
+    /// Messages each connection writes at once before waiting for all their echoes (1: the
+    /// ping-pong shape).
+    pub depth: usize,
+    /// The server echoes raw bytes after the upgrade (the `raw-echo` ceiling): expect the masked
+    /// frames back exactly as sent.
+    pub raw: bool,
 }
 
 /// User plus system CPU time of process `pid` so far (all its threads), from
@@ -121,8 +129,11 @@ impl LoadReport {
 
 /// One connection's messages: the masked frame it sends and the exact bytes it must get back.
 struct Exchange {
+    /// `depth` frames, written at once.
     request: Vec<u8>,
     expected: Vec<u8>,
+    /// Messages in `request`.
+    depth: usize,
 }
 
 impl Exchange {
@@ -134,10 +145,10 @@ impl Exchange {
             (Opcode::Binary, binary_payload(cfg.size, seed))
         };
         let key = Rng::new(seed ^ 0xabcd).mask_key();
-        Exchange {
-            request: encode_frame(opcode, &payload, Some(key)),
-            expected: encode_frame(opcode, &payload, None),
-        }
+        let request = encode_frame(opcode, &payload, Some(key));
+        let expected = if cfg.raw { request.clone() } else { encode_frame(opcode, &payload, None) };
+        let depth = cfg.depth.max(1);
+        Exchange { request: request.repeat(depth), expected: expected.repeat(depth), depth }
     }
 }
 
@@ -170,7 +181,8 @@ pub async fn connect_all(target: &Target, n: usize) -> Result<Vec<TcpStream>, St
     Ok(streams.into_iter().flatten().collect())
 }
 
-/// Sends one message and checks its echo; returns the round-trip time.
+/// Sends one message (`ex.depth` of them at once) and checks the echo; returns the round-trip
+/// time.
 async fn round_trip(
     stream: &mut TcpStream,
     ex: &Exchange,
@@ -203,6 +215,7 @@ async fn echo_loop(
     mut stream: TcpStream,
     ex: Exchange,
     phase: Arc<AtomicU8>,
+    raw: bool,
 ) -> Result<Vec<u32>, String> {
     let mut buf = vec![0u8; ex.expected.len()];
     let mut latencies = Vec::new();
@@ -213,10 +226,15 @@ async fn echo_loop(
         }
         let rtt = round_trip(&mut stream, &ex, &mut buf).await?;
         if before == MEASURE && phase.load(Ordering::Relaxed) == MEASURE {
-            latencies.push(u32::try_from(rtt.as_nanos()).unwrap_or(u32::MAX));
+            // Every message of a pipelined batch took the batch's round trip.
+            let rtt = u32::try_from(rtt.as_nanos()).unwrap_or(u32::MAX);
+            latencies.extend(std::iter::repeat_n(rtt, ex.depth));
         }
     }
-    close(stream).await;
+    // A raw echo would only send the Close frame back as it came: just drop the connection.
+    if !raw {
+        close(stream).await;
+    }
     Ok(latencies)
 }
 
@@ -226,7 +244,7 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadReport, String> {
     let phase = Arc::new(AtomicU8::new(WARMUP));
     let mut set = JoinSet::new();
     for (i, stream) in streams.into_iter().enumerate() {
-        set.spawn(echo_loop(stream, Exchange::new(cfg, i), phase.clone()));
+        set.spawn(echo_loop(stream, Exchange::new(cfg, i), phase.clone(), cfg.raw));
     }
     measure(cfg, set, phase).await
 }

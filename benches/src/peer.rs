@@ -8,9 +8,11 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::cli::Flags;
+use crate::wire;
 
 /// Largest frame the servers accept (the `ws-proto` default).
 pub const MAX_FRAME_SIZE: usize = 16 << 20;
@@ -96,4 +98,19 @@ where
             });
         }
     })
+}
+
+/// The ceiling of a comparison (the `raw-echo` server): answers the upgrade, then writes back
+/// every byte it reads, unchanged: the same reads and writes as an echo server, with no
+/// WebSocket work at all. The load generator must expect its masked frames back (`--raw`).
+pub async fn raw_echo(mut stream: TcpStream) -> Result<(), String> {
+    wire::server_handshake(&mut stream).await.map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = stream.read(&mut buf).await.map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            return Ok(());
+        }
+        stream.write_all(&buf[..n]).await.map_err(|e| format!("write: {e}"))?;
+    }
 }

@@ -48,6 +48,8 @@ fn config(addr: &str, text: bool) -> LoadConfig {
         warmup: Duration::from_millis(50),
         duration: Duration::from_millis(300),
         server_pid: Some(std::process::id()),
+        depth: 1,
+        raw: false,
     }
 }
 
@@ -62,6 +64,36 @@ async fn measures_a_correct_server() {
         assert!(report.percentile_us(0.99) >= report.percentile_us(0.5));
         assert!(report.server_cpu.is_some());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_and_counts_every_message() {
+    let addr = echo_server(false).await;
+    let mut cfg = config(&addr, false);
+    cfg.depth = 8;
+    let report = load::run(&cfg).await.unwrap();
+    assert!(report.messages > 0 && report.messages % 8 == 0, "{}", report.messages);
+    assert_eq!(report.latencies.len() as u64, report.messages);
+}
+
+/// The raw ceiling echoes frames back still masked: only `--raw` accepts that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_mode_expects_the_bytes_back_as_sent() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let raw_addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(benches::peer::raw_echo(stream));
+        }
+    });
+    let mut cfg = config(&raw_addr, false);
+    cfg.depth = 3;
+    cfg.raw = true;
+    let report = load::run(&cfg).await.unwrap();
+    assert!(report.messages > 0);
+    cfg.raw = false;
+    let err = load::run(&cfg).await.unwrap_err();
+    assert!(err.contains("echo differs"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

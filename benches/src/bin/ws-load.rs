@@ -24,6 +24,11 @@
 //! `msgs_per_cpu_s`, so scripts read both modes alike) and the percentiles of a connection's
 //! whole life.
 //!
+//! `--depth N` (load mode) pipelines: each connection writes N messages at once and waits for
+//! all N echoes before the next batch (default 1, the ping-pong shape). `--raw` (load mode) is
+//! for the `raw-echo` server, which echoes bytes unchanged after the upgrade: the masked frames
+//! are expected back as sent (the ceiling: the same reads and writes with no WebSocket work).
+//!
 //! `--text` sends UTF-8 text instead of binary; `--threads` sets the client's runtime threads
 //! (default 1, leaving the other core to the server). `--server-pid PID` (Linux) reads the
 //! server's CPU time at the edges of the measured window and adds messages per server
@@ -36,7 +41,8 @@ use benches::cli::Flags;
 use benches::load::{self, LoadConfig, Target};
 
 const USAGE: &str = "usage: ws-load --url ws://HOST:PORT[/path] [--conns N] [--size BYTES] [--secs S] \
-[--warmup S] [--text] [--threads N] [--server-pid PID] [--setup] [--idle [--echo-first] [--sample-at S,S..]]";
+[--warmup S] [--text] [--threads N] [--server-pid PID] [--depth N] [--raw] [--setup] \
+[--idle [--echo-first] [--sample-at S,S..]]";
 
 fn main() {
     if let Err(e) = run() {
@@ -46,7 +52,7 @@ fn main() {
 }
 
 fn run() -> Result<(), String> {
-    let mut f = Flags::from_env(&["text", "idle", "echo-first", "setup"], USAGE)?;
+    let mut f = Flags::from_env(&["text", "idle", "echo-first", "setup", "raw"], USAGE)?;
     let url: String = f.get("url", String::new())?;
     let secs: f64 = f.get("secs", 5.0)?;
     let warmup: f64 = f.get("warmup", 1.0)?;
@@ -74,10 +80,15 @@ fn run() -> Result<(), String> {
             0 => None,
             pid => Some(pid),
         },
+        depth: f.get("depth", 1)?,
+        raw: f.switch("raw"),
     };
     f.finish()?;
-    if cfg.conns == 0 || threads == 0 || cfg.duration.is_zero() {
-        return Err(format!("--conns, --threads and --secs must be positive\n{USAGE}"));
+    if cfg.conns == 0 || threads == 0 || cfg.duration.is_zero() || cfg.depth == 0 {
+        return Err(format!("--conns, --threads, --depth and --secs must be positive\n{USAGE}"));
+    }
+    if (idle || setup) && (cfg.raw || cfg.depth > 1) {
+        return Err("--raw and --depth are for the load mode".to_owned());
     }
     let rt = match threads {
         1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
@@ -85,6 +96,9 @@ fn run() -> Result<(), String> {
     }
     .map_err(|e| e.to_string())?;
 
+    if idle && setup {
+        return Err("--idle and --setup are different modes".to_owned());
+    }
     if idle {
         if sample_at.iter().any(|&t| t >= cfg.duration) {
             return Err("--sample-at times must lie within --secs".to_owned());
@@ -96,13 +110,17 @@ fn run() -> Result<(), String> {
         print_idle(&report);
         return Ok(());
     }
-    if idle && setup {
-        return Err("--idle and --setup are different modes".to_owned());
-    }
     let kind = if cfg.text { "text" } else { "binary" };
     let (what, unit) = if setup { ("workers", "connections") } else { ("conns", "messages") };
+    let mut shape = String::new();
+    if cfg.depth > 1 {
+        shape += &format!(", {} in flight", cfg.depth);
+    }
+    if cfg.raw {
+        shape += ", raw echo";
+    }
     println!(
-        "ws-load: {} {what} x {} B {kind} to {}{}, warmup {warmup} s, measuring {secs} s",
+        "ws-load: {} {what} x {} B {kind}{shape} to {}{}, warmup {warmup} s, measuring {secs} s",
         cfg.conns, cfg.size, cfg.target.authority, cfg.target.path
     );
     let report = match setup {

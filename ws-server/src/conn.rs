@@ -323,10 +323,10 @@ impl Handle {
             return Sent::Closed;
         }
         let len = out.len();
-        // A handler's reply to its own connection, with nothing queued before it: straight to
-        // the connection after the handler returns, without the queue.
+        // A handler's reply to its own connection, with nothing queued before it: straight
+        // into the connection, without the queue.
         let out = match control {
-            false => match direct::stage(self, out, len) {
+            false => match direct::send(self, out, len) {
                 Ok(sent) => return sent,
                 Err(out) => out,
             },

@@ -3,7 +3,7 @@
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use ws_proto::{CloseCause, CloseCode, CloseInfo, Event, Initiator, Message, State};
 use ws_tokio::{Error, WebSocket};
@@ -152,14 +152,11 @@ impl<D: Send + Sync + 'static> Socket<D> {
         }
     }
 
-    /// Runs a callback handler on this task, its sends to this connection handed over
-    /// directly (see [`direct`](crate::direct)).
+    /// Runs a callback handler on this task, its sends to this connection made directly
+    /// (see [`direct`](crate::direct)).
     fn run_handler(&mut self, handler: impl FnOnce(&Conn<D>)) {
         let conn = &self.conn;
-        match self.ws.as_mut() {
-            Some(ws) => crate::direct::run(ws, &conn.core, || handler(conn)),
-            None => handler(conn),
-        }
+        crate::direct::run(&mut self.ws, &conn.core, || handler(conn));
     }
 
     /// Publishes what the socket holds for senders; wakes waiting senders when it shrank.
@@ -373,8 +370,16 @@ fn message_len(message: &Message) -> usize {
     }
 }
 
+/// Handler calls one poll of a callback connection makes before it yields to the executor (a
+/// peer that keeps it busy cannot keep the thread from other tasks).
+const HANDLER_BUDGET: usize = 64;
+
 /// Runs a callback route's connection: `on_open`, then every message to `on_message` (or
 /// every frame to `on_fragment`), then the end and `on_close`.
+///
+/// The handlers are called from inside the connection's poll: one poll receives, runs the
+/// handler and receives again until the socket has nothing more (no receive future is made
+/// and dropped per message, no message is moved out through one).
 pub(crate) async fn run_callbacks<D: Send + Sync + 'static>(
     mut socket: Socket<D>,
     on_open: Option<crate::route::OnConn<D>>,
@@ -385,15 +390,33 @@ pub(crate) async fn run_callbacks<D: Send + Sync + 'static>(
         socket.run_handler(|conn| on_open(conn));
     }
     if let Some(on_fragment) = on_fragment {
-        while let Some(Ok(fragment)) = socket.recv_fragment().await {
-            socket.run_handler(|conn| on_fragment(conn, fragment));
-        }
-    } else {
-        while let Some(Ok(message)) = socket.recv().await {
-            if let Some(on_message) = &on_message {
-                socket.run_handler(|conn| on_message(conn, message));
+        poll_fn(|cx| {
+            for _ in 0..HANDLER_BUDGET {
+                match ready!(socket.poll_fragment(cx)) {
+                    Some(Ok(fragment)) => socket.run_handler(|conn| on_fragment(conn, fragment)),
+                    _ => return Poll::Ready(()),
+                }
             }
-        }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await;
+    } else {
+        poll_fn(|cx| {
+            for _ in 0..HANDLER_BUDGET {
+                match ready!(socket.poll_recv(cx)) {
+                    Some(Ok(message)) => {
+                        if let Some(on_message) = &on_message {
+                            socket.run_handler(|conn| on_message(conn, message));
+                        }
+                    }
+                    _ => return Poll::Ready(()),
+                }
+            }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await;
     }
     socket.finish().await;
 }

@@ -113,9 +113,13 @@ pub(crate) struct Core {
     pub(crate) has_items: AtomicBool,
     /// The connection's task is running (handlers included) or already woken: it looks at the
     /// queue before it waits again, so a data message queued now needs no wake-up. Set by the
-    /// task when it runs and by a wake-up; cleared, under the outbox lock, by the task when it
-    /// waits for sends.
+    /// task when it runs and by a wake-up; cleared by the task when it waits for sends, then
+    /// `has_items` read (both sequentially consistent, as a sender's store of `has_items` and
+    /// load of this: the task sees the item or the sender sees it waiting and wakes it).
     pub(crate) awake: AtomicBool,
+    /// `outbox.waker` is set (written under the lock; read by the task without it, to skip the
+    /// lock when the waker it left there is still in place).
+    pub(crate) waker_held: AtomicBool,
     /// Traffic counters, written by the connection's task only.
     pub(crate) counts: Counts,
     /// Bytes the socket has queued and not written (the task updates it).
@@ -369,7 +373,7 @@ impl Handle {
         // the task has run, costs no wake-up (a self-wake would poll the task once more per
         // message). Control frames always wake: the task may be waiting on a full socket with
         // data queued, and a Ping or Close must reach the core regardless.
-        if control || !self.core.awake.load(Ordering::Relaxed) {
+        if control || !self.core.awake.load(Ordering::SeqCst) {
             self.wake(outbox);
         }
         Sent::Queued
@@ -378,13 +382,19 @@ impl Handle {
     /// Appends to the queue (`outbox` is this handle's, locked).
     fn enqueue(&self, outbox: &mut Outbox, out: Out) {
         outbox.items.push_back(out);
-        self.core.has_items.store(true, Ordering::Relaxed);
+        self.core.has_items.store(true, Ordering::SeqCst);
+    }
+
+    /// Takes the task's waker out of `outbox` (this handle's, locked) to wake it.
+    pub(crate) fn take_waker(&self, outbox: &mut Outbox) -> Option<Waker> {
+        self.core.waker_held.store(false, Ordering::Relaxed);
+        outbox.waker.take()
     }
 
     /// Marks the task awake and wakes it if it waits (`outbox` is this handle's, locked).
     fn wake(&self, mut outbox: MutexGuard<'_, Outbox>) {
         self.core.awake.store(true, Ordering::Relaxed);
-        let waker = outbox.waker.take();
+        let waker = self.take_waker(&mut outbox);
         drop(outbox);
         if let Some(waker) = waker {
             waker.wake();

@@ -399,7 +399,7 @@ impl Server {
             // Out of time: every connection stops where it is.
             shared.killed.store(true, Ordering::Relaxed);
             for conn in shared.handles() {
-                let waker = conn.lock().waker.take();
+                let waker = conn.take_waker(&mut conn.lock());
                 if let Some(waker) = waker {
                     waker.wake();
                 }

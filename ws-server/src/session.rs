@@ -154,6 +154,7 @@ fn run<D: Send + Sync + 'static>(
             outbox: Mutex::new(Outbox::default()),
             has_items: AtomicBool::new(false),
             awake: AtomicBool::new(false),
+            waker_held: AtomicBool::new(false),
             counts: Default::default(),
             socket_buffered: AtomicUsize::new(0),
             lag_nanos: AtomicU64::new(u64::MAX),

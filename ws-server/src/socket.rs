@@ -3,7 +3,7 @@
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 
 use ws_proto::{CloseCause, CloseCode, CloseInfo, Event, Initiator, Message, State};
 use ws_tokio::{Error, WebSocket};
@@ -31,6 +31,9 @@ pub struct Socket<D: Send + Sync + 'static = ()> {
     conn: Conn<D>,
     /// `Connection::rtt_samples` already reported.
     rtt_seen: u64,
+    /// The waker this task last left in its handle's outbox (while `waker_held` says it is
+    /// still there, parking again with the same one needs no lock).
+    waker: Option<Waker>,
     on_pong: Option<OnPong<D>>,
     on_close: Option<OnClose<D>>,
     /// Ends the connection's registration when dropped (counts, registry, topics).
@@ -49,6 +52,7 @@ impl<D: Send + Sync + 'static> Socket<D> {
             ws: Some(ws),
             conn,
             rtt_seen: 0,
+            waker: None,
             on_pong,
             on_close,
             registration: Some(registration),
@@ -193,6 +197,7 @@ impl<D: Send + Sync + 'static> Socket<D> {
     ///
     /// Marks the task awake: until it waits again ([`park`](Self::park)), sends from its
     /// handlers (or anywhere) only queue, and the next `recv` moves them.
+    #[inline]
     fn pump(&mut self) -> bool {
         let core = &self.conn.core;
         if core.server.killed.load(Ordering::Relaxed) {
@@ -205,6 +210,16 @@ impl<D: Send + Sync + 'static> Socket<D> {
         if open && !core.has_items.load(Ordering::Relaxed) {
             return false;
         }
+        self.pump_locked();
+        false
+    }
+
+    /// [`pump`](Self::pump) under the queue's lock: moves what fits.
+    #[cold]
+    #[inline(never)]
+    fn pump_locked(&mut self) {
+        let core = &self.conn.core;
+        let Some(ws) = self.ws.as_mut() else { return };
         let mut outbox = self.conn.lock();
         let mut freed = false;
         while let Some(item) = outbox.items.front() {
@@ -226,27 +241,52 @@ impl<D: Send + Sync + 'static> Socket<D> {
         if freed && core.policy == Backpressure::Wait {
             core.room.notify_waiters();
         }
-        false
     }
 
     /// The connection has nothing to do until its socket or its handle wakes it: registers for
     /// the handle's sends. True if something was queued since the last [`pump`](Self::pump)
     /// that can be moved now (pump again instead of waiting).
+    #[inline]
     fn park(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.ws.is_none() {
+            return false;
+        }
+        let core = &self.conn.core;
+        // The common case without the lock: the waker left last time is still in place and
+        // nothing is queued. `awake` is cleared before `has_items` is read, while a sender
+        // stores `has_items` before it reads `awake`: one of the two sees the other.
+        let registered = core.waker_held.load(Ordering::Relaxed)
+            && self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+        if registered {
+            core.awake.store(false, Ordering::SeqCst);
+            if !core.has_items.load(Ordering::SeqCst) {
+                return false;
+            }
+        }
+        self.park_locked(cx)
+    }
+
+    /// [`park`](Self::park) under the queue's lock: looks at what is queued, leaves the waker.
+    #[cold]
+    #[inline(never)]
+    fn park_locked(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(ws) = self.ws.as_ref() else { return false };
+        let core = &self.conn.core;
         let mut outbox = self.conn.lock();
         match outbox.items.front() {
-            None => self.conn.core.awake.store(false, Ordering::Relaxed),
+            None => core.awake.store(false, Ordering::SeqCst),
             Some(item) if item.is_control() => return true,
-            Some(_) if ws.buffered_amount() < self.conn.core.max_backpressure => return true,
+            Some(_) if ws.buffered_amount() < core.max_backpressure => return true,
             // Blocked on the socket: its becoming writable wakes this task, and more data
             // could not be moved anyway, so data sends stay quiet (`awake`); control frames and
             // the shutdown still wake it through the waker below.
-            Some(_) => {}
+            Some(_) => core.awake.store(true, Ordering::Relaxed),
         }
         if !outbox.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             outbox.waker = Some(cx.waker().clone());
+            self.waker = outbox.waker.clone();
         }
+        core.waker_held.store(true, Ordering::Relaxed);
         false
     }
 
@@ -274,7 +314,8 @@ async fn finish_parts<D: Send + Sync + 'static>(
     on_close: Option<OnClose<D>>,
     registration: Option<Registration>,
 ) {
-    let mut socket = Socket { ws, conn, rtt_seen, on_pong, on_close: None, registration: None };
+    let mut socket =
+        Socket { ws, conn, rtt_seen, waker: None, on_pong, on_close: None, registration: None };
     if socket.ws.as_ref().is_some_and(|ws| ws.state() == State::Open) {
         // Through the queue, behind what was queued before it.
         let _ = socket.conn.close(CloseCode::NORMAL, "");

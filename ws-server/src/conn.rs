@@ -62,6 +62,7 @@ impl Out {
     /// Hands the item to `conn`, counting data in `counts`. Errors mean the connection is
     /// closing: the message is not sent (as `Sent::Closed` would have said a moment later).
     /// Data needs no clock; a Ping (its round trip is timed) and a Close (its timeout) read it.
+    #[inline]
     pub(crate) fn deliver(self, conn: &mut Connection, counts: &Counts) {
         if !self.is_control() {
             counts.sent(self.len());
@@ -212,6 +213,7 @@ impl Handle {
 
     /// Queues a text or binary message (other kinds are ignored: [`Sent::Queued`] for a Ping,
     /// see [`ping`](Self::ping); use [`close`](Self::close) to close).
+    #[inline]
     pub fn send(&self, message: Message) -> Sent {
         match message {
             Message::Text(t) => self.push(Out::Text(t), false),
@@ -322,6 +324,7 @@ impl Handle {
         self.core.server.hub.publish(topic, &message.into().0, Some(self.id()))
     }
 
+    #[inline]
     pub(crate) fn push(&self, out: Out, control: bool) -> Sent {
         if self.core.closed.load(Ordering::Relaxed) {
             return Sent::Closed;
@@ -336,6 +339,12 @@ impl Handle {
             },
             true => out,
         };
+        self.queue(out, len, control)
+    }
+
+    /// [`push`](Self::push) through the queue.
+    #[inline(never)]
+    fn queue(&self, out: Out, len: usize, control: bool) -> Sent {
         let mut outbox = self.lock();
         if outbox.closing {
             return Sent::Closed;

@@ -33,6 +33,7 @@ thread_local! {
 
 /// Hands `out` (`len` bytes of data) to the connection if `handle` is the one whose handler
 /// runs on this thread and it may skip the queue; gives it back otherwise.
+#[inline]
 pub(crate) fn send(handle: &Handle, out: Out, len: usize) -> Result<Sent, Out> {
     LENT.with(|cell| {
         let Ok(mut lent) = cell.try_borrow_mut() else { return Err(out) };
@@ -58,6 +59,7 @@ pub(crate) fn send(handle: &Handle, out: Out, len: usize) -> Result<Sent, Out> {
 
 /// Runs `handler` with `slot`'s connection lent for direct sends (only while it is open), and
 /// takes it back afterwards.
+#[inline(always)]
 pub(crate) fn run<R>(slot: &mut Option<Ws>, core: &Core, handler: impl FnOnce() -> R) -> R {
     let lend = slot.as_ref().is_some_and(|ws| ws.state() == State::Open);
     if !lend {

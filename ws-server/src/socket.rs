@@ -97,6 +97,7 @@ impl<D: Send + Sync + 'static> Socket<D> {
         self.ws.as_ref()?.close_info()
     }
 
+    #[inline(always)]
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         loop {
             if self.pump() {
@@ -158,6 +159,7 @@ impl<D: Send + Sync + 'static> Socket<D> {
 
     /// Runs a callback handler on this task, its sends to this connection made directly
     /// (see [`direct`](crate::direct)).
+    #[inline(always)]
     fn run_handler(&mut self, handler: impl FnOnce(&Conn<D>)) {
         let conn = &self.conn;
         crate::direct::run(&mut self.ws, &conn.core, || handler(conn));

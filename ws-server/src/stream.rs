@@ -91,6 +91,7 @@ macro_rules! each {
 }
 
 impl AsyncRead for ServerStream {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -101,6 +102,7 @@ impl AsyncRead for ServerStream {
 }
 
 impl AsyncWrite for ServerStream {
+    #[inline]
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -109,6 +111,7 @@ impl AsyncWrite for ServerStream {
         each!(self, s => Pin::new(s).poll_write(cx, buf))
     }
 
+    #[inline]
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -117,6 +120,7 @@ impl AsyncWrite for ServerStream {
         each!(self, s => Pin::new(s).poll_write_vectored(cx, bufs))
     }
 
+    #[inline]
     fn is_write_vectored(&self) -> bool {
         match self {
             ServerStream::Tcp(s) => s.is_write_vectored(),
@@ -128,10 +132,12 @@ impl AsyncWrite for ServerStream {
         }
     }
 
+    #[inline]
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         each!(self, s => Pin::new(s).poll_flush(cx))
     }
 
+    #[inline]
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         each!(self, s => Pin::new(s).poll_shutdown(cx))
     }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,7 +34,7 @@ pub(crate) struct Shared {
     pub(crate) hub: Arc<dyn Hub>,
     pub(crate) metrics: Metrics,
     pub(crate) fallback: Option<Fallback>,
-    registry: Mutex<HashMap<ConnId, Handle>>,
+    registry: Mutex<HashMap<ConnId, Handle, BuildHasherDefault<IdHasher>>>,
     pub(crate) next_id: AtomicU64,
     /// New upgrades are answered 503; listeners stop.
     pub(crate) shutting_down: AtomicBool,
@@ -68,12 +69,36 @@ impl Shared {
         snapshot
     }
 
-    fn lock_registry(&self) -> std::sync::MutexGuard<'_, HashMap<ConnId, Handle>> {
+    fn lock_registry(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ConnId, Handle, BuildHasherDefault<IdHasher>>> {
         self.registry.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn handles(&self) -> Vec<Handle> {
         self.lock_registry().values().cloned().collect()
+    }
+}
+
+/// Hashes the registry's keys: connection ids the server numbers itself (no peer chooses them,
+/// so no flooding of one bucket to defend against), spread by one multiplication (SipHash,
+/// the default, costs more than the rest of a registration).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -266,7 +291,7 @@ impl ServerBuilder {
             hub: self.hub.unwrap_or_else(|| Arc::new(LocalHub::new())),
             metrics: Metrics::default(),
             fallback: self.fallback,
-            registry: Mutex::new(HashMap::new()),
+            registry: Mutex::new(HashMap::default()),
             next_id: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
             killed: AtomicBool::new(false),
@@ -507,7 +532,8 @@ fn spawn_connection(
             #[cfg(feature = "tls")]
             (AcceptedStream::Tcp(s), Some(acceptor)) => {
                 let deadline = start + shared.settings.handshake_timeout;
-                match tokio::time::timeout_at(deadline.into(), acceptor.accept(s)).await {
+                // Boxed: the connection's task stays small for plain TCP.
+                match Box::pin(tokio::time::timeout_at(deadline.into(), acceptor.accept(s))).await {
                     Ok(Ok(tls)) => Some(ServerStream::Tls(Box::new(tls))),
                     _ => None,
                 }

@@ -365,9 +365,11 @@ async fn read_head(
             match std::pin::pin!(stream.read_buf(head)).poll(cx) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Head::Closed),
                 Poll::Ready(Ok(_)) => {
+                    // A complete head goes to the handshake's parser, which checks it all. It
+                    // usually ends what was read (a client sends its request and waits).
                     let scan_from = before.saturating_sub(3);
-                    // A complete head goes to the handshake's parser, which checks it all.
-                    if head[scan_from..].windows(4).any(|w| w == b"\r\n\r\n")
+                    if head.ends_with(b"\r\n\r\n")
+                        || head[scan_from..].windows(4).any(|w| w == b"\r\n\r\n")
                         || head.len() > limit
                         || check.check(&head[before..]).is_err()
                     {
@@ -390,10 +392,14 @@ async fn read_head(
 
 /// The path of the request line's target (without the query), if the line is complete.
 fn request_path(head: &[u8]) -> Option<&str> {
-    let end = head.windows(2).position(|w| w == b"\r\n")?;
-    let mut parts = head[..end].split(|&b| b == b' ');
-    parts.next()?;
-    let target = parts.next()?;
+    // Method, space, target, then a space or the line's end: only the line's first bytes are
+    // looked at (the head was already scanned for its end).
+    let space = head.iter().position(|&b| b == b' ' || b == b'\n')?;
+    let rest = head.get(space + 1..).filter(|_| head[space] == b' ')?;
+    let len = rest.iter().position(|&b| matches!(b, b' ' | b'\r' | b'\n'))?;
+    let (target, after) = rest.split_at(len);
+    // The line must be complete.
+    after.windows(2).position(|w| w == b"\r\n")?;
     let path = target.split(|&b| b == b'?').next()?;
     std::str::from_utf8(path).ok()
 }
@@ -433,6 +439,8 @@ mod tests {
         assert_eq!(request_path(b"GET /chat HTTP/1.1"), None); // line not complete
         assert_eq!(request_path(b"GET\r\n"), None);
         assert_eq!(request_path(b"GET /\xff HTTP/1.1\r\n"), None);
+        assert_eq!(request_path(b"GET\r\nHost: a b\r\n\r\n"), None); // no target on the line
+        assert_eq!(request_path(b"GET /a\r\n"), Some("/a")); // no version: the parser judges
     }
 
     #[test]

@@ -62,11 +62,16 @@ impl Out {
     /// Hands the item to `conn`, counting data in `counts`. Errors mean the connection is
     /// closing: the message is not sent (as `Sent::Closed` would have said a moment later).
     /// Data needs no clock; a Ping (its round trip is timed) and a Close (its timeout) read it.
-    #[inline]
     pub(crate) fn deliver(self, conn: &mut Connection, counts: &Counts) {
         if !self.is_control() {
             counts.sent(self.len());
         }
+        self.hand_to(conn);
+    }
+
+    /// Hands the item to `conn` without counting it.
+    #[inline]
+    pub(crate) fn hand_to(self, conn: &mut Connection) {
         let _ = match self {
             Out::Text(t) => conn.send_text(t),
             Out::Binary(b) => conn.send_binary(b),
@@ -216,9 +221,9 @@ impl Handle {
     #[inline]
     pub fn send(&self, message: Message) -> Sent {
         match message {
-            Message::Text(t) => self.push(Out::Text(t), false),
-            Message::Binary(b) => self.push(Out::Binary(b), false),
-            Message::Ping(p) => self.push(Out::Ping(p), true),
+            Message::Text(t) => self.push_data(t.len(), Out::Text(t)),
+            Message::Binary(b) => self.push_data(b.len(), Out::Binary(b)),
+            Message::Ping(p) => self.push_control(Out::Ping(p)),
             Message::Pong(_) => Sent::Queued,
             Message::Close(frame) => {
                 let (code, reason) = frame.map_or((CloseCode::NORMAL, String::new()), |f| {
@@ -231,18 +236,20 @@ impl Handle {
 
     /// Queues a text message.
     pub fn send_text(&self, text: impl Into<Utf8Bytes>) -> Sent {
-        self.push(Out::Text(text.into()), false)
+        let text = text.into();
+        self.push_data(text.len(), Out::Text(text))
     }
 
     /// Queues a binary message.
     pub fn send_binary(&self, data: impl Into<Bytes>) -> Sent {
-        self.push(Out::Binary(data.into()), false)
+        let data = data.into();
+        self.push_data(data.len(), Out::Binary(data))
     }
 
     /// Queues a frame encoded once for many connections (no copy, no per-connection
     /// encoding; sent uncompressed even where permessage-deflate is on, which RFC 7692 allows).
     pub fn send_prepared(&self, frame: &PreparedFrame) -> Sent {
-        self.push(Out::Prepared(frame.clone()), false)
+        self.push_data(frame.encoded().len(), Out::Prepared(frame.clone()))
     }
 
     /// Queues a Ping (payload truncated to 125 bytes); its Pong updates [`lag`](Self::lag).
@@ -250,7 +257,7 @@ impl Handle {
     pub fn ping(&self, payload: impl Into<Bytes>) -> Sent {
         let mut payload: Bytes = payload.into();
         payload.truncate(125);
-        self.push(Out::Ping(payload), true)
+        self.push_control(Out::Ping(payload))
     }
 
     /// Starts the closing handshake with `code` and `reason` (truncated to 123 bytes at a
@@ -324,25 +331,29 @@ impl Handle {
         self.core.server.hub.publish(topic, &message.into().0, Some(self.id()))
     }
 
+    /// Queues a data message of `len` bytes: straight into the connection when a handler
+    /// replies to its own connection with nothing queued before it, else through the queue.
     #[inline]
-    pub(crate) fn push(&self, out: Out, control: bool) -> Sent {
+    pub(crate) fn push_data(&self, len: usize, out: Out) -> Sent {
+        if self.core.closed.load(Ordering::Relaxed) {
+            return Sent::Closed;
+        }
+        match direct::send(self, out, len) {
+            Ok(sent) => sent,
+            Err(out) => self.queue(out, len, false),
+        }
+    }
+
+    /// Queues a control frame (not subject to the bound; it always wakes the task).
+    pub(crate) fn push_control(&self, out: Out) -> Sent {
         if self.core.closed.load(Ordering::Relaxed) {
             return Sent::Closed;
         }
         let len = out.len();
-        // A handler's reply to its own connection, with nothing queued before it: straight
-        // into the connection, without the queue.
-        let out = match control {
-            false => match direct::send(self, out, len) {
-                Ok(sent) => return sent,
-                Err(out) => out,
-            },
-            true => out,
-        };
-        self.queue(out, len, control)
+        self.queue(out, len, true)
     }
 
-    /// [`push`](Self::push) through the queue.
+    /// A send through the queue.
     #[inline(never)]
     fn queue(&self, out: Out, len: usize, control: bool) -> Sent {
         let mut outbox = self.lock();

@@ -50,7 +50,8 @@ pub(crate) fn send(handle: &Handle, out: Out, len: usize) -> Result<Sent, Out> {
         if ws.state() != State::Open {
             return Ok(Sent::Closed);
         }
-        out.deliver(ws.connection_mut(), &core.counts);
+        core.counts.sent(len);
+        out.hand_to(ws.connection_mut());
         // Senders elsewhere see these bytes in the bound at once.
         core.socket_buffered.store(ws.buffered_amount(), Ordering::Relaxed);
         Ok(Sent::Queued)

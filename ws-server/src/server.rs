@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
@@ -528,31 +529,60 @@ fn spawn_connection(
     let shared = Arc::clone(shared);
     shared.metrics.handshaking.fetch_add(1, Ordering::Relaxed);
     tokio::spawn(async move {
-        let stream = match (stream, tls) {
-            #[cfg(feature = "tls")]
-            (AcceptedStream::Tcp(s), Some(acceptor)) => {
-                let deadline = start + shared.settings.handshake_timeout;
-                // Boxed: the connection's task stays small for plain TCP.
-                match Box::pin(tokio::time::timeout_at(deadline.into(), acceptor.accept(s))).await {
-                    Ok(Ok(tls)) => Some(ServerStream::Tls(Box::new(tls))),
-                    _ => None,
-                }
-            }
-            (AcceptedStream::Tcp(s), _) => Some(ServerStream::Tcp(s)),
-            #[cfg(unix)]
-            (AcceptedStream::Unix(s), _) => Some(ServerStream::Unix(s)),
-        };
-        if let Some(stream) = stream {
-            let handshaking = HandshakeCount(Arc::clone(&shared));
-            let run = serve_stream(stream, peer, start, Arc::clone(&shared), handshaking).await;
-            if let Some(run) = run {
-                run.await;
-            }
-        } else {
-            shared.metrics.handshaking.fetch_sub(1, Ordering::Relaxed);
+        // The setup polled from a function of its own: the task's poll while it runs the
+        // connection (every message) stays small, without the setup's code inlined.
+        let setup = std::pin::pin!(setup(stream, peer, tls, start, Arc::clone(&shared)));
+        if let Some(run) = OutOfLine(setup).await {
+            run.await;
         }
         drop(guard);
     });
+}
+
+/// TLS if the listener has it, then the request head, the route and the handshake: the future
+/// that runs the connection if it became a WebSocket.
+async fn setup(
+    stream: AcceptedStream,
+    peer: PeerAddr,
+    tls: Option<Acceptor>,
+    start: Instant,
+    shared: Arc<Shared>,
+) -> Option<BoxFuture<()>> {
+    let stream = match (stream, tls) {
+        #[cfg(feature = "tls")]
+        (AcceptedStream::Tcp(s), Some(acceptor)) => {
+            let deadline = start + shared.settings.handshake_timeout;
+            // Boxed: the connection's task stays small for plain TCP.
+            match Box::pin(tokio::time::timeout_at(deadline.into(), acceptor.accept(s))).await {
+                Ok(Ok(tls)) => Some(ServerStream::Tls(Box::new(tls))),
+                _ => None,
+            }
+        }
+        (AcceptedStream::Tcp(s), _) => Some(ServerStream::Tcp(s)),
+        #[cfg(unix)]
+        (AcceptedStream::Unix(s), _) => Some(ServerStream::Unix(s)),
+    };
+    let Some(stream) = stream else {
+        shared.metrics.handshaking.fetch_sub(1, Ordering::Relaxed);
+        return None;
+    };
+    let handshaking = HandshakeCount(Arc::clone(&shared));
+    serve_stream(stream, peer, start, shared, handshaking).await
+}
+
+/// Polls the future it holds from a function that is not inlined into its caller's.
+struct OutOfLine<F>(F);
+
+impl<F: Future + Unpin> Future for OutOfLine<F> {
+    type Output = F::Output;
+
+    #[inline(never)]
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<F::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
 }
 
 /// Counts a connection in its handshake until dropped.

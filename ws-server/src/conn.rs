@@ -66,6 +66,12 @@ impl Out {
         if !self.is_control() {
             counts.sent(self.len());
         }
+        self.hand_to(conn);
+    }
+
+    /// Hands the item to `conn` without counting it.
+    #[inline]
+    pub(crate) fn hand_to(self, conn: &mut Connection) {
         let _ = match self {
             Out::Text(t) => conn.send_text(t),
             Out::Binary(b) => conn.send_binary(b),
@@ -113,9 +119,13 @@ pub(crate) struct Core {
     pub(crate) has_items: AtomicBool,
     /// The connection's task is running (handlers included) or already woken: it looks at the
     /// queue before it waits again, so a data message queued now needs no wake-up. Set by the
-    /// task when it runs and by a wake-up; cleared, under the outbox lock, by the task when it
-    /// waits for sends.
+    /// task when it runs and by a wake-up; cleared by the task when it waits for sends, then
+    /// `has_items` read (both sequentially consistent, as a sender's store of `has_items` and
+    /// load of this: the task sees the item or the sender sees it waiting and wakes it).
     pub(crate) awake: AtomicBool,
+    /// `outbox.waker` is set (written under the lock; read by the task without it, to skip the
+    /// lock when the waker it left there is still in place).
+    pub(crate) waker_held: AtomicBool,
     /// Traffic counters, written by the connection's task only.
     pub(crate) counts: Counts,
     /// Bytes the socket has queued and not written (the task updates it).
@@ -208,11 +218,12 @@ impl Handle {
 
     /// Queues a text or binary message (other kinds are ignored: [`Sent::Queued`] for a Ping,
     /// see [`ping`](Self::ping); use [`close`](Self::close) to close).
+    #[inline]
     pub fn send(&self, message: Message) -> Sent {
         match message {
-            Message::Text(t) => self.push(Out::Text(t), false),
-            Message::Binary(b) => self.push(Out::Binary(b), false),
-            Message::Ping(p) => self.push(Out::Ping(p), true),
+            Message::Text(t) => self.push_data(t.len(), Out::Text(t)),
+            Message::Binary(b) => self.push_data(b.len(), Out::Binary(b)),
+            Message::Ping(p) => self.push_control(Out::Ping(p)),
             Message::Pong(_) => Sent::Queued,
             Message::Close(frame) => {
                 let (code, reason) = frame.map_or((CloseCode::NORMAL, String::new()), |f| {
@@ -225,18 +236,20 @@ impl Handle {
 
     /// Queues a text message.
     pub fn send_text(&self, text: impl Into<Utf8Bytes>) -> Sent {
-        self.push(Out::Text(text.into()), false)
+        let text = text.into();
+        self.push_data(text.len(), Out::Text(text))
     }
 
     /// Queues a binary message.
     pub fn send_binary(&self, data: impl Into<Bytes>) -> Sent {
-        self.push(Out::Binary(data.into()), false)
+        let data = data.into();
+        self.push_data(data.len(), Out::Binary(data))
     }
 
     /// Queues a frame encoded once for many connections (no copy, no per-connection
     /// encoding; sent uncompressed even where permessage-deflate is on, which RFC 7692 allows).
     pub fn send_prepared(&self, frame: &PreparedFrame) -> Sent {
-        self.push(Out::Prepared(frame.clone()), false)
+        self.push_data(frame.encoded().len(), Out::Prepared(frame.clone()))
     }
 
     /// Queues a Ping (payload truncated to 125 bytes); its Pong updates [`lag`](Self::lag).
@@ -244,7 +257,7 @@ impl Handle {
     pub fn ping(&self, payload: impl Into<Bytes>) -> Sent {
         let mut payload: Bytes = payload.into();
         payload.truncate(125);
-        self.push(Out::Ping(payload), true)
+        self.push_control(Out::Ping(payload))
     }
 
     /// Starts the closing handshake with `code` and `reason` (truncated to 123 bytes at a
@@ -318,20 +331,31 @@ impl Handle {
         self.core.server.hub.publish(topic, &message.into().0, Some(self.id()))
     }
 
-    pub(crate) fn push(&self, out: Out, control: bool) -> Sent {
+    /// Queues a data message of `len` bytes: straight into the connection when a handler
+    /// replies to its own connection with nothing queued before it, else through the queue.
+    #[inline]
+    pub(crate) fn push_data(&self, len: usize, out: Out) -> Sent {
+        if self.core.closed.load(Ordering::Relaxed) {
+            return Sent::Closed;
+        }
+        match direct::send(self, out, len) {
+            Ok(sent) => sent,
+            Err(out) => self.queue(out, len, false),
+        }
+    }
+
+    /// Queues a control frame (not subject to the bound; it always wakes the task).
+    pub(crate) fn push_control(&self, out: Out) -> Sent {
         if self.core.closed.load(Ordering::Relaxed) {
             return Sent::Closed;
         }
         let len = out.len();
-        // A handler's reply to its own connection, with nothing queued before it: straight to
-        // the connection after the handler returns, without the queue.
-        let out = match control {
-            false => match direct::stage(self, out, len) {
-                Ok(sent) => return sent,
-                Err(out) => out,
-            },
-            true => out,
-        };
+        self.queue(out, len, true)
+    }
+
+    /// A send through the queue.
+    #[inline(never)]
+    fn queue(&self, out: Out, len: usize, control: bool) -> Sent {
         let mut outbox = self.lock();
         if outbox.closing {
             return Sent::Closed;
@@ -369,7 +393,7 @@ impl Handle {
         // the task has run, costs no wake-up (a self-wake would poll the task once more per
         // message). Control frames always wake: the task may be waiting on a full socket with
         // data queued, and a Ping or Close must reach the core regardless.
-        if control || !self.core.awake.load(Ordering::Relaxed) {
+        if control || !self.core.awake.load(Ordering::SeqCst) {
             self.wake(outbox);
         }
         Sent::Queued
@@ -378,13 +402,19 @@ impl Handle {
     /// Appends to the queue (`outbox` is this handle's, locked).
     fn enqueue(&self, outbox: &mut Outbox, out: Out) {
         outbox.items.push_back(out);
-        self.core.has_items.store(true, Ordering::Relaxed);
+        self.core.has_items.store(true, Ordering::SeqCst);
+    }
+
+    /// Takes the task's waker out of `outbox` (this handle's, locked) to wake it.
+    pub(crate) fn take_waker(&self, outbox: &mut Outbox) -> Option<Waker> {
+        self.core.waker_held.store(false, Ordering::Relaxed);
+        outbox.waker.take()
     }
 
     /// Marks the task awake and wakes it if it waits (`outbox` is this handle's, locked).
     fn wake(&self, mut outbox: MutexGuard<'_, Outbox>) {
         self.core.awake.store(true, Ordering::Relaxed);
-        let waker = outbox.waker.take();
+        let waker = self.take_waker(&mut outbox);
         drop(outbox);
         if let Some(waker) = waker {
             waker.wake();

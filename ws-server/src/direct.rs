@@ -1,12 +1,13 @@
 //! A callback handler's sends to its own connection, without the send handle's queue.
 //!
 //! `on_open`, `on_message` and `on_fragment` run on their connection's task, which holds the
-//! connection itself. While one runs, its connection's id sits in a thread-local slot; a send
-//! through that connection's [`Handle`] with nothing queued before it (so that order is kept)
-//! and within the backpressure bound is staged here instead of going through the queue's lock,
-//! and the task hands the staged messages to the connection as soon as the handler returns.
-//! Everything else (sends to other connections, from other tasks, control frames, a send that
-//! meets the bound's policy) takes the queue as before.
+//! connection itself. While one runs, the task lends its connection to a thread-local slot
+//! (moving the box, not the connection) together with the connection's id; a send through that
+//! connection's [`Handle`] with nothing queued before it (so that order is kept) and within the
+//! backpressure bound goes straight into the connection there, without the queue's lock and
+//! without being held anywhere in between. The slot gives the connection back when the handler
+//! returns, or unwinds. Everything else (sends to other connections, from other tasks, control
+//! frames, a send that meets the bound's policy) takes the queue as before.
 
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
@@ -17,79 +18,75 @@ use ws_tokio::WebSocket;
 use crate::ServerStream;
 use crate::conn::{ConnId, Core, Handle, Out, Sent};
 
-struct Running {
+type Ws = Box<WebSocket<ServerStream>>;
+
+struct Lent {
     /// The connection whose handler runs on this thread now, if any.
     id: Option<ConnId>,
-    /// What it sent, in order.
-    staged: Vec<Out>,
+    /// That connection, lent by its task for the handler's duration.
+    ws: Option<Ws>,
 }
 
 thread_local! {
-    static RUNNING: RefCell<Running> = const { RefCell::new(Running { id: None, staged: Vec::new() }) };
+    static LENT: RefCell<Lent> = const { RefCell::new(Lent { id: None, ws: None }) };
 }
 
-/// Stages `out` (`len` bytes of data) if `handle` is the connection whose handler runs on this
-/// thread and it may skip the queue; gives it back otherwise.
-pub(crate) fn stage(handle: &Handle, out: Out, len: usize) -> Result<Sent, Out> {
-    RUNNING.with(|cell| {
-        let Ok(mut running) = cell.try_borrow_mut() else { return Err(out) };
+/// Hands `out` (`len` bytes of data) to the connection if `handle` is the one whose handler
+/// runs on this thread and it may skip the queue; gives it back otherwise.
+#[inline]
+pub(crate) fn send(handle: &Handle, out: Out, len: usize) -> Result<Sent, Out> {
+    LENT.with(|cell| {
+        let Ok(mut lent) = cell.try_borrow_mut() else { return Err(out) };
         let core = &handle.core;
-        if running.id != Some(core.id) || core.has_items.load(Ordering::Relaxed) {
+        if lent.id != Some(core.id) || core.has_items.load(Ordering::Relaxed) {
             return Err(out);
         }
+        let Some(ws) = lent.ws.as_mut() else { return Err(out) };
         // The queue's rule with an empty queue: its first message always fits.
-        let buffered = core.socket_buffered.load(Ordering::Relaxed);
+        let buffered = ws.buffered_amount();
         if buffered > 0 && buffered + len > core.max_backpressure {
             return Err(out); // the policy decides, under the queue's lock
         }
-        // Senders elsewhere see these bytes in the bound until the task next measures them.
-        core.socket_buffered.store(buffered + len, Ordering::Relaxed);
-        running.staged.push(out);
+        if ws.state() != State::Open {
+            return Ok(Sent::Closed);
+        }
+        core.counts.sent(len);
+        out.hand_to(ws.connection_mut());
+        // Senders elsewhere see these bytes in the bound at once.
+        core.socket_buffered.store(ws.buffered_amount(), Ordering::Relaxed);
         Ok(Sent::Queued)
     })
 }
 
-/// Runs `handler` with direct sends to `core`'s connection enabled (only while it is open),
-/// then hands what it staged to `ws`.
-pub(crate) fn run<R>(
-    ws: &mut WebSocket<ServerStream>,
-    core: &Core,
-    handler: impl FnOnce() -> R,
-) -> R {
-    if ws.state() != State::Open {
+/// Runs `handler` with `slot`'s connection lent for direct sends (only while it is open), and
+/// takes it back afterwards.
+#[inline(always)]
+pub(crate) fn run<R>(slot: &mut Option<Ws>, core: &Core, handler: impl FnOnce() -> R) -> R {
+    let lend = slot.as_ref().is_some_and(|ws| ws.state() == State::Open);
+    if !lend {
         return handler();
     }
-    RUNNING.with(|cell| {
-        let mut running = cell.borrow_mut();
-        running.id = Some(core.id);
-        running.staged.clear();
+    let lender = Lender { slot };
+    LENT.with(|cell| {
+        let mut lent = cell.borrow_mut();
+        lent.id = Some(core.id);
+        lent.ws = lender.slot.take();
     });
-    let entered = Entered;
-    let result = handler();
-    // Returned normally: the slot is emptied below, with the staged messages handed over.
-    std::mem::forget(entered);
-    RUNNING.with(|cell| {
-        let mut running = cell.borrow_mut();
-        running.id = None;
-        if running.staged.is_empty() {
-            return;
-        }
-        let conn = ws.connection_mut();
-        for out in running.staged.drain(..) {
-            out.deliver(conn, &core.counts);
-        }
-    });
-    result
+    handler()
+    // `lender` takes the connection back here, or while unwinding.
 }
 
-/// Leaves the slot empty if the handler panics.
-struct Entered;
+/// Gives the lent connection back to its task's slot when dropped.
+struct Lender<'a> {
+    slot: &'a mut Option<Ws>,
+}
 
-impl Drop for Entered {
+impl Drop for Lender<'_> {
     fn drop(&mut self) {
-        RUNNING.with(|cell| {
-            if let Ok(mut running) = cell.try_borrow_mut() {
-                running.id = None;
+        LENT.with(|cell| {
+            if let Ok(mut lent) = cell.try_borrow_mut() {
+                lent.id = None;
+                *self.slot = lent.ws.take();
             }
         });
     }

@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
@@ -33,7 +35,7 @@ pub(crate) struct Shared {
     pub(crate) hub: Arc<dyn Hub>,
     pub(crate) metrics: Metrics,
     pub(crate) fallback: Option<Fallback>,
-    registry: Mutex<HashMap<ConnId, Handle>>,
+    registry: Mutex<HashMap<ConnId, Handle, BuildHasherDefault<IdHasher>>>,
     pub(crate) next_id: AtomicU64,
     /// New upgrades are answered 503; listeners stop.
     pub(crate) shutting_down: AtomicBool,
@@ -68,12 +70,36 @@ impl Shared {
         snapshot
     }
 
-    fn lock_registry(&self) -> std::sync::MutexGuard<'_, HashMap<ConnId, Handle>> {
+    fn lock_registry(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ConnId, Handle, BuildHasherDefault<IdHasher>>> {
         self.registry.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn handles(&self) -> Vec<Handle> {
         self.lock_registry().values().cloned().collect()
+    }
+}
+
+/// Hashes the registry's keys: connection ids the server numbers itself (no peer chooses them,
+/// so no flooding of one bucket to defend against), spread by one multiplication (SipHash,
+/// the default, costs more than the rest of a registration).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -266,7 +292,7 @@ impl ServerBuilder {
             hub: self.hub.unwrap_or_else(|| Arc::new(LocalHub::new())),
             metrics: Metrics::default(),
             fallback: self.fallback,
-            registry: Mutex::new(HashMap::new()),
+            registry: Mutex::new(HashMap::default()),
             next_id: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
             killed: AtomicBool::new(false),
@@ -399,7 +425,7 @@ impl Server {
             // Out of time: every connection stops where it is.
             shared.killed.store(true, Ordering::Relaxed);
             for conn in shared.handles() {
-                let waker = conn.lock().waker.take();
+                let waker = conn.take_waker(&mut conn.lock());
                 if let Some(waker) = waker {
                     waker.wake();
                 }
@@ -503,30 +529,60 @@ fn spawn_connection(
     let shared = Arc::clone(shared);
     shared.metrics.handshaking.fetch_add(1, Ordering::Relaxed);
     tokio::spawn(async move {
-        let stream = match (stream, tls) {
-            #[cfg(feature = "tls")]
-            (AcceptedStream::Tcp(s), Some(acceptor)) => {
-                let deadline = start + shared.settings.handshake_timeout;
-                match tokio::time::timeout_at(deadline.into(), acceptor.accept(s)).await {
-                    Ok(Ok(tls)) => Some(ServerStream::Tls(Box::new(tls))),
-                    _ => None,
-                }
-            }
-            (AcceptedStream::Tcp(s), _) => Some(ServerStream::Tcp(s)),
-            #[cfg(unix)]
-            (AcceptedStream::Unix(s), _) => Some(ServerStream::Unix(s)),
-        };
-        if let Some(stream) = stream {
-            let handshaking = HandshakeCount(Arc::clone(&shared));
-            let run = serve_stream(stream, peer, start, Arc::clone(&shared), handshaking).await;
-            if let Some(run) = run {
-                run.await;
-            }
-        } else {
-            shared.metrics.handshaking.fetch_sub(1, Ordering::Relaxed);
+        // The setup polled from a function of its own: the task's poll while it runs the
+        // connection (every message) stays small, without the setup's code inlined.
+        let setup = std::pin::pin!(setup(stream, peer, tls, start, Arc::clone(&shared)));
+        if let Some(run) = OutOfLine(setup).await {
+            run.await;
         }
         drop(guard);
     });
+}
+
+/// TLS if the listener has it, then the request head, the route and the handshake: the future
+/// that runs the connection if it became a WebSocket.
+async fn setup(
+    stream: AcceptedStream,
+    peer: PeerAddr,
+    tls: Option<Acceptor>,
+    start: Instant,
+    shared: Arc<Shared>,
+) -> Option<BoxFuture<()>> {
+    let stream = match (stream, tls) {
+        #[cfg(feature = "tls")]
+        (AcceptedStream::Tcp(s), Some(acceptor)) => {
+            let deadline = start + shared.settings.handshake_timeout;
+            // Boxed: the connection's task stays small for plain TCP.
+            match Box::pin(tokio::time::timeout_at(deadline.into(), acceptor.accept(s))).await {
+                Ok(Ok(tls)) => Some(ServerStream::Tls(Box::new(tls))),
+                _ => None,
+            }
+        }
+        (AcceptedStream::Tcp(s), _) => Some(ServerStream::Tcp(s)),
+        #[cfg(unix)]
+        (AcceptedStream::Unix(s), _) => Some(ServerStream::Unix(s)),
+    };
+    let Some(stream) = stream else {
+        shared.metrics.handshaking.fetch_sub(1, Ordering::Relaxed);
+        return None;
+    };
+    let handshaking = HandshakeCount(Arc::clone(&shared));
+    serve_stream(stream, peer, start, shared, handshaking).await
+}
+
+/// Polls the future it holds from a function that is not inlined into its caller's.
+struct OutOfLine<F>(F);
+
+impl<F: Future + Unpin> Future for OutOfLine<F> {
+    type Output = F::Output;
+
+    #[inline(never)]
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<F::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
 }
 
 /// Counts a connection in its handshake until dropped.

@@ -6,6 +6,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
+use std::task::Poll;
+
 use tokio::io::AsyncReadExt;
 use ws_common::aio::server_handshake;
 use ws_proto::Config;
@@ -154,6 +156,7 @@ fn run<D: Send + Sync + 'static>(
             outbox: Mutex::new(Outbox::default()),
             has_items: AtomicBool::new(false),
             awake: AtomicBool::new(false),
+            waker_held: AtomicBool::new(false),
             counts: Default::default(),
             socket_buffered: AtomicUsize::new(0),
             lag_nanos: AtomicU64::new(u64::MAX),
@@ -266,44 +269,19 @@ pub(crate) async fn serve_stream(
     shared: Arc<Shared>,
     handshaking: HandshakeCount,
 ) -> Option<BoxFuture<()>> {
-    let limit = shared.settings.max_request_bytes;
-    let deadline = start + shared.settings.handshake_timeout;
     let mut head = Vec::with_capacity(1024);
-    let read = tokio::time::timeout_at(deadline.into(), async {
-        // What cannot be a request is answered (400, or closed for a TLS ClientHello) at its
-        // first wrong byte, not after the limit or the timeout.
-        let mut start = RequestStart::new();
-        loop {
-            if head.len() == head.capacity() {
-                head.reserve(1024);
-            }
-            // Straight into the head's spare room (no buffer on this future, nothing zeroed).
-            let before = head.len();
-            if stream.read_buf(&mut head).await? == 0 {
-                return Ok::<bool, std::io::Error>(false);
-            }
-            let scan_from = before.saturating_sub(3);
-            if start.check(&head[before..]).is_err()
-                || head[scan_from..].windows(4).any(|w| w == b"\r\n\r\n")
-                || head.len() > limit
-            {
-                return Ok(true);
-            }
-        }
-    })
-    .await;
-    match read {
-        Ok(Ok(true)) => {}
+    match read_head(&mut stream, &mut head, &shared.settings, start).await {
+        Head::Read => {}
         // The peer left, failed, or was too slow: nothing to answer.
-        Ok(Ok(false)) => {
+        Head::Closed => {
             crate::log::handshake_failed(&peer, &"the peer closed before a request");
             return None;
         }
-        Ok(Err(e)) => {
+        Head::Failed(e) => {
             crate::log::handshake_failed(&peer, &e);
             return None;
         }
-        Err(_) => {
+        Head::TimedOut => {
             crate::log::handshake_failed(&peer, &"handshake timeout");
             return None;
         }
@@ -330,27 +308,100 @@ pub(crate) async fn serve_stream(
         return None;
     }
     let Some(route) = route else {
-        let mut hs = ServerHandshake::new(Config::default(), start);
-        hs.handle_data(Instant::now(), &head);
-        let _ = server_handshake::<_, Tokio, _, _>(stream, hs, |_| async {
+        let hs = fed_handshake(Config::default(), start, &head);
+        // Boxed: the connection's task stays small for the common case.
+        let _ = Box::pin(server_handshake::<_, Tokio, _, _>(stream, hs, |_| async {
             Err::<Accept, _>(Rejection::new(404).body("no such path"))
-        })
+        }))
         .await;
         shared.metrics.refused.fetch_add(1, Ordering::Relaxed);
         return None;
     };
-    let mut hs = ServerHandshake::new(route.config(&shared.settings), start);
-    hs.handle_data(Instant::now(), &head);
-    debug_assert!(hs.poll_timeout().is_some());
+    let hs = fed_handshake(route.config(&shared.settings), start, &head);
     route.connect(stream, hs, peer, shared, handshaking).await
+}
+
+/// A handshake driver fed with the request head. Made outside the async functions that await
+/// after it: a driver borrowed there would take room in their futures (the connection's task)
+/// even after it has been moved out.
+fn fed_handshake(config: Config, start: Instant, head: &[u8]) -> ServerHandshake {
+    let mut hs = ServerHandshake::new(config, start);
+    hs.handle_data(Instant::now(), head);
+    debug_assert!(hs.poll_timeout().is_some());
+    hs
+}
+
+/// How reading the request head ended.
+enum Head {
+    /// The head is complete, over the limit, or cannot be a request: the handshake judges.
+    Read,
+    /// The peer closed before a request.
+    Closed,
+    Failed(std::io::Error),
+    TimedOut,
+}
+
+/// Reads the request head into `head`'s spare room (no buffer on the future, nothing zeroed)
+/// until it is complete, over the server's limit or cannot be a request (answered at its first
+/// wrong byte, not after the limit or the timeout: 400, or closed for a TLS ClientHello), within
+/// the handshake's deadline from `start`. The deadline's timer is made only if a read has to
+/// wait: a request that is there when the connection's task first runs costs none.
+async fn read_head(
+    stream: &mut ServerStream,
+    head: &mut Vec<u8>,
+    settings: &ServerSettings,
+    start: Instant,
+) -> Head {
+    let limit = settings.max_request_bytes;
+    let deadline = start + settings.handshake_timeout;
+    let mut check = RequestStart::new();
+    let mut sleep = std::pin::pin!(None::<tokio::time::Sleep>);
+    std::future::poll_fn(|cx| {
+        loop {
+            if head.len() == head.capacity() {
+                head.reserve(1024);
+            }
+            let before = head.len();
+            match std::pin::pin!(stream.read_buf(head)).poll(cx) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Head::Closed),
+                Poll::Ready(Ok(_)) => {
+                    // A complete head goes to the handshake's parser, which checks it all. It
+                    // usually ends what was read (a client sends its request and waits).
+                    let scan_from = before.saturating_sub(3);
+                    if head.ends_with(b"\r\n\r\n")
+                        || head[scan_from..].windows(4).any(|w| w == b"\r\n\r\n")
+                        || head.len() > limit
+                        || check.check(&head[before..]).is_err()
+                    {
+                        return Poll::Ready(Head::Read);
+                    }
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Head::Failed(e)),
+                Poll::Pending => {
+                    if sleep.is_none() {
+                        sleep.set(Some(tokio::time::sleep_until(deadline.into())));
+                    }
+                    let fired = sleep.as_mut().as_pin_mut().is_some_and(|s| s.poll(cx).is_ready());
+                    return if fired { Poll::Ready(Head::TimedOut) } else { Poll::Pending };
+                }
+            }
+        }
+    })
+    .await
 }
 
 /// The path of the request line's target (without the query), if the line is complete.
 fn request_path(head: &[u8]) -> Option<&str> {
-    let end = head.windows(2).position(|w| w == b"\r\n")?;
-    let line = std::str::from_utf8(&head[..end]).ok()?;
-    let target = line.split(' ').nth(1)?;
-    target.split('?').next()
+    // Method, space, target, then a space or the line's end: only the line's first bytes are
+    // looked at (the head was already scanned for its end).
+    let space = head.iter().position(|&b| b == b' ' || b == b'\n')?;
+    let rest = head.get(space + 1..).filter(|_| head[space] == b' ')?;
+    let len = rest.iter().position(|&b| matches!(b, b' ' | b'\r' | b'\n'))?;
+    let (target, after) = rest.split_at(len);
+    // The line must be complete.
+    after.windows(2).position(|w| w == b"\r\n")?;
+    let path = target.split(|&b| b == b'?').next()?;
+    std::str::from_utf8(path).ok()
 }
 
 /// What the server needs from the head before the handshake parser sees it.
@@ -388,6 +439,8 @@ mod tests {
         assert_eq!(request_path(b"GET /chat HTTP/1.1"), None); // line not complete
         assert_eq!(request_path(b"GET\r\n"), None);
         assert_eq!(request_path(b"GET /\xff HTTP/1.1\r\n"), None);
+        assert_eq!(request_path(b"GET\r\nHost: a b\r\n\r\n"), None); // no target on the line
+        assert_eq!(request_path(b"GET /a\r\n"), Some("/a")); // no version: the parser judges
     }
 
     #[test]

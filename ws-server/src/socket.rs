@@ -3,7 +3,7 @@
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker, ready};
 
 use ws_proto::{CloseCause, CloseCode, CloseInfo, Event, Initiator, Message, State};
 use ws_tokio::{Error, WebSocket};
@@ -31,6 +31,9 @@ pub struct Socket<D: Send + Sync + 'static = ()> {
     conn: Conn<D>,
     /// `Connection::rtt_samples` already reported.
     rtt_seen: u64,
+    /// The waker this task last left in its handle's outbox (while `waker_held` says it is
+    /// still there, parking again with the same one needs no lock).
+    waker: Option<Waker>,
     on_pong: Option<OnPong<D>>,
     on_close: Option<OnClose<D>>,
     /// Ends the connection's registration when dropped (counts, registry, topics).
@@ -49,6 +52,7 @@ impl<D: Send + Sync + 'static> Socket<D> {
             ws: Some(ws),
             conn,
             rtt_seen: 0,
+            waker: None,
             on_pong,
             on_close,
             registration: Some(registration),
@@ -93,6 +97,7 @@ impl<D: Send + Sync + 'static> Socket<D> {
         self.ws.as_ref()?.close_info()
     }
 
+    #[inline(always)]
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         loop {
             if self.pump() {
@@ -152,14 +157,12 @@ impl<D: Send + Sync + 'static> Socket<D> {
         }
     }
 
-    /// Runs a callback handler on this task, its sends to this connection handed over
-    /// directly (see [`direct`](crate::direct)).
+    /// Runs a callback handler on this task, its sends to this connection made directly
+    /// (see [`direct`](crate::direct)).
+    #[inline(always)]
     fn run_handler(&mut self, handler: impl FnOnce(&Conn<D>)) {
         let conn = &self.conn;
-        match self.ws.as_mut() {
-            Some(ws) => crate::direct::run(ws, &conn.core, || handler(conn)),
-            None => handler(conn),
-        }
+        crate::direct::run(&mut self.ws, &conn.core, || handler(conn));
     }
 
     /// Publishes what the socket holds for senders; wakes waiting senders when it shrank.
@@ -196,6 +199,7 @@ impl<D: Send + Sync + 'static> Socket<D> {
     ///
     /// Marks the task awake: until it waits again ([`park`](Self::park)), sends from its
     /// handlers (or anywhere) only queue, and the next `recv` moves them.
+    #[inline]
     fn pump(&mut self) -> bool {
         let core = &self.conn.core;
         if core.server.killed.load(Ordering::Relaxed) {
@@ -208,6 +212,16 @@ impl<D: Send + Sync + 'static> Socket<D> {
         if open && !core.has_items.load(Ordering::Relaxed) {
             return false;
         }
+        self.pump_locked();
+        false
+    }
+
+    /// [`pump`](Self::pump) under the queue's lock: moves what fits.
+    #[cold]
+    #[inline(never)]
+    fn pump_locked(&mut self) {
+        let core = &self.conn.core;
+        let Some(ws) = self.ws.as_mut() else { return };
         let mut outbox = self.conn.lock();
         let mut freed = false;
         while let Some(item) = outbox.items.front() {
@@ -229,27 +243,52 @@ impl<D: Send + Sync + 'static> Socket<D> {
         if freed && core.policy == Backpressure::Wait {
             core.room.notify_waiters();
         }
-        false
     }
 
     /// The connection has nothing to do until its socket or its handle wakes it: registers for
     /// the handle's sends. True if something was queued since the last [`pump`](Self::pump)
     /// that can be moved now (pump again instead of waiting).
+    #[inline]
     fn park(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.ws.is_none() {
+            return false;
+        }
+        let core = &self.conn.core;
+        // The common case without the lock: the waker left last time is still in place and
+        // nothing is queued. `awake` is cleared before `has_items` is read, while a sender
+        // stores `has_items` before it reads `awake`: one of the two sees the other.
+        let registered = core.waker_held.load(Ordering::Relaxed)
+            && self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+        if registered {
+            core.awake.store(false, Ordering::SeqCst);
+            if !core.has_items.load(Ordering::SeqCst) {
+                return false;
+            }
+        }
+        self.park_locked(cx)
+    }
+
+    /// [`park`](Self::park) under the queue's lock: looks at what is queued, leaves the waker.
+    #[cold]
+    #[inline(never)]
+    fn park_locked(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(ws) = self.ws.as_ref() else { return false };
+        let core = &self.conn.core;
         let mut outbox = self.conn.lock();
         match outbox.items.front() {
-            None => self.conn.core.awake.store(false, Ordering::Relaxed),
+            None => core.awake.store(false, Ordering::SeqCst),
             Some(item) if item.is_control() => return true,
-            Some(_) if ws.buffered_amount() < self.conn.core.max_backpressure => return true,
+            Some(_) if ws.buffered_amount() < core.max_backpressure => return true,
             // Blocked on the socket: its becoming writable wakes this task, and more data
             // could not be moved anyway, so data sends stay quiet (`awake`); control frames and
             // the shutdown still wake it through the waker below.
-            Some(_) => {}
+            Some(_) => core.awake.store(true, Ordering::Relaxed),
         }
         if !outbox.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             outbox.waker = Some(cx.waker().clone());
+            self.waker = outbox.waker.clone();
         }
+        core.waker_held.store(true, Ordering::Relaxed);
         false
     }
 
@@ -277,7 +316,8 @@ async fn finish_parts<D: Send + Sync + 'static>(
     on_close: Option<OnClose<D>>,
     registration: Option<Registration>,
 ) {
-    let mut socket = Socket { ws, conn, rtt_seen, on_pong, on_close: None, registration: None };
+    let mut socket =
+        Socket { ws, conn, rtt_seen, waker: None, on_pong, on_close: None, registration: None };
     if socket.ws.as_ref().is_some_and(|ws| ws.state() == State::Open) {
         // Through the queue, behind what was queued before it.
         let _ = socket.conn.close(CloseCode::NORMAL, "");
@@ -373,8 +413,16 @@ fn message_len(message: &Message) -> usize {
     }
 }
 
+/// Handler calls one poll of a callback connection makes before it yields to the executor (a
+/// peer that keeps it busy cannot keep the thread from other tasks).
+const HANDLER_BUDGET: usize = 64;
+
 /// Runs a callback route's connection: `on_open`, then every message to `on_message` (or
 /// every frame to `on_fragment`), then the end and `on_close`.
+///
+/// The handlers are called from inside the connection's poll: one poll receives, runs the
+/// handler and receives again until the socket has nothing more (no receive future is made
+/// and dropped per message, no message is moved out through one).
 pub(crate) async fn run_callbacks<D: Send + Sync + 'static>(
     mut socket: Socket<D>,
     on_open: Option<crate::route::OnConn<D>>,
@@ -385,15 +433,33 @@ pub(crate) async fn run_callbacks<D: Send + Sync + 'static>(
         socket.run_handler(|conn| on_open(conn));
     }
     if let Some(on_fragment) = on_fragment {
-        while let Some(Ok(fragment)) = socket.recv_fragment().await {
-            socket.run_handler(|conn| on_fragment(conn, fragment));
-        }
-    } else {
-        while let Some(Ok(message)) = socket.recv().await {
-            if let Some(on_message) = &on_message {
-                socket.run_handler(|conn| on_message(conn, message));
+        poll_fn(|cx| {
+            for _ in 0..HANDLER_BUDGET {
+                match ready!(socket.poll_fragment(cx)) {
+                    Some(Ok(fragment)) => socket.run_handler(|conn| on_fragment(conn, fragment)),
+                    _ => return Poll::Ready(()),
+                }
             }
-        }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await;
+    } else {
+        poll_fn(|cx| {
+            for _ in 0..HANDLER_BUDGET {
+                match ready!(socket.poll_recv(cx)) {
+                    Some(Ok(message)) => {
+                        if let Some(on_message) = &on_message {
+                            socket.run_handler(|conn| on_message(conn, message));
+                        }
+                    }
+                    _ => return Poll::Ready(()),
+                }
+            }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await;
     }
     socket.finish().await;
 }

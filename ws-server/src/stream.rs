@@ -77,46 +77,77 @@ impl fmt::Debug for ServerStream {
     }
 }
 
-macro_rules! each {
-    ($self:ident, $s:ident => $e:expr) => {
+/// Calls `$method` on the transport: plain TCP (the common case) inline, the other variants
+/// through one out-of-line function per method (`$slow`), so the connection's loop keeps TCP's
+/// IO inlined instead of a jump over every variant.
+macro_rules! dispatch {
+    ($self:ident, $slow:ident, $method:ident($($arg:ident),*)) => {
         match $self.get_mut() {
-            ServerStream::Tcp($s) => $e,
-            #[cfg(unix)]
-            ServerStream::Unix($s) => $e,
-            #[cfg(feature = "tls")]
-            ServerStream::Tls($s) => $e,
-            ServerStream::Boxed($s) => $e,
+            ServerStream::Tcp(s) => Pin::new(s).$method($($arg),*),
+            other => other.$slow($($arg),*),
         }
     };
 }
 
+/// The out-of-line half of [`dispatch!`]: one function per IO method, every variant.
+macro_rules! slow_path {
+    ($slow:ident, $method:ident($($arg:ident: $ty:ty),*) -> $out:ty) => {
+        #[inline(never)]
+        fn $slow(&mut self, $($arg: $ty),*) -> $out {
+            match self {
+                ServerStream::Tcp(s) => Pin::new(s).$method($($arg),*),
+                #[cfg(unix)]
+                ServerStream::Unix(s) => Pin::new(s).$method($($arg),*),
+                #[cfg(feature = "tls")]
+                ServerStream::Tls(s) => Pin::new(s).$method($($arg),*),
+                ServerStream::Boxed(s) => Pin::new(s).$method($($arg),*),
+            }
+        }
+    };
+}
+
+impl ServerStream {
+    slow_path!(read_slow, poll_read(cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>>);
+    slow_path!(write_slow, poll_write(cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>);
+    slow_path!(
+        write_vectored_slow,
+        poll_write_vectored(cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>>
+    );
+    slow_path!(flush_slow, poll_flush(cx: &mut Context<'_>) -> Poll<io::Result<()>>);
+    slow_path!(shutdown_slow, poll_shutdown(cx: &mut Context<'_>) -> Poll<io::Result<()>>);
+}
+
 impl AsyncRead for ServerStream {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        each!(self, s => Pin::new(s).poll_read(cx, buf))
+        dispatch!(self, read_slow, poll_read(cx, buf))
     }
 }
 
 impl AsyncWrite for ServerStream {
+    #[inline]
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        each!(self, s => Pin::new(s).poll_write(cx, buf))
+        dispatch!(self, write_slow, poll_write(cx, buf))
     }
 
+    #[inline]
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        each!(self, s => Pin::new(s).poll_write_vectored(cx, bufs))
+        dispatch!(self, write_vectored_slow, poll_write_vectored(cx, bufs))
     }
 
+    #[inline]
     fn is_write_vectored(&self) -> bool {
         match self {
             ServerStream::Tcp(s) => s.is_write_vectored(),
@@ -128,12 +159,14 @@ impl AsyncWrite for ServerStream {
         }
     }
 
+    #[inline]
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each!(self, s => Pin::new(s).poll_flush(cx))
+        dispatch!(self, flush_slow, poll_flush(cx))
     }
 
+    #[inline]
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each!(self, s => Pin::new(s).poll_shutdown(cx))
+        dispatch!(self, shutdown_slow, poll_shutdown(cx))
     }
 }
 

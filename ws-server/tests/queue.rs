@@ -120,18 +120,24 @@ async fn sends_from_elsewhere_wake_a_waiting_connection_multi_thread() {
     sends_wake_a_waiting_connection().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sends_from_another_thread_while_the_peer_talks() {
-    // Replies from the handler and sends from another thread interleave; none is lost.
+/// An echo route (the handler replies with `conn.send`), a client connected to it, and the
+/// connection's handle for sends from elsewhere.
+async fn echo_and_its_handle() -> (ws_tokio::ClientSocket, Handle, ServerHandle) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let route = Route::new()
         .on_open(move |conn| tx.send(conn.handle().clone()).unwrap())
         .on_message(|conn, msg| {
             let _ = conn.send(msg);
         });
-    let (url, _server) = serve(route).await;
-    let (mut ws, _) = ws_tokio::connect(&url).await.unwrap();
-    let handle = rx.recv().await.unwrap();
+    let (url, server) = serve(route).await;
+    let (ws, _) = ws_tokio::connect(&url).await.unwrap();
+    (ws, rx.recv().await.unwrap(), server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_from_another_thread_while_the_peer_talks() {
+    // Replies from the handler and sends from another thread interleave; none is lost.
+    let (mut ws, handle, _server) = echo_and_its_handle().await;
     let pusher = std::thread::spawn(move || {
         for i in 0..300 {
             let _ = handle.send_text(format!("side {i}"));
@@ -158,6 +164,35 @@ async fn sends_from_another_thread_while_the_peer_talks() {
         assert_eq!(next_text(&mut ws).await, format!("side {sides}"));
         sides += 1;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_racing_with_the_task_going_idle_wakes_it() {
+    // Each round the peer sends one message (the handler echoes it) while another thread sends
+    // one through the handle, then nothing more comes: the connection's task is busy with the
+    // echo and then goes idle (it parks without the queue's lock when nothing is queued). If
+    // the handle's send fell between the task's last look at the queue and its parking, only
+    // the wake-up brings it out: it must never be lost.
+    let (mut ws, handle, _server) = echo_and_its_handle().await;
+    let (go, next) = std::sync::mpsc::channel::<u32>();
+    let pusher = std::thread::spawn(move || {
+        while let Ok(i) = next.recv() {
+            // Spread the send over the echo's handling, round by round.
+            for _ in 0..(i % 64) * 16 {
+                std::hint::spin_loop();
+            }
+            assert!(handle.send_text(format!("side {i}")).is_queued());
+        }
+    });
+    for i in 0..2000 {
+        go.send(i).unwrap();
+        ws.send_text(format!("echo {i}")).await.unwrap();
+        let mut got = [next_text(&mut ws).await, next_text(&mut ws).await];
+        got.sort();
+        assert_eq!(got, [format!("echo {i}"), format!("side {i}")]);
+    }
+    drop(go);
+    pusher.join().unwrap();
 }
 
 /// A handler's sends to its own connection skip the queue while nothing is queued before

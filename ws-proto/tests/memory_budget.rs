@@ -32,6 +32,17 @@ fn read_in(c: &mut Connection, now: Instant, bytes: &[u8]) {
     }
 }
 
+/// Payload bytes delivered by `events`.
+fn data_len(events: &[Event]) -> usize {
+    events
+        .iter()
+        .map(|e| match e {
+            Event::Data { payload, .. } => payload.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
 fn budget_failure(events: &[Event]) -> Option<(usize, usize)> {
     events.iter().find_map(|e| match e {
         Event::Closed(info) => match info.error() {
@@ -82,14 +93,7 @@ fn the_connection_that_does_not_fit_is_refused_with_1013_and_the_others_keep_goi
 
     read_in(&mut a, now, &big[800 << 10..]);
     let events = take_events(&mut a);
-    let delivered: usize = events
-        .iter()
-        .map(|e| match e {
-            Event::Data { payload, .. } => payload.len(),
-            _ => 0,
-        })
-        .sum();
-    assert_eq!(delivered, 900 << 10);
+    assert_eq!(data_len(&events), 900 << 10);
     drop(events);
     // The next read gives the large buffer back, and the charge with it.
     a.handle_data(now, &client_frame(OpCode::Text, true, b"after"));
@@ -249,14 +253,7 @@ fn recv_into_charges_before_the_buffer_grows() {
     assert_eq!((budget.refusals(), budget.used()), (1, held_by_a));
 
     read_spare(&mut a, &big[800 << 10..], 0);
-    let delivered: usize = take_events(&mut a)
-        .iter()
-        .map(|e| match e {
-            Event::Data { payload, .. } => payload.len(),
-            _ => 0,
-        })
-        .sum();
-    assert_eq!(delivered, 900 << 10);
+    assert_eq!(data_len(&take_events(&mut a)), 900 << 10);
     // A small frame next: the large buffer goes, and its charge with it.
     read_spare(&mut a, &client_frame(OpCode::Text, true, b"after"), 0);
     take_events(&mut a);

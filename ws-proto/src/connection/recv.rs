@@ -99,8 +99,8 @@ impl Connection {
     ///
     /// The slice holds at least `read_buffer_size` bytes, more while a large frame is arriving
     /// (growing with what actually arrives, at most four times what is buffered per step, and
-    /// the exact rest of the frame in one step once a fifth of it is here; never past
-    /// `max_frame_size`). The buffer is released after a large frame has been consumed so idle
+    /// the rest of the frame in one step once a fifth of it is here; never past
+    /// `max_frame_size` and a read's worth). The buffer is released after a large frame has been consumed so idle
     /// connections stay small.
     ///
     /// The room is zeroed when the buffer grows (a safe `&mut [u8]` must be initialized): a
@@ -127,8 +127,9 @@ impl Connection {
     /// bytes; inside a frame, room for its rest, but no more than four times what is buffered
     /// per step (a peer announcing 16 MiB and sending 10 bytes gets `read_buffer_size`); the
     /// buffer grows only once the room left is under `read_buffer_size`, or to reserve the
-    /// exact rest of the frame in one step, which it does as soon as a fifth of the frame has
-    /// arrived (so always once most of it has): the prefix is not copied again. With a
+    /// rest of the frame (and a read's worth past it) in one step, which it does as soon as a
+    /// fifth of the frame has arrived (so always once most of it has): the prefix is not
+    /// copied again. With a
     /// memory budget, the room is charged before the buffer grows (and settled to the capacity
     /// it got before `read` runs): a charge that does not fit fails the connection with
     /// [`CapacityError::MemoryBudget`] (close code 1013), and `read` is then given an empty
@@ -198,26 +199,29 @@ impl Connection {
     /// while it is.
     ///
     /// Outside a frame, a read's worth (`read_buffer_size`). Inside one, nothing while its rest
-    /// fits in the room left; otherwise room for its rest, but
-    /// no more than four times what is buffered: a declared length reserves memory only in
-    /// proportion to what actually arrived (a peer announcing 16 MiB and sending 10 bytes gets
-    /// `read_buffer_size`, not 16 MiB), growing geometrically while data keeps coming. The
-    /// buffer grows only when the room left is under a read's worth, or when the exact rest of
-    /// the frame can be reserved (once a fifth of it is here, so always once most of it is):
-    /// then in one step, so the prefix is not copied again.
+    /// fits in the room left (a smaller read finishes it, where growing would copy the whole
+    /// frame). Otherwise room for its rest, but no more than four times what is buffered: a
+    /// declared length reserves memory only in proportion to what actually arrived (a peer
+    /// announcing 16 MiB and sending 10 bytes gets `read_buffer_size`, not 16 MiB), growing
+    /// geometrically, and only once the room left is under a read's worth. As soon as the rest
+    /// of the frame is within that bound (once a fifth of it is here, so always once most of
+    /// it is), the rest is reserved in one step, so the prefix is not copied again, with a
+    /// read's worth past it: the read that ends the frame can take what follows, and comes
+    /// back short when the transport has nothing more (tokio then knows the socket is drained
+    /// and skips a read that would only find it empty).
     fn room_to_make(&self, spare: usize) -> Option<usize> {
         let read = self.config.read_buffer_size.max(1);
-        let (target, rest_fits) = match self.frame_missing() {
-            // The frame's rest fits: a smaller read finishes it, where growing for a read's
-            // worth would copy the whole frame.
-            Some(missing) if missing <= spare => return None,
-            Some(missing) => {
-                let step = self.filled.saturating_mul(4);
-                (read.max(missing.min(step)), missing <= step)
-            }
-            None => (read, false),
+        let Some(missing) = self.frame_missing() else {
+            return (spare < read).then_some(read);
         };
-        (spare < target && (spare < read || rest_fits)).then_some(target)
+        if missing <= spare {
+            return None;
+        }
+        let step = self.filled.saturating_mul(4);
+        if missing <= step {
+            return Some(missing.saturating_add(read));
+        }
+        (spare < read).then_some(read.max(step))
     }
 
     /// Makes the receive buffer's capacity at least `need`.

@@ -197,11 +197,17 @@ fn feed_spare(conn: &mut Connection, config: &Config, chunk: &[u8], choices: &mu
         let short = choices.coin();
         let pending = choices.coin() && choices.coin();
         let take = choices.next_u64();
+        // A buffer adopted from `handle_bytes` keeps the capacity it came with: only growth
+        // is bounded.
+        let (before, buffered) = (conn.recv_capacity(), conn.recv_buffered());
         let n = conn.recv_into(at(0), |buf| {
             assert!(buf.is_empty(), "recv_into showed buffered bytes");
             let room = buf.capacity();
             assert!(room > 0, "recv_into offered no room");
-            assert!(room <= bound, "recv_into offered {room} bytes (bound {bound})");
+            assert!(
+                buffered + room <= before.max(buffered + bound),
+                "recv_into offered {room} bytes after {buffered} (capacity {before}, bound {bound})"
+            );
             let mut n = room.min(rest.len());
             if short && n > 1 {
                 n = 1 + (take % n as u64) as usize;

@@ -97,7 +97,8 @@ impl Connection {
     /// Spare room to read into directly: read from the transport into this slice, then call
     /// [`commit`](Self::commit) with the number of bytes read.
     ///
-    /// The slice holds at least `read_buffer_size` bytes, more while a large frame is arriving
+    /// The slice holds at least half of `read_buffer_size` (all of it when the buffer grows:
+    /// room left from an earlier read is used up first), more while a large frame is arriving
     /// (growing with what actually arrives, at most four times what is buffered per step, and
     /// the rest of the frame in one step once a fifth of it is here; never past
     /// `max_frame_size` and a read's worth). The buffer is released after a large frame has been consumed so idle
@@ -123,10 +124,11 @@ impl Connection {
     ///
     /// Use it where the transport reads into a `BufMut`: a large frame then costs no zero-fill
     /// of its room (which [`recv_buf`](Self::recv_buf) needs, since it hands out an initialized
-    /// `&mut [u8]`). The room offered follows `recv_buf`'s rule: at least `read_buffer_size`
-    /// bytes; inside a frame, room for its rest, but no more than four times what is buffered
-    /// per step (a peer announcing 16 MiB and sending 10 bytes gets `read_buffer_size`); the
-    /// buffer grows only once the room left is under `read_buffer_size`, or to reserve the
+    /// `&mut [u8]`). The room offered follows `recv_buf`'s rule: at least half of
+    /// `read_buffer_size`; inside a frame, room for its rest, but no more than four times what
+    /// is buffered per step (a peer announcing 16 MiB and sending 10 bytes gets
+    /// `read_buffer_size`); the buffer grows only once the room left is under half of
+    /// `read_buffer_size`, or to reserve the
     /// rest of the frame (and a read's worth past it) in one step, which it does as soon as a
     /// fifth of the frame has arrived (so always once most of it has): the prefix is not
     /// copied again. With a
@@ -198,12 +200,13 @@ impl Connection {
     /// The room to make for the next read, when the `spare` room there is not enough: `None`
     /// while it is.
     ///
-    /// Outside a frame, a read's worth (`read_buffer_size`). Inside one, nothing while its rest
-    /// fits in the room left (a smaller read finishes it, where growing would copy the whole
-    /// frame). Otherwise room for its rest, but no more than four times what is buffered: a
-    /// declared length reserves memory only in proportion to what actually arrived (a peer
-    /// announcing 16 MiB and sending 10 bytes gets `read_buffer_size`, not 16 MiB), growing
-    /// geometrically, and only once the room left is under a read's worth. As soon as the rest
+    /// Outside a frame, a read's worth (`read_buffer_size`) once the room left is under half
+    /// of that. Inside one, nothing while its rest fits in the room left (a smaller read
+    /// finishes it, where growing would copy the whole frame). Otherwise room for its rest,
+    /// but no more than four times what is buffered: a declared length reserves memory only in
+    /// proportion to what actually arrived (a peer announcing 16 MiB and sending 10 bytes gets
+    /// `read_buffer_size`, not 16 MiB), growing geometrically, and only once the room left is
+    /// under half a read's worth. As soon as the rest
     /// of the frame is within that bound (once a fifth of it is here, so always once most of
     /// it is), the rest is reserved in one step, so the prefix is not copied again, with a
     /// read's worth past it: the read that ends the frame can take what follows, and comes
@@ -211,8 +214,12 @@ impl Connection {
     /// and skips a read that would only find it empty).
     fn room_to_make(&self, spare: usize) -> Option<usize> {
         let read = self.config.read_buffer_size.max(1);
+        // Room under half a read is too little for one; more is used up first (growing for
+        // every few bytes consumed would allocate a buffer each time while the payloads
+        // handed out still hold the earlier ones).
+        let short = spare < read.div_ceil(2);
         let Some(missing) = self.frame_missing() else {
-            return (spare < read).then_some(read);
+            return short.then_some(read);
         };
         if missing <= spare {
             return None;
@@ -221,7 +228,7 @@ impl Connection {
         if missing <= step {
             return Some(missing.saturating_add(read));
         }
-        (spare < read).then_some(read.max(step))
+        short.then_some(read.max(step))
     }
 
     /// Makes the receive buffer's capacity at least `need`.

@@ -20,7 +20,7 @@
 //!   or on the input path: `handle_data`, `recv_buf` + `commit`, `recv_into` or owned
 //!   buffers through `handle_bytes`.
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use ws_proto::frame::MAX_HEADER_LEN;
 use ws_proto::handshake::Negotiated;
 use ws_proto::rng::ChaChaRandom;
@@ -201,8 +201,10 @@ fn feed_spare(conn: &mut Connection, config: &Config, chunk: &[u8], choices: &mu
         // is bounded.
         let (before, buffered) = (conn.recv_capacity(), conn.recv_buffered());
         let n = conn.recv_into(at(0), |buf| {
-            assert!(buf.is_empty(), "recv_into showed buffered bytes");
-            let room = buf.capacity();
+            assert!(buf.get_ref().is_empty(), "recv_into showed buffered bytes");
+            assert!(buf.remaining_mut() <= bound, "a read may take {}", buf.remaining_mut());
+            // What tokio's `read_buf` reads into: the first chunk of the room offered.
+            let room = buf.chunk_mut().len();
             assert!(room > 0, "recv_into offered no room");
             assert!(
                 buffered + room <= before.max(buffered + bound),
@@ -215,7 +217,7 @@ fn feed_spare(conn: &mut Connection, config: &Config, chunk: &[u8], choices: &mu
             if pending {
                 return 0;
             }
-            buf.extend_from_slice(&rest[..n]);
+            buf.put_slice(&rest[..n]);
             n
         });
         rest = &rest[n..];

@@ -7,6 +7,7 @@ mod common;
 use std::time::Instant;
 
 use common::*;
+use ws_proto::bytes::BufMut;
 use ws_proto::frame::OpCode;
 use ws_proto::{CapacityError, Config, Connection, Error, Event, MemoryBudget, Role, State};
 
@@ -213,16 +214,18 @@ fn recv_into_charges_before_the_buffer_grows() {
             let buffered = c.recv_buffered();
             let n = c.recv_into(now, |buf| {
                 // Refused: the buffered bytes were dropped, and no room is offered.
-                let holds = if buf.capacity() == 0 { 0 } else { buffered + buf.capacity() };
+                let capacity = buf.get_ref().capacity();
+                let holds = if capacity == 0 { 0 } else { buffered + capacity };
                 assert!(
                     holds.saturating_sub(FLOOR) + others <= budget.used(),
                     "room offered before it was charged: {holds} bytes, {} charged",
                     budget.used()
                 );
-                offered.push(buf.capacity());
-                // A refused connection's reads are offered nothing: those bytes are dropped.
-                let n = buf.capacity().min(rest.len()).clamp(1, 16 << 10);
-                buf.extend_from_slice(&rest[..n]);
+                offered.push(capacity);
+                // A refused connection's reads get the room `BufMut` makes (64 bytes): those
+                // bytes are dropped.
+                let n = buf.chunk_mut().len().min(rest.len()).min(16 << 10);
+                buf.put_slice(&rest[..n]);
                 n
             });
             rest = &rest[n..];

@@ -46,10 +46,11 @@ fn read_all(c: &mut Connection, now: Instant, bytes: &[u8], max_read: usize) -> 
     while !rest.is_empty() {
         let buffered = c.recv_buffered();
         let n = c.recv_into(now, |buf| {
-            assert!(buf.is_empty(), "the closure sees only the spare capacity");
-            let room = buf.capacity();
+            assert!(buf.get_ref().is_empty(), "the closure sees only the spare capacity");
+            // What tokio's `read_buf` reads into: the first chunk of the room offered.
+            let room = buf.chunk_mut().len();
             // The spare capacity starts right after the buffered bytes.
-            let base = buf.as_ptr() as usize - buffered;
+            let base = buf.get_ref().as_ptr() as usize - buffered;
             reads.push(Read { buffered, room, base });
             let n = room.min(rest.len()).min(max_read);
             buf.put_slice(&rest[..n]);
@@ -120,7 +121,7 @@ fn a_declared_length_alone_reserves_nothing() {
     let frame = client_frame(OpCode::Binary, true, &vec![0u8; 16 << 20]);
     let sent = 14 + 10;
     read_all(&mut s, now, &frame[..sent], usize::MAX);
-    let room = s.recv_into(now, |buf| buf.capacity());
+    let room = s.recv_into(now, |buf| buf.chunk_mut().len());
     assert!(room <= 2 * read_size.max(4 * sent), "{room}");
     assert!(s.recv_capacity() <= sent + 2 * read_size, "{}", s.recv_capacity());
 }
@@ -177,26 +178,35 @@ fn a_misbehaving_closure_cannot_corrupt_what_is_buffered() {
 
     // Appends, then takes some of it back: what is left counts.
     let piece = next(&mut at, 20_000);
+    // (Past the limit `BufMut` panics: `get_mut` goes around it.)
     s.recv_into(now, |buf| {
-        buf.put_slice(&piece);
-        buf.put_slice(b"junk");
-        buf.truncate(piece.len());
+        buf.get_mut().extend_from_slice(&piece);
+        buf.get_mut().extend_from_slice(b"junk");
+        buf.get_mut().truncate(piece.len());
     });
     // Replaces the buffer with one of its own, holding the next bytes.
     let piece = next(&mut at, 1000);
-    s.recv_into(now, |buf| *buf = BytesMut::from(&piece[..]));
+    s.recv_into(now, |buf| *buf.get_mut() = BytesMut::from(&piece[..]));
     // Appends three times the room offered (the buffer grows: still the bytes read).
-    let room = s.recv_into(now, |buf| buf.capacity());
+    let room = s.recv_into(now, |buf| buf.get_ref().capacity());
     let piece = next(&mut at, 3 * room);
     assert!(at < frame.len(), "the frame is still incomplete");
-    s.recv_into(now, |buf| buf.extend_from_slice(&piece));
+    s.recv_into(now, |buf| buf.get_mut().extend_from_slice(&piece));
     // Replaces it with an empty buffer without capacity: nothing was read.
-    s.recv_into(now, |buf| *buf = BytesMut::new());
+    s.recv_into(now, |buf| *buf.get_mut() = BytesMut::new());
     // Writes into the room, then panics before returning: nothing was read.
     let unwound = catch_unwind(AssertUnwindSafe(|| {
         s.recv_into(now, |buf| {
             buf.put_slice(b"garbage");
             panic!("a read that panics");
+        })
+    }));
+    assert!(unwound.is_err());
+    // Writes past the limit through `BufMut`: its own panic, and again nothing was read.
+    let unwound = catch_unwind(AssertUnwindSafe(|| {
+        s.recv_into(now, |buf| {
+            let past = vec![0u8; buf.remaining_mut() + 1];
+            buf.put_slice(&past);
         })
     }));
     assert!(unwound.is_err());

@@ -25,6 +25,7 @@ mod peer;
 
 use arbitrary::{Arbitrary, Unstructured};
 use std::time::Duration;
+use ws_proto::bytes::BufMut;
 use ws_proto::{
     CloseCode, CloseFrame, Config, Message, MessageKind, PreparedFrame, Role, State, Transport,
     UsageError,
@@ -564,14 +565,14 @@ fn feed_commit(p: &mut Peer, now: std::time::Instant, chunk: &[u8]) {
     }
 }
 
-/// Feeds `chunk` through `recv_into`, each read taking the room offered. A connection the
-/// memory budget refused offers none: the read appends a byte all the same (ignored).
+/// Feeds `chunk` through `recv_into`, each read taking the room offered (a connection the
+/// memory budget refused offers the 64 bytes `BufMut` makes; what they get is ignored).
 fn feed_spare(p: &mut Peer, now: std::time::Instant, chunk: &[u8]) {
     let mut rest = chunk;
     while !rest.is_empty() {
         let n = p.conn.recv_into(now, |buf| {
-            let n = buf.capacity().min(rest.len()).max(1);
-            buf.extend_from_slice(&rest[..n]);
+            let n = buf.chunk_mut().len().min(rest.len());
+            buf.put_slice(&rest[..n]);
             n
         });
         rest = &rest[n..];

@@ -23,6 +23,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use ws_proto::bytes::BytesMut;
+use ws_proto::bytes::buf::Limit;
 use ws_proto::handshake::HandshakeError;
 
 use crate::Error;
@@ -100,14 +101,14 @@ pub trait StreamIo<S>: Runtime {
     /// [`Connection::recv_buf`](ws_proto::Connection::recv_buf).
     const READS_INTO_SPARE_CAPACITY: bool = false;
 
-    /// Reads once, appending to `buf` (into its spare capacity, not zeroed first), and returns
-    /// how many bytes were appended (0: end of stream). Used only when
+    /// Reads once, appending to `buf` (into its spare capacity, not zeroed first, at most its
+    /// `remaining_mut`), and returns how many bytes were appended (0: end of stream). Used only when
     /// [`READS_INTO_SPARE_CAPACITY`](Self::READS_INTO_SPARE_CAPACITY) is true; a binding that
     /// leaves it false keeps this default, which reports the read as unsupported.
     fn poll_read_buf(
         stream: &mut S,
         cx: &mut Context<'_>,
-        buf: &mut BytesMut,
+        buf: &mut Limit<BytesMut>,
     ) -> Poll<io::Result<usize>> {
         let _ = (stream, cx, buf);
         Poll::Ready(Err(io::ErrorKind::Unsupported.into()))

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use ws_proto::bytes::BytesMut;
+use ws_proto::bytes::buf::Limit;
 
 use crate::aio::{Runtime, StreamIo};
 
@@ -66,7 +67,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> StreamIo<S> for Tokio {
     fn poll_read_buf(
         stream: &mut S,
         cx: &mut Context<'_>,
-        buf: &mut BytesMut,
+        buf: &mut Limit<BytesMut>,
     ) -> Poll<io::Result<usize>> {
         // The future only borrows `stream` and `buf`: dropping it when pending loses nothing.
         pin!(stream.read_buf(buf)).poll(cx)

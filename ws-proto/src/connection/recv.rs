@@ -7,7 +7,8 @@
 
 use std::time::Instant;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::buf::Limit;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::{Connection, Deferred, State};
 use crate::close::{CloseBodyError, parse_close_body};
@@ -118,9 +119,14 @@ impl Connection {
     }
 
     /// Reads into the receive buffer's spare capacity, uninitialized and never zeroed: `read`
-    /// appends to the `BytesMut` it is given (through [`bytes::BufMut`], e.g. tokio's
+    /// appends to the buffer it is given, a [`bytes::BufMut`] (pass it to tokio's
     /// `AsyncReadExt::read_buf` or tokio-util's `poll_read_buf`), and what it appended is
     /// processed as [`handle_data`](Self::handle_data) does. Returns what `read` returned.
+    ///
+    /// The buffer's `remaining_mut` is the most one read may take: a read's worth
+    /// (`read_buffer_size`), or inside a frame its rest and a read's worth, as
+    /// [`recv_buf`](Self::recv_buf)'s room; it does not grow with the capacity a large frame
+    /// left, so what one read can make the connection queue in reply (pongs) stays bounded.
     ///
     /// Use it where the transport reads into a `BufMut`: a large frame then costs no zero-fill
     /// of its room (which [`recv_buf`](Self::recv_buf) needs, since it hands out an initialized
@@ -139,11 +145,12 @@ impl Connection {
     ///
     /// No `unsafe` code is involved here: `read` gets the spare capacity as a `BytesMut` of its
     /// own (split off the received bytes, which it never sees, and joined back afterwards
-    /// without a copy), and the uninitialized write happens inside `BufMut`'s implementor (tokio
-    /// or `bytes`), behind their safe APIs. Whatever `read` does to its buffer (grow it, shrink
-    /// it, replace it), the bytes it holds afterwards are taken as the bytes read, in order;
-    /// the connection's own bytes cannot be touched. It may append nothing (a read that would
-    /// block). The bytes should come from one read of the transport, made just before `now`.
+    /// without a copy), behind [`Limit`], and the uninitialized write happens inside
+    /// `BufMut`'s implementor (tokio or `bytes`), behind their safe APIs. Whatever `read` does
+    /// to its buffer (grow it, shrink it, replace it through [`Limit::get_mut`]), the bytes it
+    /// holds afterwards are taken as the bytes read, in order; the connection's own bytes
+    /// cannot be touched. It may append nothing (a read that would block). The bytes should
+    /// come from one read of the transport, made just before `now`.
     ///
     /// ```
     /// use std::time::Instant;
@@ -155,7 +162,7 @@ impl Connection {
     /// // A masked "Hi" (RFC 6455 §5.7, key 37 fa 21 3d), standing for what a socket read appends.
     /// let wire = [0x81, 0x82, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x93];
     /// let appended = server.recv_into(now, |buf| {
-    ///     assert!(buf.capacity() - buf.len() >= wire.len(), "room for a read");
+    ///     assert!(buf.remaining_mut() >= wire.len(), "room for a read");
     ///     buf.put_slice(&wire);
     ///     wire.len()
     /// });
@@ -165,7 +172,11 @@ impl Connection {
     ///     other => panic!("{other:?}"),
     /// }
     /// ```
-    pub fn recv_into<T>(&mut self, now: Instant, read: impl FnOnce(&mut BytesMut) -> T) -> T {
+    pub fn recv_into<T>(
+        &mut self,
+        now: Instant,
+        read: impl FnOnce(&mut Limit<BytesMut>) -> T,
+    ) -> T {
         self.release_large_rbuf();
         // Room `recv_buf` zeroed and left unused is given up: `read` appends after the
         // received bytes. (The capacity stays; only `recv_buf` needs it initialized.)
@@ -181,9 +192,15 @@ impl Connection {
                 }
             }
         }
-        // `read` sees only the spare capacity: a handle of its own on the same allocation.
-        let mut spare = self.rbuf.split_off(self.filled);
+        // `read` sees only the spare capacity: a handle of its own on the same allocation,
+        // limited as `recv_buf`'s room is (a read's worth, or the rest of the frame and a
+        // read's worth), so a read takes no more input than that, whatever the capacity: what
+        // one read can make the connection queue (pongs) stays bounded.
+        let read_size = self.config.read_buffer_size.max(1);
+        let limit = self.frame_missing().map_or(read_size, |m| m.saturating_add(read_size));
+        let mut spare = self.rbuf.split_off(self.filled).limit(limit);
         let out = read(&mut spare);
+        let spare = spare.into_inner();
         let appended = spare.len();
         // Contiguous and from the same allocation (the usual case): joined without a copy;
         // anything else `read` left there is appended, a copy.

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use ws_proto::Transport;
+use ws_proto::bytes::BufMut;
 use ws_proto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use ws_proto::handshake::{Accept, ClientRequest, Negotiated, RequestParser};
 use ws_proto::mask::apply_mask_bytewise;
@@ -357,10 +358,11 @@ pub fn feed_recv_into(c: &mut Connection, now: Instant, bytes: &[u8], max_read: 
     let mut rest = bytes;
     while !rest.is_empty() {
         let n = c.recv_into(now, |buf| {
-            let room = buf.capacity() - buf.len();
+            // What tokio's `read_buf` reads into: the first chunk of spare room.
+            let room = buf.chunk_mut().len();
             assert!(room > 0, "recv_into offered no room");
             let n = room.min(rest.len()).min(max_read.max(1));
-            buf.extend_from_slice(&rest[..n]);
+            buf.put_slice(&rest[..n]);
             n
         });
         rest = &rest[n..];

@@ -285,3 +285,35 @@ fn a_stream_of_large_frames_reuses_one_allocation_once_the_payloads_are_dropped(
     assert_eq!(messages(take_events(&mut s)), vec![Message::text("small")]);
     assert_eq!(s.recv_capacity(), 0, "the large buffer was released");
 }
+
+/// One read takes at most what `recv_buf` would offer, whatever capacity a large frame left:
+/// a read's worth between frames, the frame's rest and a read's worth inside one. (What a
+/// read of pings makes the connection queue in pongs stays bounded: ws-tokio's backpressure
+/// test.)
+#[test]
+fn a_read_takes_no_more_than_recv_buf_would_offer() {
+    let now = Instant::now();
+    let mut s = server(now);
+    let read_size = s.config().read_buffer_size;
+    let frame = client_frame(OpCode::Binary, true, &pattern(1 << 20));
+    let (_, msg) = read_like_tokio(&mut s, now, &frame);
+    drop(msg);
+    // Between frames: a read's worth, though the allocation of the last frame is there.
+    let pings: Vec<u8> = (0..1000).flat_map(|_| client_frame(OpCode::Ping, true, b"p")).collect();
+    let (limit, took) = s.recv_into(now, |buf| {
+        let limit = buf.remaining_mut();
+        let n = buf.chunk_mut().len().min(pings.len());
+        buf.put_slice(&pings[..n]);
+        (limit, n)
+    });
+    assert_eq!(limit, read_size);
+    assert!(took <= read_size);
+    let seen = take_events(&mut s).len();
+    assert_eq!(seen, took / 7, "one Ping event per whole 7-byte frame");
+    // Inside a frame: its rest and a read's worth.
+    s.handle_data(now, &pings[took..took.next_multiple_of(7)]);
+    take_events(&mut s);
+    s.handle_data(now, &frame[..100]);
+    let limit = s.recv_into(now, |buf| buf.remaining_mut());
+    assert_eq!(limit, frame.len() - 100 + read_size);
+}

@@ -1,7 +1,8 @@
 //! A server decoding a busy connection: a stream of masked client frames, read from memory,
 //! turned into whole messages (unmasked, text validated). `ws-proto` (an adapter's loop over
-//! `recv_buf`/`commit` and the `MessageAssembler`) against tungstenite (blocking `read`) and
-//! fastwebsockets (`FragmentCollector::read_frame` on an async stream).
+//! `recv_buf`/`commit` and the `MessageAssembler`; `ws-proto-spare`: the same reading through
+//! `recv_into` and tokio's `read_buf`, as ws-tokio does) against tungstenite (blocking `read`)
+//! and fastwebsockets (`FragmentCollector::read_frame` on an async stream).
 //!
 //! The stream repeats forever, so every library is measured in steady state with its own
 //! read-buffer policy; throughput is in messages.
@@ -35,6 +36,16 @@ fn decode(c: &mut Criterion) {
                 b.iter(|| {
                     for _ in 0..count {
                         black_box(ours.next_message(&mut io).unwrap());
+                    }
+                })
+            });
+
+            let mut io = MemStream::repeating(&input);
+            let mut ours = Proto::new(ws_proto::Role::Server);
+            group.bench_function(BenchmarkId::new("ws-proto-spare", &id), |b| {
+                b.iter(|| {
+                    for _ in 0..count {
+                        black_box(ours.next_message_spare(&mut io).unwrap());
                     }
                 })
             });

@@ -2,7 +2,8 @@
 //! the codec benchmarks and their correctness tests share one implementation.
 //!
 //! * `ws-proto`: an adapter's loop: read into [`Connection::recv_buf`] and
-//!   [`commit`](Connection::commit), join events with a [`MessageAssembler`], write
+//!   [`commit`](Connection::commit) (or, as ws-tokio does, into the spare capacity through
+//!   [`Connection::recv_into`]), join events with a [`MessageAssembler`], write
 //!   [`transmit_chunks`](Connection::transmit_chunks) with one vectored write.
 //! * tungstenite: `read` / `send` on a blocking stream.
 //! * fastwebsockets: `read_frame` / `write_frame` of a `FragmentCollector` (whole messages,
@@ -13,7 +14,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use fastwebsockets::{FragmentCollector, Frame, OpCode, WebSocket};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use ws_proto::{Config, Connection, Message, MessageAssembler, Role};
 
 use crate::mem::{PipeEnd, block_on, pipe};
@@ -43,23 +44,8 @@ impl Proto {
     /// The next whole data message, reading from `io` whenever no event is ready.
     pub fn next_message(&mut self, io: &mut impl Read) -> io::Result<Message> {
         loop {
-            while let Some(event) = self.conn.poll_event() {
-                if let ws_proto::Event::Closed(info) = &event {
-                    let e =
-                        info.error().map_or(io::ErrorKind::UnexpectedEof.into(), io::Error::other);
-                    return Err(e);
-                }
-                if let Some(m @ (Message::Text(_) | Message::Binary(_))) =
-                    self.assembler.push(event)
-                {
-                    return Ok(m);
-                }
-            }
-            if let Some(info) = self.conn.close_info() {
-                // The connection failed or closed: its Closed event waits for a transport
-                // this driver does not model.
-                let e = info.error().map_or(io::ErrorKind::UnexpectedEof.into(), io::Error::other);
-                return Err(e);
+            if let Some(message) = self.ready_message() {
+                return message;
             }
             let n = io.read(self.conn.recv_buf())?;
             if n == 0 {
@@ -67,6 +53,38 @@ impl Proto {
             }
             self.conn.commit(self.now, n);
         }
+    }
+
+    /// [`next_message`](Self::next_message) reading as ws-tokio does inside frames: tokio's
+    /// `read_buf` into the connection's spare capacity ([`Connection::recv_into`]), which is
+    /// never zeroed. `io` must be in memory (always ready).
+    pub fn next_message_spare(&mut self, io: &mut (impl AsyncRead + Unpin)) -> io::Result<Message> {
+        loop {
+            if let Some(message) = self.ready_message() {
+                return message;
+            }
+            let n = self.conn.recv_into(self.now, |buf| block_on(io.read_buf(buf)))?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+    }
+
+    /// A whole data message (or the end) from the events already there, if any.
+    fn ready_message(&mut self) -> Option<io::Result<Message>> {
+        while let Some(event) = self.conn.poll_event() {
+            if let ws_proto::Event::Closed(info) = &event {
+                let e = info.error().map_or(io::ErrorKind::UnexpectedEof.into(), io::Error::other);
+                return Some(Err(e));
+            }
+            if let Some(m @ (Message::Text(_) | Message::Binary(_))) = self.assembler.push(event) {
+                return Some(Ok(m));
+            }
+        }
+        // The connection failed or closed: its Closed event waits for a transport this driver
+        // does not model.
+        let info = self.conn.close_info()?;
+        Some(Err(info.error().map_or(io::ErrorKind::UnexpectedEof.into(), io::Error::other)))
     }
 
     /// Writes everything queued, with vectored writes.

@@ -22,17 +22,23 @@ fn all_decoders_return_the_sent_messages() {
             let count = 3;
             let input = masked_frames(opcode, &payload, count, 2);
 
-            let mut io = MemStream::new(&input);
-            let mut ours = Proto::new(ws_proto::Role::Server);
-            for _ in 0..count {
-                let got = match ours.next_message(&mut io).unwrap() {
-                    Message::Text(t) if opcode == Opcode::Text => t.into_bytes(),
-                    Message::Binary(b) if opcode == Opcode::Binary => b,
-                    other => panic!("ws-proto: wrong kind {other:?}"),
-                };
-                assert_eq!(got, payload, "ws-proto {opcode:?} {size}");
+            for spare in [false, true] {
+                let mut io = MemStream::new(&input);
+                let mut ours = Proto::new(ws_proto::Role::Server);
+                for _ in 0..count {
+                    let got = match spare {
+                        false => ours.next_message(&mut io),
+                        true => ours.next_message_spare(&mut io),
+                    };
+                    let got = match got.unwrap() {
+                        Message::Text(t) if opcode == Opcode::Text => t.into_bytes(),
+                        Message::Binary(b) if opcode == Opcode::Binary => b,
+                        other => panic!("ws-proto: wrong kind {other:?}"),
+                    };
+                    assert_eq!(got, payload, "ws-proto {opcode:?} {size} (spare: {spare})");
+                }
+                assert_eq!(io.remaining(), 0);
             }
-            assert_eq!(io.remaining(), 0);
 
             let mut ws =
                 drivers::tungstenite(MemStream::new(&input), tungstenite::protocol::Role::Server);

@@ -17,10 +17,10 @@
 //! * nothing is emitted after [`Event::Closed`]: no event, no byte, whatever input, timeout
 //!   or EOF follows;
 //! * split invariance: the events, the output and the error do not depend on the chunking
-//!   or on the input path: `handle_data`, `recv_buf` + `commit` or owned buffers through
-//!   `handle_bytes`.
+//!   or on the input path: `handle_data`, `recv_buf` + `commit`, `recv_into` or owned
+//!   buffers through `handle_bytes`.
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use ws_proto::frame::MAX_HEADER_LEN;
 use ws_proto::handshake::Negotiated;
 use ws_proto::rng::ChaChaRandom;
@@ -75,7 +75,7 @@ pub(crate) struct Setup {
     pub(crate) config: Config,
     /// What the handshake negotiated (permessage-deflate), if anything.
     pub(crate) negotiated: Option<Negotiated>,
-    /// Feed some chunks through `recv_buf` + `commit`.
+    /// Feed some chunks through `recv_buf` + `commit`, `recv_into` or `handle_bytes`.
     pub(crate) mixed_paths: bool,
     /// End with EOF.
     pub(crate) eof: bool,
@@ -126,7 +126,8 @@ fn drive(setup: &Setup, chunks: &[&[u8]], mut choices: Splitter, mixed_paths: bo
     for chunk in chunks {
         fed += chunk.len();
         match (mixed_paths && choices.coin(), mixed_paths && choices.coin()) {
-            (true, _) => feed_commit(&mut conn, config, chunk),
+            (true, true) => feed_spare(&mut conn, config, chunk, &mut choices),
+            (true, false) => feed_commit(&mut conn, config, chunk),
             (false, true) => feed_owned(&mut conn, chunk, &mut choices),
             (false, false) => conn.handle_data(now, chunk),
         }
@@ -182,6 +183,44 @@ fn feed_commit(conn: &mut Connection, config: &Config, chunk: &[u8]) {
         buf[..n].copy_from_slice(&rest[..n]);
         rest = &rest[n..];
         conn.commit(at(0), n);
+    }
+}
+
+/// Feeds `chunk` through the spare-capacity path (`recv_into`), in reads of the room offered
+/// or less (sometimes none at all, as a read that would block), as a transport reading into a
+/// `BufMut` does.
+fn feed_spare(conn: &mut Connection, config: &Config, chunk: &[u8], choices: &mut Splitter) {
+    // The room of `recv_buf`, or what `BytesMut` rounded a small buffer up to.
+    let bound = 2 * (config.read_buffer_size.max(1) + MAX_HEADER_LEN + config.max_frame_size);
+    let mut rest = chunk;
+    while !rest.is_empty() {
+        let short = choices.coin();
+        let pending = choices.coin() && choices.coin();
+        let take = choices.next_u64();
+        // A buffer adopted from `handle_bytes` keeps the capacity it came with: only growth
+        // is bounded.
+        let (before, buffered) = (conn.recv_capacity(), conn.recv_buffered());
+        let n = conn.recv_into(at(0), |buf| {
+            assert!(buf.get_ref().is_empty(), "recv_into showed buffered bytes");
+            assert!(buf.remaining_mut() <= bound, "a read may take {}", buf.remaining_mut());
+            // What tokio's `read_buf` reads into: the first chunk of the room offered.
+            let room = buf.chunk_mut().len();
+            assert!(room > 0, "recv_into offered no room");
+            assert!(
+                buffered + room <= before.max(buffered + bound),
+                "recv_into offered {room} bytes after {buffered} (capacity {before}, bound {bound})"
+            );
+            let mut n = room.min(rest.len());
+            if short && n > 1 {
+                n = 1 + (take % n as u64) as usize;
+            }
+            if pending {
+                return 0;
+            }
+            buf.put_slice(&rest[..n]);
+            n
+        });
+        rest = &rest[n..];
     }
 }
 

@@ -68,6 +68,7 @@ macro_rules! kit_tests {
             cancel_safety_socket,
             cancel_safety_split,
             split_echo,
+            large_messages,
             app_panic_surfaced,
         );
     };

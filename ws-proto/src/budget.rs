@@ -22,7 +22,8 @@
 //!
 //! The memory held because of peers' input is at most `limit + connections × floor`, plus
 //! one growth step per connection in flight (a receive buffer grows by at most four times what
-//! has arrived, and inflating stops at the room left). Outgoing queues are not charged: they
+//! has arrived and one read's worth, charged before it grows where the input call can refuse
+//! it, and inflating stops at the room left). Outgoing queues are not charged: they
 //! are bounded per connection by `write_buffer_high_water` (the adapters stop reading while a
 //! peer does not read), and the application decides what it sends.
 //!

@@ -94,8 +94,8 @@ pub struct Config {
     /// allocating nothing per message; an idle one holds none. `None`: keep them (call
     /// [`Connection::release_buffers`](crate::Connection::release_buffers) yourself).
     pub release_buffers_after: Option<Duration>,
-    /// Size of the spare room [`Connection::recv_buf`](crate::Connection::recv_buf) offers for
-    /// one read. The buffer is allocated on first use and released after large messages.
+    /// Size of the spare room [`Connection::recv_buf`](crate::Connection::recv_buf) (and
+    /// [`Connection::recv_into`](crate::Connection::recv_into)) offers for one read. The buffer is allocated on first use and released after large messages.
     pub read_buffer_size: usize,
     /// Outgoing data frames whose payload is at most this long are copied into one contiguous
     /// transmit buffer with their header; longer ones are queued as separate chunks without

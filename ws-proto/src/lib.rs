@@ -90,7 +90,9 @@
 //! loop of your own needs:
 //!
 //! * **Readiness IO** (epoll, kqueue, mio): read into [`Connection::recv_buf`], then
-//!   [`Connection::commit`]; write with one vectored write from
+//!   [`Connection::commit`] (or, where the read can fill uninitialized memory safely, as
+//!   tokio's `read_buf` does, through [`Connection::recv_into`]: no zero-fill of the room);
+//!   write with one vectored write from
 //!   [`Connection::transmit_io_slices`] (fills a caller's `IoSlice` array, allocates nothing),
 //!   then [`Connection::advance_transmit`].
 //! * **Completion IO** (io_uring, IOCP), where the kernel owns a buffer until the read

@@ -7,6 +7,7 @@ mod common;
 use std::time::Instant;
 
 use common::*;
+use ws_proto::bytes::BufMut;
 use ws_proto::frame::OpCode;
 use ws_proto::{CapacityError, Config, Connection, Error, Event, MemoryBudget, Role, State};
 
@@ -30,6 +31,17 @@ fn read_in(c: &mut Connection, now: Instant, bytes: &[u8]) {
         c.commit(now, n);
         rest = &rest[n..];
     }
+}
+
+/// Payload bytes delivered by `events`.
+fn data_len(events: &[Event]) -> usize {
+    events
+        .iter()
+        .map(|e| match e {
+            Event::Data { payload, .. } => payload.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 fn budget_failure(events: &[Event]) -> Option<(usize, usize)> {
@@ -82,14 +94,7 @@ fn the_connection_that_does_not_fit_is_refused_with_1013_and_the_others_keep_goi
 
     read_in(&mut a, now, &big[800 << 10..]);
     let events = take_events(&mut a);
-    let delivered: usize = events
-        .iter()
-        .map(|e| match e {
-            Event::Data { payload, .. } => payload.len(),
-            _ => 0,
-        })
-        .sum();
-    assert_eq!(delivered, 900 << 10);
+    assert_eq!(data_len(&events), 900 << 10);
     drop(events);
     // The next read gives the large buffer back, and the charge with it.
     a.handle_data(now, &client_frame(OpCode::Text, true, b"after"));
@@ -189,4 +194,71 @@ fn inflating_stops_at_the_room_the_budget_leaves() {
     assert_eq!(limit, LIMIT);
     assert!(held > LIMIT && held < 2 * LIMIT + FLOOR, "stopped near the room: {held}");
     assert_eq!((budget.used(), budget.refusals()), (0, 1));
+}
+
+/// The spare-capacity path (`recv_into`) charges the budget before its buffer grows: no read is
+/// ever offered room the budget has not granted, the charge is exact after every read, and the
+/// connection that does not fit is refused with 1013 before its buffer grows.
+#[test]
+fn recv_into_charges_before_the_buffer_grows() {
+    let now = Instant::now();
+    let budget = MemoryBudget::with_floor(LIMIT, FLOOR);
+    let (mut a, mut b) = (budgeted(&budget, now), budgeted(&budget, now));
+    let charge = |c: &Connection| c.recv_capacity().saturating_sub(FLOOR);
+
+    // Reads of at most 16 KiB; `others` is what the other connection is charged.
+    let read_spare = |c: &mut Connection, bytes: &[u8], others: usize| {
+        let mut offered = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let buffered = c.recv_buffered();
+            let n = c.recv_into(now, |buf| {
+                // Refused: the buffered bytes were dropped, and no room is offered.
+                let capacity = buf.get_ref().capacity();
+                let holds = if capacity == 0 { 0 } else { buffered + capacity };
+                assert!(
+                    holds.saturating_sub(FLOOR) + others <= budget.used(),
+                    "room offered before it was charged: {holds} bytes, {} charged",
+                    budget.used()
+                );
+                offered.push(capacity);
+                // A refused connection's reads get the room `BufMut` makes (64 bytes): those
+                // bytes are dropped.
+                let n = buf.chunk_mut().len().min(rest.len()).min(16 << 10);
+                buf.put_slice(&rest[..n]);
+                n
+            });
+            rest = &rest[n..];
+            if c.state() == State::Open {
+                assert_eq!(budget.used(), charge(c) + others, "the charge is exact");
+            }
+        }
+        offered
+    };
+
+    let big = client_frame(OpCode::Binary, true, &vec![1u8; 900 << 10]);
+    read_spare(&mut a, &big[..800 << 10], 0);
+    assert_eq!(a.state(), State::Open);
+    let held_by_a = budget.used();
+    assert!(((800 << 10) - FLOOR..=LIMIT).contains(&held_by_a), "{held_by_a}");
+
+    let other = client_frame(OpCode::Binary, true, &vec![2u8; 600 << 10]);
+    let offered = read_spare(&mut b, &other, held_by_a);
+    // Refused when its buffer would have grown: that read was offered nothing (the reads
+    // after it drain the transport, their bytes ignored).
+    assert!(offered.contains(&0), "{offered:?}");
+    assert_eq!(b.recv_buffered(), 0);
+    assert!(!take_events(&mut b).iter().any(|e| matches!(e, Event::Data { .. })));
+    assert_eq!(sent_close_code(&take_output(&mut b)), Some(1013));
+    let (held, limit) = budget_failure(&run_to_end(&mut b, now)).expect("a budget failure");
+    assert_eq!(limit, LIMIT);
+    assert!(held.saturating_sub(FLOOR) + held_by_a > LIMIT, "refused though it fit: {held}");
+    assert_eq!((budget.refusals(), budget.used()), (1, held_by_a));
+
+    read_spare(&mut a, &big[800 << 10..], 0);
+    assert_eq!(data_len(&take_events(&mut a)), 900 << 10);
+    // A small frame next: the large buffer goes, and its charge with it.
+    read_spare(&mut a, &client_frame(OpCode::Text, true, b"after"), 0);
+    take_events(&mut a);
+    assert_eq!(budget.used(), 0, "nothing past the floor is held after the large frame");
 }

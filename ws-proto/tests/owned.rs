@@ -1,6 +1,6 @@
-//! The owned-buffer entry points (`handle_bytes`, `transmit_io_slices`) against the borrowed
-//! ones: the same bytes through `handle_data`, `recv_buf` + `commit` and `handle_bytes`, in any
-//! mix and any split, give the same events and the same output.
+//! The owned-buffer entry points (`handle_bytes`, `recv_into`, `transmit_io_slices`) against the
+//! borrowed ones: the same bytes through `handle_data`, `recv_buf` + `commit`, `handle_bytes`
+//! and `recv_into`, in any mix and any split, give the same events and the same output.
 
 mod common;
 
@@ -19,10 +19,17 @@ enum Path {
     RecvBuf,
     /// An owned buffer with this much spare capacity after the bytes.
     Owned(usize),
+    /// `recv_into`, appending at most this many bytes per read.
+    Spare(usize),
 }
 
 fn path() -> impl Strategy<Value = Path> {
-    prop_oneof![Just(Path::Data), Just(Path::RecvBuf), (0usize..4096).prop_map(Path::Owned)]
+    prop_oneof![
+        Just(Path::Data),
+        Just(Path::RecvBuf),
+        (0usize..4096).prop_map(Path::Owned),
+        (1usize..5000).prop_map(Path::Spare),
+    ]
 }
 
 fn feed(s: &mut Connection, now: Instant, piece: &[u8], path: Path) {
@@ -34,6 +41,7 @@ fn feed(s: &mut Connection, now: Instant, piece: &[u8], path: Path) {
             buf.extend_from_slice(piece);
             s.handle_bytes(now, buf);
         }
+        Path::Spare(max_read) => feed_recv_into(s, now, piece, max_read),
     }
 }
 

@@ -82,10 +82,10 @@ fn run_server(input: &[u8], cuts: &[usize]) -> (Vec<Event>, Vec<u8>, bool) {
     for (i, end) in cuts.into_iter().chain([input.len()]).enumerate() {
         let piece = &input[start..end];
         start = end;
-        if i % 2 == 0 {
-            s.handle_data(now, piece);
-        } else {
-            feed_recv_buf(&mut s, now, piece);
+        match i % 3 {
+            0 => s.handle_data(now, piece),
+            1 => feed_recv_buf(&mut s, now, piece),
+            _ => feed_recv_into(&mut s, now, piece, 1 + i * 97),
         }
         events.extend(take_events(&mut s));
         out.extend(take_output(&mut s));

@@ -25,6 +25,7 @@ mod peer;
 
 use arbitrary::{Arbitrary, Unstructured};
 use std::time::Duration;
+use ws_proto::bytes::BufMut;
 use ws_proto::{
     CloseCode, CloseFrame, Config, Message, MessageKind, PreparedFrame, Role, State, Transport,
     UsageError,
@@ -60,7 +61,8 @@ pub struct Knobs {
     pub auto_pong: bool,
     /// Copy threshold of 8 bytes (exercises the zero-copy send path) instead of the default.
     pub small_copy_threshold: bool,
-    /// Drain with `transmit_chunks` + partial `advance_transmit` and read through `recv_buf`.
+    /// Drain with `transmit_chunks` + partial `advance_transmit` and read through `recv_buf`
+    /// or `recv_into`.
     pub vectored: bool,
     /// Keepalive Pings on a timer whatever the traffic.
     pub keepalive_while_busy: bool,
@@ -364,7 +366,10 @@ impl Pair {
         for chunk in Splitter::new(seed).split(&bytes) {
             let was_open = receiver.is_open();
             if receiver.vectored && choices.coin() {
-                feed_commit(receiver, now, chunk);
+                match choices.coin() {
+                    true => feed_commit(receiver, now, chunk),
+                    false => feed_spare(receiver, now, chunk),
+                }
             } else {
                 receiver.conn.handle_data(now, chunk);
             }
@@ -557,6 +562,20 @@ fn feed_commit(p: &mut Peer, now: std::time::Instant, chunk: &[u8]) {
         buf[..n].copy_from_slice(&rest[..n]);
         rest = &rest[n..];
         p.conn.commit(now, n);
+    }
+}
+
+/// Feeds `chunk` through `recv_into`, each read taking the room offered (a connection the
+/// memory budget refused offers the 64 bytes `BufMut` makes; what they get is ignored).
+fn feed_spare(p: &mut Peer, now: std::time::Instant, chunk: &[u8]) {
+    let mut rest = chunk;
+    while !rest.is_empty() {
+        let n = p.conn.recv_into(now, |buf| {
+            let n = buf.chunk_mut().len().min(rest.len());
+            buf.put_slice(&rest[..n]);
+            n
+        });
+        rest = &rest[n..];
     }
 }
 

@@ -45,7 +45,8 @@ pub(super) struct Peer {
     pub(super) transport_closed: bool,
     /// Whole data messages received.
     pub(super) received: usize,
-    /// Use the vectored drain (`transmit_chunks` + `advance_transmit`) and `recv_buf`.
+    /// Use the vectored drain (`transmit_chunks` + `advance_transmit`) and `recv_buf` or
+    /// `recv_into`.
     pub(super) vectored: bool,
 }
 

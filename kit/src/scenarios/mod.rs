@@ -4,6 +4,7 @@
 mod budget;
 mod closing;
 mod flow;
+mod large;
 mod panics;
 mod random;
 mod timers;
@@ -18,6 +19,7 @@ use ws_proto::{CloseCode, CloseFrame, Config, Message, Role};
 pub use budget::*;
 pub use closing::*;
 pub use flow::*;
+pub use large::*;
 pub use panics::*;
 pub use random::*;
 pub use timers::*;

@@ -192,7 +192,8 @@ impl<S, R: StreamIo<S>> Driver<S, R> {
 
     /// Reads once into the core. At a frame boundary through the binding's scratch buffer if it
     /// has one (an idle connection then holds no receive buffer of its own), otherwise, and
-    /// inside a frame, straight into the core's buffer.
+    /// inside a frame, straight into the core's buffer: into its spare capacity, not zeroed,
+    /// where the binding can read there safely, else into its zeroed room.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.conn.recv_buffered() == 0 {
             let conn = &mut self.conn;
@@ -209,6 +210,16 @@ impl<S, R: StreamIo<S>> Driver<S, R> {
                 }
                 return Poll::Ready(());
             }
+        }
+        if R::READS_INTO_SPARE_CAPACITY {
+            let stream = &mut self.stream;
+            let read = self.conn.recv_into(Instant::now(), |buf| R::poll_read_buf(stream, cx, buf));
+            match ready!(read) {
+                Ok(0) => self.conn.handle_eof(Instant::now()),
+                Ok(_) => {}
+                Err(e) => self.read_failed(e),
+            }
+            return Poll::Ready(());
         }
         let buf = self.conn.recv_buf();
         match ready!(R::poll_read(&mut self.stream, cx, buf)) {

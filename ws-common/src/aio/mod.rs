@@ -22,6 +22,8 @@ use std::pin::pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use ws_proto::bytes::BytesMut;
+use ws_proto::bytes::buf::Limit;
 use ws_proto::handshake::HandshakeError;
 
 use crate::Error;
@@ -90,6 +92,26 @@ pub trait StreamIo<S>: Runtime {
     ) -> Option<Poll<io::Result<()>>> {
         let _ = (stream, cx, consume);
         None
+    }
+
+    /// True if [`poll_read_buf`](Self::poll_read_buf) reads into uninitialized spare
+    /// capacity safely: the driver then reads inside frames through
+    /// [`Connection::recv_into`](ws_proto::Connection::recv_into) (no zero-fill of the receive
+    /// room) instead of [`poll_read`](Self::poll_read) into
+    /// [`Connection::recv_buf`](ws_proto::Connection::recv_buf).
+    const READS_INTO_SPARE_CAPACITY: bool = false;
+
+    /// Reads once, appending to `buf` (into its spare capacity, not zeroed first, at most its
+    /// `remaining_mut`), and returns how many bytes were appended (0: end of stream). Used only when
+    /// [`READS_INTO_SPARE_CAPACITY`](Self::READS_INTO_SPARE_CAPACITY) is true; a binding that
+    /// leaves it false keeps this default, which reports the read as unsupported.
+    fn poll_read_buf(
+        stream: &mut S,
+        cx: &mut Context<'_>,
+        buf: &mut Limit<BytesMut>,
+    ) -> Poll<io::Result<usize>> {
+        let _ = (stream, cx, buf);
+        Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
     }
 
     /// Writes `buf`.

@@ -3,11 +3,13 @@
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use ws_proto::bytes::BytesMut;
+use ws_proto::bytes::buf::Limit;
 
 use crate::aio::{Runtime, StreamIo};
 
@@ -56,6 +58,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> StreamIo<S> for Tokio {
         let mut scratch = [MaybeUninit::<u8>::uninit(); SCRATCH_LEN];
         let mut buf = ReadBuf::uninit(&mut scratch);
         Some(Pin::new(stream).poll_read(cx, &mut buf).map_ok(|()| consume(buf.filled())))
+    }
+
+    // tokio's `read_buf` reads into the spare capacity through `ReadBuf::uninit`, the unsafe
+    // part (setting the length after the read) being tokio's, behind its safe API.
+    const READS_INTO_SPARE_CAPACITY: bool = true;
+
+    fn poll_read_buf(
+        stream: &mut S,
+        cx: &mut Context<'_>,
+        buf: &mut Limit<BytesMut>,
+    ) -> Poll<io::Result<usize>> {
+        // The future only borrows `stream` and `buf`: dropping it when pending loses nothing.
+        pin!(stream.read_buf(buf)).poll(cx)
     }
 
     fn poll_write(stream: &mut S, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {

@@ -60,7 +60,8 @@ pub enum State {
 ///    that instant comes.
 ///
 /// Inputs: [`handle_data`](Self::handle_data) (or the zero-copy pair
-/// [`recv_buf`](Self::recv_buf) + [`commit`](Self::commit)), [`handle_eof`](Self::handle_eof),
+/// [`recv_buf`](Self::recv_buf) + [`commit`](Self::commit), or [`recv_into`](Self::recv_into)
+/// for transports that read into a `BufMut`), [`handle_eof`](Self::handle_eof),
 /// [`handle_write_shutdown`](Self::handle_write_shutdown),
 /// [`handle_transport_error`](Self::handle_transport_error),
 /// [`handle_timeout`](Self::handle_timeout). Partial input is never an error, and neither is
@@ -75,7 +76,7 @@ pub struct Connection {
     state: State,
 
     // Receiving. `rbuf[..filled]` holds received bytes; `rbuf[filled..]` is zeroed spare room
-    // handed out by `recv_buf`.
+    // handed out by `recv_buf` (`recv_into` reads into the uninitialized capacity past it).
     rbuf: BytesMut,
     filled: usize,
     /// The receive buffer grew past the normal read size for a large frame; release it once it

@@ -7,7 +7,8 @@
 
 use std::time::Instant;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::buf::Limit;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::{Connection, Deferred, State};
 use crate::close::{CloseBodyError, parse_close_body};
@@ -83,7 +84,11 @@ impl Connection {
             let ahead = self
                 .frame
                 .map_or(0, |f| (f.header_len + f.payload_len()).saturating_sub(len).min(len * 4));
-            self.grow_to(len + ahead.max(rest.len().max(MIN_RESERVE) - rest.len()));
+            let need = len + ahead.max(rest.len().max(MIN_RESERVE) - rest.len());
+            if !self.charge_growth(now, need) {
+                return;
+            }
+            self.grow_to(need);
             self.rbuf.extend_from_slice(rest);
         }
         self.filled += data.len();
@@ -93,37 +98,174 @@ impl Connection {
     /// Spare room to read into directly: read from the transport into this slice, then call
     /// [`commit`](Self::commit) with the number of bytes read.
     ///
-    /// The slice holds at least `read_buffer_size` bytes, more while a large frame is arriving
-    /// (growing with what actually arrives, never past `max_frame_size`). The buffer is released
-    /// after a large frame has been consumed so idle connections stay small.
+    /// The slice holds at least half of `read_buffer_size` (all of it when the buffer grows:
+    /// room left from an earlier read is used up first), more while a large frame is arriving
+    /// (growing with what actually arrives, at most four times what is buffered per step, and
+    /// the rest of the frame in one step once a fifth of it is here; never past
+    /// `max_frame_size` and a read's worth). The buffer is released after a large frame has been consumed so idle
+    /// connections stay small.
+    ///
+    /// The room is zeroed when the buffer grows (a safe `&mut [u8]` must be initialized): a
+    /// transport that can read into uninitialized memory safely (tokio's `read_buf`) avoids
+    /// that with [`recv_into`](Self::recv_into). With a memory budget, growth made here is
+    /// charged by the `commit` that follows.
     pub fn recv_buf(&mut self) -> &mut [u8] {
         self.release_large_rbuf();
-        let mut want = self.config.read_buffer_size.max(1);
-        if let Some(f) = &self.frame {
-            // Make room for the rest of the frame, but let a declared length reserve memory
-            // only in proportion to what has actually arrived: at most 4x the buffered bytes
-            // per step (a peer announcing 16 MiB and sending 10 bytes gets the usual
-            // `read_buffer_size`, not 16 MiB; growth is geometric while data keeps coming).
-            let missing = (f.header_len + f.payload_len()).saturating_sub(self.filled);
-            want = want.max(missing.min(self.filled * 4));
-        }
-        let spare = self.rbuf.len() - self.filled;
-        if spare < want {
-            self.grow_to(self.filled + want);
-            self.rbuf.resize(self.filled + want, 0);
+        if let Some(room) = self.room_to_make(self.rbuf.len() - self.filled) {
+            self.grow_to(self.filled + room);
+            self.rbuf.resize(self.filled + room, 0);
         }
         &mut self.rbuf[self.filled..]
     }
 
-    /// Makes the receive buffer's capacity at least `need`. A large buffer (for a large frame)
-    /// gets exactly that: `BytesMut::reserve` would round up to twice the old capacity, so a
-    /// frame could hold twice its size (and charge a memory budget for it).
+    /// Reads into the receive buffer's spare capacity, uninitialized and never zeroed: `read`
+    /// appends to the buffer it is given, a [`bytes::BufMut`] (pass it to tokio's
+    /// `AsyncReadExt::read_buf` or tokio-util's `poll_read_buf`), and what it appended is
+    /// processed as [`handle_data`](Self::handle_data) does. Returns what `read` returned.
+    ///
+    /// The buffer's `remaining_mut` is the most one read may take: a read's worth
+    /// (`read_buffer_size`), or inside a frame its rest and a read's worth, as
+    /// [`recv_buf`](Self::recv_buf)'s room; it does not grow with the capacity a large frame
+    /// left, so what one read can make the connection queue in reply (pongs) stays bounded.
+    ///
+    /// Use it where the transport reads into a `BufMut`: a large frame then costs no zero-fill
+    /// of its room (which [`recv_buf`](Self::recv_buf) needs, since it hands out an initialized
+    /// `&mut [u8]`). The room offered follows `recv_buf`'s rule: at least half of
+    /// `read_buffer_size`; inside a frame, room for its rest, but no more than four times what
+    /// is buffered per step (a peer announcing 16 MiB and sending 10 bytes gets
+    /// `read_buffer_size`); the buffer grows only once the room left is under half of
+    /// `read_buffer_size`, or to reserve the
+    /// rest of the frame (and a read's worth past it) in one step, which it does as soon as a
+    /// fifth of the frame has arrived (so always once most of it has): the prefix is not
+    /// copied again. With a
+    /// memory budget, the room is charged before the buffer grows (and settled to the capacity
+    /// it got before `read` runs): a charge that does not fit fails the connection with
+    /// [`CapacityError::MemoryBudget`] (close code 1013), and `read` is then given an empty
+    /// buffer whose contents are ignored.
+    ///
+    /// No `unsafe` code is involved here: `read` gets the spare capacity as a `BytesMut` of its
+    /// own (split off the received bytes, which it never sees, and joined back afterwards
+    /// without a copy), behind [`Limit`], and the uninitialized write happens inside
+    /// `BufMut`'s implementor (tokio or `bytes`), behind their safe APIs. Whatever `read` does
+    /// to its buffer (grow it, shrink it, replace it through [`Limit::get_mut`]), the bytes it
+    /// holds afterwards are taken as the bytes read, in order; the connection's own bytes
+    /// cannot be touched. It may append nothing (a read that would block). The bytes should
+    /// come from one read of the transport, made just before `now`.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use ws_proto::bytes::BufMut;
+    /// use ws_proto::{Config, Connection, Event, Role};
+    ///
+    /// let now = Instant::now();
+    /// let mut server = Connection::new(Role::Server, Config::default(), now);
+    /// // A masked "Hi" (RFC 6455 §5.7, key 37 fa 21 3d), standing for what a socket read appends.
+    /// let wire = [0x81, 0x82, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x93];
+    /// let appended = server.recv_into(now, |buf| {
+    ///     assert!(buf.remaining_mut() >= wire.len(), "room for a read");
+    ///     buf.put_slice(&wire);
+    ///     wire.len()
+    /// });
+    /// assert_eq!(appended, 8);
+    /// match server.poll_event() {
+    ///     Some(Event::Data { payload, fin: true, .. }) => assert_eq!(&payload[..], b"Hi"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    pub fn recv_into<T>(
+        &mut self,
+        now: Instant,
+        read: impl FnOnce(&mut Limit<BytesMut>) -> T,
+    ) -> T {
+        self.release_large_rbuf();
+        // Room `recv_buf` zeroed and left unused is given up: `read` appends after the
+        // received bytes. (The capacity stays; only `recv_buf` needs it initialized.)
+        self.rbuf.truncate(self.filled);
+        if let Some(room) = self.room_to_make(self.rbuf.capacity() - self.filled) {
+            if self.charge_growth(now, self.filled + room) {
+                self.grow_to(self.filled + room);
+                // A small buffer may have grown past the room asked (`BytesMut` rounds up),
+                // or a large one taken back its earlier allocation: settle the charge to the
+                // capacity before anything is read into it.
+                if self.budget.is_some() {
+                    let _ = self.charge_budget(now);
+                }
+            }
+        }
+        // `read` sees only the spare capacity: a handle of its own on the same allocation,
+        // limited as `recv_buf`'s room is (a read's worth, or the rest of the frame and a
+        // read's worth), so a read takes no more input than that, whatever the capacity: what
+        // one read can make the connection queue (pongs) stays bounded.
+        let read_size = self.config.read_buffer_size.max(1);
+        let limit = self.frame_missing().map_or(read_size, |m| m.saturating_add(read_size));
+        let mut spare = self.rbuf.split_off(self.filled).limit(limit);
+        let out = read(&mut spare);
+        let spare = spare.into_inner();
+        let appended = spare.len();
+        // Contiguous and from the same allocation (the usual case): joined without a copy;
+        // anything else `read` left there is appended, a copy.
+        self.rbuf.unsplit(spare);
+        if appended == 0 || self.input_done {
+            self.rbuf.truncate(self.filled);
+            return out;
+        }
+        self.filled += appended;
+        let _ = self.process(now);
+        out
+    }
+
+    /// The room to make for the next read, when the `spare` room there is not enough: `None`
+    /// while it is.
+    ///
+    /// Outside a frame, a read's worth (`read_buffer_size`) once the room left is under half
+    /// of that. Inside one, nothing while its rest fits in the room left (a smaller read
+    /// finishes it, where growing would copy the whole frame). Otherwise room for its rest,
+    /// but no more than four times what is buffered: a declared length reserves memory only in
+    /// proportion to what actually arrived (a peer announcing 16 MiB and sending 10 bytes gets
+    /// `read_buffer_size`, not 16 MiB), growing geometrically, and only once the room left is
+    /// under half a read's worth. As soon as the rest
+    /// of the frame is within that bound (once a fifth of it is here, so always once most of
+    /// it is), the rest is reserved in one step, so the prefix is not copied again, with a
+    /// read's worth past it: the read that ends the frame can take what follows, and comes
+    /// back short when the transport has nothing more (tokio then knows the socket is drained
+    /// and skips a read that would only find it empty).
+    fn room_to_make(&self, spare: usize) -> Option<usize> {
+        let read = self.config.read_buffer_size.max(1);
+        // Room under half a read is too little for one; more is used up first (growing for
+        // every few bytes consumed would allocate a buffer each time while the payloads
+        // handed out still hold the earlier ones).
+        let short = spare < read.div_ceil(2);
+        let Some(missing) = self.frame_missing() else {
+            return short.then_some(read);
+        };
+        if missing <= spare {
+            return None;
+        }
+        let step = self.filled.saturating_mul(4);
+        if missing <= step {
+            return Some(missing.saturating_add(read));
+        }
+        short.then_some(read.max(step))
+    }
+
+    /// Makes the receive buffer's capacity at least `need`.
+    ///
+    /// A buffer that grew for a large frame is reused first, if nothing holds the rest of its
+    /// allocation any more (the payloads split off it were dropped): a stream of large frames
+    /// then costs no allocation and no copy of a prefix. Otherwise a large buffer gets exactly
+    /// `need` (`BytesMut::reserve` would round up to twice the old capacity, so a frame could
+    /// hold twice its size, and charge a memory budget for it), a small one grows as
+    /// `BytesMut` does.
     fn grow_to(&mut self, need: usize) {
         if self.rbuf.capacity() >= need {
             return;
         }
+        let additional = need - self.rbuf.len();
+        if self.rbuf_large && self.rbuf.try_reclaim(additional) {
+            return;
+        }
         if need <= self.large_rbuf_threshold() {
-            self.rbuf.reserve(need - self.rbuf.len());
+            self.rbuf.reserve(additional);
             self.rbuf_large |= self.rbuf.capacity() > self.large_rbuf_threshold();
             return;
         }
@@ -195,7 +337,7 @@ impl Connection {
     }
 
     /// Frees a receive buffer that grew for a large frame once nothing is left in it and the
-    /// last frame was small again (a stream of large frames keeps reusing it).
+    /// last frame was small again (a stream of large frames keeps reusing it: see `grow_to`).
     fn release_large_rbuf(&mut self) {
         if self.rbuf_large && self.filled == 0 && !self.last_frame_large {
             self.rbuf = Default::default();
@@ -208,6 +350,7 @@ impl Connection {
     /// reading); it is reported through the events, never returned to the caller.
     pub(super) fn process(&mut self, now: Instant) -> Result<(), Error> {
         self.process_frames(now)?;
+        self.release_large_rbuf();
         if self.budget.is_some() {
             self.charge_budget(now)?;
         }
@@ -228,7 +371,22 @@ impl Connection {
     /// Charges the budget for what the connection holds now; fails the connection with 1013 if
     /// it does not fit.
     fn charge_budget(&mut self, now: Instant) -> Result<(), Error> {
-        let held = self.held();
+        self.charge_held(now, self.held())
+    }
+
+    /// Before the receive buffer grows to `capacity`: charges the budget (if any) for what the
+    /// connection will then hold. Returns false, having failed the connection with 1013 (so
+    /// input stopped and the buffer is gone), if that does not fit. The next `process`
+    /// settles the charge to the capacity the buffer actually got.
+    fn charge_growth(&mut self, now: Instant, capacity: usize) -> bool {
+        if self.budget.is_none() || self.input_done || capacity <= self.rbuf.capacity() {
+            return true;
+        }
+        let held = self.held().saturating_sub(self.rbuf.capacity()).saturating_add(capacity);
+        self.charge_held(now, held).is_ok()
+    }
+
+    fn charge_held(&mut self, now: Instant, held: usize) -> Result<(), Error> {
         let Some(charge) = self.budget.as_mut() else { return Ok(()) };
         if charge.set_held(held) {
             return Ok(());

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use ws_proto::Transport;
+use ws_proto::bytes::BufMut;
 use ws_proto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use ws_proto::handshake::{Accept, ClientRequest, Negotiated, RequestParser};
 use ws_proto::mask::apply_mask_bytewise;
@@ -326,15 +327,15 @@ pub fn shut_or_closed(c: &mut Connection, now: Instant) -> bool {
     matches!(c.transport(), Transport::Drain | Transport::Close)
 }
 
-/// Feeds `bytes` in `chunk`-sized pieces (0: at once), through the zero-copy path for odd
-/// pieces and the copying path for even ones, ignoring errors (they surface as events).
+/// Feeds `bytes` in `chunk`-sized pieces (0: at once), in turn through the copying path, the
+/// zero-copy path and the spare-capacity path, ignoring errors (they surface as events).
 pub fn feed(c: &mut Connection, now: Instant, bytes: &[u8], chunk: usize) {
     let step = if chunk == 0 { bytes.len().max(1) } else { chunk };
     for (i, piece) in bytes.chunks(step).enumerate() {
-        if i % 2 == 0 {
-            c.handle_data(now, piece);
-        } else {
-            feed_recv_buf(c, now, piece);
+        match i % 3 {
+            0 => c.handle_data(now, piece),
+            1 => feed_recv_buf(c, now, piece),
+            _ => feed_recv_into(c, now, piece, usize::MAX),
         }
     }
 }
@@ -347,6 +348,23 @@ pub fn feed_recv_buf(c: &mut Connection, now: Instant, bytes: &[u8]) {
         let n = buf.len().min(rest.len());
         buf[..n].copy_from_slice(&rest[..n]);
         c.commit(now, n);
+        rest = &rest[n..];
+    }
+}
+
+/// Feeds `bytes` through the spare-capacity path (`recv_into`), as a transport reading into a
+/// `BufMut` does: each read appends at most the room offered and at most `max_read` bytes.
+pub fn feed_recv_into(c: &mut Connection, now: Instant, bytes: &[u8], max_read: usize) {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let n = c.recv_into(now, |buf| {
+            // What tokio's `read_buf` reads into: the first chunk of spare room.
+            let room = buf.chunk_mut().len();
+            assert!(room > 0, "recv_into offered no room");
+            let n = room.min(rest.len()).min(max_read.max(1));
+            buf.put_slice(&rest[..n]);
+            n
+        });
         rest = &rest[n..];
     }
 }

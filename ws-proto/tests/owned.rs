@@ -1,6 +1,7 @@
-//! The owned-buffer entry points (`handle_bytes`, `recv_into`, `transmit_io_slices`) against the
-//! borrowed ones: the same bytes through `handle_data`, `recv_buf` + `commit`, `handle_bytes`
-//! and `recv_into`, in any mix and any split, give the same events and the same output.
+//! The owned-buffer entry points (`handle_bytes`, `recv_into`, `take_recv_room` +
+//! `give_recv_room`, `transmit_io_slices`) against the borrowed ones: the same bytes through
+//! `handle_data`, `recv_buf` + `commit`, `handle_bytes`, `recv_into` and the owned room, in any
+//! mix and any split, give the same events and the same output.
 
 mod common;
 
@@ -21,6 +22,8 @@ enum Path {
     Owned(usize),
     /// `recv_into`, appending at most this many bytes per read.
     Spare(usize),
+    /// `take_recv_room` + `give_recv_room`, at most this many bytes per read.
+    Room(usize),
 }
 
 fn path() -> impl Strategy<Value = Path> {
@@ -29,6 +32,7 @@ fn path() -> impl Strategy<Value = Path> {
         Just(Path::RecvBuf),
         (0usize..4096).prop_map(Path::Owned),
         (1usize..5000).prop_map(Path::Spare),
+        (1usize..5000).prop_map(Path::Room),
     ]
 }
 
@@ -42,6 +46,7 @@ fn feed(s: &mut Connection, now: Instant, piece: &[u8], path: Path) {
             s.handle_bytes(now, buf);
         }
         Path::Spare(max_read) => feed_recv_into(s, now, piece, max_read),
+        Path::Room(max_read) => feed_recv_room(s, now, piece, max_read),
     }
 }
 

@@ -82,9 +82,10 @@ fn run_server(input: &[u8], cuts: &[usize]) -> (Vec<Event>, Vec<u8>, bool) {
     for (i, end) in cuts.into_iter().chain([input.len()]).enumerate() {
         let piece = &input[start..end];
         start = end;
-        match i % 3 {
+        match i % 4 {
             0 => s.handle_data(now, piece),
             1 => feed_recv_buf(&mut s, now, piece),
+            2 => feed_recv_room(&mut s, now, piece, 1 + i * 89),
             _ => feed_recv_into(&mut s, now, piece, 1 + i * 97),
         }
         events.extend(take_events(&mut s));

@@ -137,16 +137,17 @@ fn the_paths_mix_in_any_order() {
         input.extend(client_frame(OpCode::Binary, true, &payload));
         expected.push(Message::binary(payload));
     }
-    // Rotate through the four input paths with uneven pieces, crossing frame boundaries.
+    // Rotate through the five input paths with uneven pieces, crossing frame boundaries.
     let mut rest = &input[..];
     let mut i = 0;
     while !rest.is_empty() {
         let n = rest.len().min(1 + (i * 7919) % 40_000);
         let (piece, tail) = rest.split_at(n);
-        match i % 4 {
+        match i % 5 {
             0 => s.handle_data(now, piece),
             1 => feed_recv_buf(&mut s, now, piece),
             2 => s.handle_bytes(now, BytesMut::from(piece)),
+            3 => feed_recv_room(&mut s, now, piece, 5000),
             _ => feed_recv_into(&mut s, now, piece, 3000),
         }
         rest = tail;

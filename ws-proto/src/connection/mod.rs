@@ -61,7 +61,9 @@ pub enum State {
 ///
 /// Inputs: [`handle_data`](Self::handle_data) (or the zero-copy pair
 /// [`recv_buf`](Self::recv_buf) + [`commit`](Self::commit), or [`recv_into`](Self::recv_into)
-/// for transports that read into a `BufMut`), [`handle_eof`](Self::handle_eof),
+/// for transports that read into a `BufMut`; or, for completion-based IO,
+/// [`handle_bytes`](Self::handle_bytes) and [`take_recv_room`](Self::take_recv_room) +
+/// [`give_recv_room`](Self::give_recv_room)), [`handle_eof`](Self::handle_eof),
 /// [`handle_write_shutdown`](Self::handle_write_shutdown),
 /// [`handle_transport_error`](Self::handle_transport_error),
 /// [`handle_timeout`](Self::handle_timeout). Partial input is never an error, and neither is
@@ -84,6 +86,9 @@ pub struct Connection {
     rbuf_large: bool,
     /// The last complete frame needed a large buffer (keep it for the next one).
     last_frame_large: bool,
+    /// The capacity of the room [`take_recv_room`](Self::take_recv_room) handed out, until it
+    /// is given back (charged to the memory budget meanwhile).
+    room_out: Option<usize>,
     frame: Option<InFrame>,
     /// The incoming data message in progress.
     in_msg: Option<InMessage>,
@@ -143,6 +148,7 @@ impl Connection {
             config,
             state: State::Open,
             rbuf: BytesMut::new(),
+            room_out: None,
             filled: 0,
             rbuf_large: false,
             last_frame_large: false,

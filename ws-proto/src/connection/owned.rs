@@ -6,6 +6,7 @@ use std::io::IoSlice;
 use std::time::Instant;
 
 use bytes::BytesMut;
+use bytes::buf::Limit;
 
 use super::Connection;
 use super::recv::MIN_RESERVE;
@@ -40,7 +41,11 @@ impl Connection {
     ///     other => panic!("{other:?}"),
     /// }
     /// ```
+    ///
+    /// # Panics
+    /// While a room taken with [`take_recv_room`](Self::take_recv_room) is out.
     pub fn handle_bytes(&mut self, now: Instant, mut data: BytesMut) {
+        self.assert_no_room_out("handle_bytes");
         // A frame is in progress: copy what completes it (its header first, while even that
         // is incomplete), each step consuming at least one byte of `data`.
         while self.filled != 0 && !data.is_empty() && !self.input_done {
@@ -67,6 +72,95 @@ impl Connection {
         self.rbuf = data;
         self.rbuf_large = self.rbuf.capacity() > self.large_rbuf_threshold();
         let _ = self.process(now);
+    }
+
+    /// Takes the receive buffer's spare capacity as a buffer of its own, for a read that
+    /// completes later (an io_uring `recv` into it): the owned form of
+    /// [`recv_into`](Self::recv_into), for loops that cannot lend a borrowed buffer across a
+    /// submission. Give it back with [`give_recv_room`](Self::give_recv_room) once the read
+    /// completed, with the bytes read appended (`BytesMut::set_len` after the kernel wrote
+    /// them, or any `BufMut` write): they are joined back without a copy and processed.
+    ///
+    /// The room is the one `recv_into` offers, by the same rule and the same code: empty
+    /// (`len() == 0`), never zeroed, its capacity at least half of `read_buffer_size`, inside a
+    /// large frame room for its rest (growing with what arrived, at most four times what is
+    /// buffered per step; the rest in one step once a fifth of it is here); with a memory
+    /// budget it is charged before the buffer grows, and stays charged while it is out. The
+    /// [`Limit`] says the most one read should take (a read's worth, or inside a frame its
+    /// rest and a read's worth): read at most `min(limit(), spare capacity)` bytes. Whatever
+    /// the room holds when it comes back is taken as the bytes read, in order (a different
+    /// buffer is appended, a copy).
+    ///
+    /// [`recv_frame_missing`](Self::recv_frame_missing) tells a loop when a room is worth it:
+    /// inside a large frame, where reading straight into the frame's buffer saves a copy of
+    /// every byte of it; small messages are cheaper through a pool of provided buffers and
+    /// [`handle_data`](Self::handle_data) (an idle connection then holds no receive buffer).
+    ///
+    /// Returns `None` once input stopped (the peer's Close arrived, the connection failed, or
+    /// the memory budget refused the room: the connection then failed with
+    /// [`CapacityError::MemoryBudget`](crate::CapacityError::MemoryBudget), code 1013).
+    ///
+    /// # Panics
+    /// If a room is already out. While one is out, the other inputs of received bytes
+    /// (`handle_data`, `recv_buf`, `commit`, `recv_into`, `handle_bytes`) panic too: bytes
+    /// fed around the room would be reordered. The other inputs (`handle_eof`, timeouts,
+    /// commands) are fine; give every room back, even one that read nothing.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use ws_proto::bytes::BufMut;
+    /// use ws_proto::{Config, Connection, Event, Role};
+    ///
+    /// let now = Instant::now();
+    /// let mut server = Connection::new(Role::Server, Config::default(), now);
+    /// let mut room = server.take_recv_room(now).expect("input is open");
+    /// // Submitted to the kernel, which completes later; here a masked "Hi" arrives.
+    /// room.put_slice(&[0x81, 0x82, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x93]);
+    /// server.give_recv_room(now, room);
+    /// match server.poll_event() {
+    ///     Some(Event::Data { payload, fin: true, .. }) => assert_eq!(&payload[..], b"Hi"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    pub fn take_recv_room(&mut self, now: Instant) -> Option<Limit<BytesMut>> {
+        self.assert_no_room_out("take_recv_room");
+        if self.input_done {
+            return None;
+        }
+        let room = self.open_room(now);
+        if self.input_done {
+            // The memory budget refused the room: the connection failed.
+            self.close_room(now, room.into_inner());
+            return None;
+        }
+        self.room_out = Some(room.get_ref().capacity());
+        Some(room)
+    }
+
+    /// Gives back the room [`take_recv_room`](Self::take_recv_room) handed out, holding the
+    /// bytes read into it, and processes them as [`handle_data`](Self::handle_data) does
+    /// (no copy: the room is joined back to the receive buffer). A room that read nothing
+    /// (end of stream, an error, a cancelled read) is given back empty. Once input stopped,
+    /// the room and its bytes are dropped.
+    ///
+    /// # Panics
+    /// If no room is out.
+    pub fn give_recv_room(&mut self, now: Instant, room: Limit<BytesMut>) {
+        assert!(self.room_out.take().is_some(), "give_recv_room without a room taken");
+        self.close_room(now, room.into_inner());
+    }
+
+    /// Bytes still missing from the frame being received, once its header has arrived
+    /// (`None` between frames and while a header is incomplete): how large a read the frame
+    /// still needs, for a loop choosing between a pool of small buffers and
+    /// [`take_recv_room`](Self::take_recv_room).
+    pub fn recv_frame_missing(&self) -> Option<usize> {
+        self.frame_missing()
+    }
+
+    /// Refuses an input of received bytes while a room is out (see `take_recv_room`).
+    pub(super) fn assert_no_room_out(&self, input: &str) {
+        assert!(self.room_out.is_none(), "{input} while a receive room is out (give_recv_room)");
     }
 
     /// Bytes missing from a frame header that is not complete yet: the second byte tells its

@@ -65,7 +65,11 @@ impl Connection {
     /// once the events before it are taken) and is reported once, by [`Event::Closed`] and its
     /// [`CloseInfo::error`](crate::CloseInfo::error). Input after the connection stopped reading
     /// (peer's Close received, failure, end of stream) is ignored.
+    ///
+    /// # Panics
+    /// While a room taken with [`take_recv_room`](Self::take_recv_room) is out.
     pub fn handle_data(&mut self, now: Instant, data: &[u8]) {
+        self.assert_no_room_out("handle_data");
         if data.is_empty() || self.input_done {
             return;
         }
@@ -109,7 +113,11 @@ impl Connection {
     /// transport that can read into uninitialized memory safely (tokio's `read_buf`) avoids
     /// that with [`recv_into`](Self::recv_into). With a memory budget, growth made here is
     /// charged by the `commit` that follows.
+    ///
+    /// # Panics
+    /// While a room taken with [`take_recv_room`](Self::take_recv_room) is out.
     pub fn recv_buf(&mut self) -> &mut [u8] {
+        self.assert_no_room_out("recv_buf");
         self.release_large_rbuf();
         if let Some(room) = self.room_to_make(self.rbuf.len() - self.filled) {
             self.grow_to(self.filled + room);
@@ -172,13 +180,27 @@ impl Connection {
     ///     other => panic!("{other:?}"),
     /// }
     /// ```
+    ///
+    /// # Panics
+    /// While a room taken with [`take_recv_room`](Self::take_recv_room) is out.
     pub fn recv_into<T>(
         &mut self,
         now: Instant,
         read: impl FnOnce(&mut Limit<BytesMut>) -> T,
     ) -> T {
+        self.assert_no_room_out("recv_into");
+        let mut spare = self.open_room(now);
+        let out = read(&mut spare);
+        self.close_room(now, spare.into_inner());
+        out
+    }
+
+    /// The receive buffer's spare capacity, split off as a buffer of its own (the received
+    /// bytes stay behind), grown, charged and limited as [`recv_into`](Self::recv_into)
+    /// documents. Join it back with [`close_room`](Self::close_room).
+    pub(super) fn open_room(&mut self, now: Instant) -> Limit<BytesMut> {
         self.release_large_rbuf();
-        // Room `recv_buf` zeroed and left unused is given up: `read` appends after the
+        // Room `recv_buf` zeroed and left unused is given up: the read appends after the
         // received bytes. (The capacity stays; only `recv_buf` needs it initialized.)
         self.rbuf.truncate(self.filled);
         if let Some(room) = self.room_to_make(self.rbuf.capacity() - self.filled) {
@@ -192,26 +214,33 @@ impl Connection {
                 }
             }
         }
-        // `read` sees only the spare capacity: a handle of its own on the same allocation,
-        // limited as `recv_buf`'s room is (a read's worth, or the rest of the frame and a
-        // read's worth), so a read takes no more input than that, whatever the capacity: what
-        // one read can make the connection queue (pongs) stays bounded.
+        // The reader sees only the spare capacity: a handle of its own on the same
+        // allocation, limited as `recv_buf`'s room is (a read's worth, or the rest of the frame
+        // and a read's worth), so a read takes no more input than that, whatever the capacity:
+        // what one read can make the connection queue (pongs) stays bounded.
         let read_size = self.config.read_buffer_size.max(1);
         let limit = self.frame_missing().map_or(read_size, |m| m.saturating_add(read_size));
-        let mut spare = self.rbuf.split_off(self.filled).limit(limit);
-        let out = read(&mut spare);
-        let spare = spare.into_inner();
+        self.rbuf.split_off(self.filled).limit(limit)
+    }
+
+    /// Joins a room from [`open_room`](Self::open_room) back and processes what was read
+    /// into it: whatever it holds is taken as the bytes read, in order.
+    pub(super) fn close_room(&mut self, now: Instant, spare: BytesMut) {
+        if self.input_done {
+            // Nothing more is processed: the room (and whatever was read) goes.
+            self.rbuf.truncate(self.filled);
+            return;
+        }
         let appended = spare.len();
         // Contiguous and from the same allocation (the usual case): joined without a copy;
-        // anything else `read` left there is appended, a copy.
+        // anything else the reader left there is appended, a copy.
         self.rbuf.unsplit(spare);
-        if appended == 0 || self.input_done {
+        if appended == 0 {
             self.rbuf.truncate(self.filled);
-            return out;
+            return;
         }
         self.filled += appended;
         let _ = self.process(now);
-        out
     }
 
     /// The room to make for the next read, when the `spare` room there is not enough: `None`
@@ -280,7 +309,9 @@ impl Connection {
     ///
     /// # Panics
     /// If `n` exceeds the length of the slice `recv_buf` returned: that is a bug in the adapter.
+    /// While a room taken with [`take_recv_room`](Self::take_recv_room) is out.
     pub fn commit(&mut self, now: Instant, n: usize) {
+        self.assert_no_room_out("commit");
         assert!(self.filled + n <= self.rbuf.len(), "commit of more bytes than recv_buf offered");
         if n == 0 || self.input_done {
             return;
@@ -365,7 +396,8 @@ impl Connection {
             return as_usize(self.pinned);
         }
         let message = self.in_msg.map_or(0, |m| m.delivered);
-        self.rbuf.capacity().saturating_add(as_usize(message))
+        let room = self.room_out.unwrap_or(0);
+        self.rbuf.capacity().saturating_add(room).saturating_add(as_usize(message))
     }
 
     /// Charges the budget for what the connection holds now; fails the connection with 1013 if

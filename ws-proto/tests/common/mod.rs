@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use ws_proto::Transport;
 use ws_proto::bytes::BufMut;
+use ws_proto::bytes::buf::Limit;
 use ws_proto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use ws_proto::handshake::{Accept, ClientRequest, Negotiated, RequestParser};
 use ws_proto::mask::apply_mask_bytewise;
@@ -365,6 +366,25 @@ pub fn feed_recv_into(c: &mut Connection, now: Instant, bytes: &[u8], max_read: 
             buf.put_slice(&rest[..n]);
             n
         });
+        rest = &rest[n..];
+    }
+}
+
+/// Feeds `bytes` through the owned room (`take_recv_room` + `give_recv_room`), as a
+/// completion-based loop does: each read fills at most the room's spare capacity, its limit
+/// and `max_read` bytes, after the timers had a chance to run while the read was in flight.
+pub fn feed_recv_room(c: &mut Connection, now: Instant, bytes: &[u8], max_read: usize) {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let Some(mut room) = c.take_recv_room(now) else { return };
+        assert!(room.get_ref().is_empty(), "a room comes empty");
+        let spare = room.get_ref().capacity().min(Limit::limit(&room));
+        assert!(spare > 0, "take_recv_room offered no room");
+        // While the read is in flight: events and deadlines may be handled.
+        c.handle_timeout(now);
+        let n = spare.min(rest.len()).min(max_read.max(1));
+        room.get_mut().extend_from_slice(&rest[..n]);
+        c.give_recv_room(now, room);
         rest = &rest[n..];
     }
 }

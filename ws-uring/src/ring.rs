@@ -9,9 +9,10 @@
 //!
 //! What lives here:
 //! * [`Ring`]: the `io_uring` instance, its provided-buffer ring (multishot receive picks
-//!   buffers from it), the bytes of in-flight sends and the timespecs of in-flight timeouts;
-//! * typed submissions (`accept_multi`, `recv`, `send`, `shutdown`, `close`, `cancel`,
-//!   `timeout`, `poll_wake`) and typed completions ([`Done`]).
+//!   buffers from it), the receive rooms of in-flight reads into a connection's own buffer,
+//!   the bytes of in-flight sends and the timespecs of in-flight timeouts;
+//! * typed submissions (`accept_multi`, `recv`, `recv_room`, `send`, `shutdown`, `close`,
+//!   `cancel`, `timeout`, `poll_wake`) and typed completions ([`Done`]).
 //!
 //! Operations carry a 64-bit `user_data`: the kind of operation in the top 8 bits and the
 //! caller's [`Token`] (a connection's slot and generation) below.
@@ -29,6 +30,8 @@ use std::time::Duration;
 use io_uring::types::{BufRingEntry, Fd, Timespec};
 use io_uring::{IoUring, Probe, cqueue, opcode, squeue};
 use ws_proto::Bytes;
+use ws_proto::bytes::BytesMut;
+use ws_proto::bytes::buf::Limit;
 
 /// Identifies a connection in completions: its slot index and that slot's generation (so a
 /// late completion for a connection that is gone cannot reach the slot's next tenant).
@@ -69,6 +72,7 @@ enum Kind {
     Cancel,
     Timeout,
     Wake,
+    RecvRoom,
 }
 
 impl Kind {
@@ -82,6 +86,7 @@ impl Kind {
             6 => Kind::Cancel,
             7 => Kind::Timeout,
             8 => Kind::Wake,
+            9 => Kind::RecvRoom,
             _ => return None,
         })
     }
@@ -96,6 +101,9 @@ pub(crate) enum Done {
     /// `more`: the receive stays armed. Read the bytes with [`Ring::buffer`], then give the
     /// buffer back with [`Ring::recycle`].
     Recv { token: Token, result: i32, buf: Option<u16>, more: bool },
+    /// A read into a connection's receive room finished: `result` bytes appended to `room`
+    /// (0: end of stream), or `-errno`. The room is handed back, to give to the connection.
+    RecvRoom { token: Token, result: i32, room: Option<Limit<BytesMut>> },
     /// A send finished: `result` bytes written (or `-errno`); the bytes are handed back.
     Send { token: Token, result: i32, payload: Option<Payload> },
     /// A `shutdown(SHUT_WR)` finished.
@@ -142,6 +150,11 @@ pub(crate) struct Ring {
     bufs: BufRing,
     /// In-flight sends by slot index: a connection has at most one send in flight.
     sends: Vec<Option<SendOp>>,
+    /// In-flight reads into receive rooms by slot index: at most one per connection, and
+    /// never while the connection's provided-buffer receive is armed.
+    rooms: Vec<Option<Limit<BytesMut>>>,
+    /// How many of `rooms` are in flight.
+    rooms_out: usize,
     /// In-flight timeouts' timespecs (the kernel reads them when the entry is submitted; they
     /// are kept until the completion all the same).
     // Boxed: each timespec keeps its address while the vector grows.
@@ -183,6 +196,8 @@ impl Ring {
             ring,
             bufs,
             sends: Vec::new(),
+            rooms: Vec::new(),
+            rooms_out: 0,
             timeouts: Vec::new(),
             features: Features { multishot_recv: false },
             in_flight: 0,
@@ -260,6 +275,41 @@ impl Ring {
         self.push(entry.user_data(user_data))
     }
 
+    /// Reads once from `fd` straight into `room` (a connection's receive room, from
+    /// `Connection::take_recv_room`): at most its spare capacity and its limit. The room is
+    /// owned here until the completion, which hands it back with the bytes appended. At most
+    /// one per token's slot may be in flight; on failure the room comes back at once.
+    pub(crate) fn recv_room(
+        &mut self,
+        fd: RawFd,
+        token: Token,
+        mut room: Limit<BytesMut>,
+    ) -> Result<(), (io::Error, Limit<BytesMut>)> {
+        let index = token.index as usize;
+        if self.rooms.len() <= index {
+            self.rooms.resize_with(index + 1, || None);
+        }
+        let limit = room.limit();
+        let spare = room.get_mut().spare_capacity_mut();
+        let len = spare.len().min(limit).min(u32::MAX as usize);
+        if self.rooms[index].is_some() || len == 0 {
+            let e = io::Error::other("a room read already in flight, or no room");
+            return Err((e, room));
+        }
+        // The operation points into the room's spare capacity: heap memory that stays put
+        // when the `BytesMut` handle moves into `rooms`, and that nothing else writes (the
+        // connection split it off its buffer and cannot take it back before the room is given
+        // back).
+        let entry = opcode::Recv::new(Fd(fd), spare.as_mut_ptr().cast(), len as u32).build();
+        self.rooms[index] = Some(room);
+        if let Err(e) = self.push(entry.user_data(token.encode(Kind::RecvRoom))) {
+            let room = self.rooms[index].take().expect("stored above");
+            return Err((e, room));
+        }
+        self.rooms_out += 1;
+        Ok(())
+    }
+
     /// Sends `payload` (at most [`MAX_IOV`] chunks) on `fd`, without `SIGPIPE`. The bytes
     /// come back with the completion. At most one send per token's slot may be in flight.
     pub(crate) fn send(&mut self, fd: RawFd, token: Token, payload: Payload) -> io::Result<()> {
@@ -331,6 +381,13 @@ impl Ring {
         self.push(entry.user_data(Token { index: 0, generation: 0 }.encode(Kind::Cancel)))
     }
 
+    /// Cancels the read into a room in flight for `token`. Its room comes back with its
+    /// completion, as always.
+    pub(crate) fn cancel_recv_room(&mut self, token: Token) -> io::Result<()> {
+        let entry = opcode::AsyncCancel::new(token.encode(Kind::RecvRoom)).build();
+        self.push(entry.user_data(Token { index: 0, generation: 0 }.encode(Kind::Cancel)))
+    }
+
     /// Cancels the send in flight for `token` (one waiting for a peer that does not read
     /// would otherwise keep the socket open after its close). Its bytes come back with its
     /// completion, as always.
@@ -358,6 +415,11 @@ impl Ring {
     pub(crate) fn cancel_all(&mut self) -> io::Result<()> {
         let entry = opcode::AsyncCancel2::new(io_uring::types::CancelBuilder::any()).build();
         self.push(entry.user_data(Token { index: 0, generation: 0 }.encode(Kind::Cancel)))
+    }
+
+    /// Reads into receive rooms in flight.
+    pub(crate) fn rooms_out(&self) -> usize {
+        self.rooms_out
     }
 
     /// Operations whose last completion has not arrived.
@@ -415,6 +477,20 @@ impl Ring {
                     let op = self.sends.get_mut(token.index as usize).and_then(Option::take);
                     Done::Send { token, result, payload: op.map(|op| op.payload) }
                 }
+                Some(Kind::RecvRoom) => {
+                    let mut room = self.rooms.get_mut(token.index as usize).and_then(Option::take);
+                    self.rooms_out -= usize::from(room.is_some());
+                    if let (Some(room), Ok(n @ 1..)) = (&mut room, usize::try_from(result)) {
+                        let buf = room.get_mut();
+                        // The kernel never writes more than the length it was given.
+                        let n = n.min(buf.capacity() - buf.len());
+                        // SAFETY: the kernel wrote `n` bytes at the start of the spare
+                        // capacity this operation was given (the room was not touched since),
+                        // so the first `len + n` bytes are initialized.
+                        unsafe { buf.set_len(buf.len() + n) };
+                    }
+                    Done::RecvRoom { token, result, room }
+                }
                 Some(Kind::Shutdown) => Done::Shutdown { token, result },
                 Some(Kind::Close) => Done::Close { token },
                 Some(Kind::Cancel) => Done::Cancel,
@@ -446,7 +522,8 @@ impl Ring {
         loop {
             // SAFETY: every pointer in the entries this module builds points into memory this
             // `Ring` owns until the operation's last completion: the provided buffers (freed
-            // only after the ring, see `Drop`), a send's bytes, iovecs and header (in `sends`
+            // only after the ring, see `Drop`), a room being read into (in `rooms` until its
+            // completion), a send's bytes, iovecs and header (in `sends`
             // until its completion), a timeout's timespec (in `timeouts`). Entries without
             // pointers (accept, shutdown, close, cancel, poll) need nothing.
             let pushed = unsafe { self.ring.submission().push(&entry) };
@@ -469,9 +546,10 @@ impl Drop for Ring {
     fn drop(&mut self) {
         let _ = self.ring.submitter().unregister_buf_ring(self.bufs.group);
         if !self.quiescent || self.in_flight > 0 {
-            // The kernel may still be writing into the provided buffers or reading a send's
-            // bytes: leak them rather than free memory in use.
+            // The kernel may still be writing into the provided buffers or a room, or reading
+            // a send's bytes: leak them rather than free memory in use.
             std::mem::forget(std::mem::take(&mut self.sends));
+            std::mem::forget(std::mem::take(&mut self.rooms));
             self.bufs.leak = true;
         }
     }

@@ -116,6 +116,10 @@ impl Conn<'_> {
 pub(crate) struct Stats {
     pub(crate) open: AtomicUsize,
     pub(crate) next_id: AtomicU64,
+    /// Reads into a connection's receive room in flight (updated once per loop turn).
+    pub(crate) rooms_in_flight: AtomicUsize,
+    /// Reads into a connection's receive room completed.
+    pub(crate) room_reads: AtomicU64,
 }
 
 /// An io_uring WebSocket server: bind, configure, then [`run`](Server::run) (blocking) or
@@ -254,6 +258,17 @@ impl Running {
     /// Connections accepted and not yet freed (handshakes in progress included), across threads.
     pub fn open_connections(&self) -> usize {
         self.stats.open.load(Ordering::Relaxed)
+    }
+
+    /// Reads that went straight into a connection's receive buffer (the rest of a large
+    /// frame: see the crate documentation), completed since the start, across threads.
+    pub fn room_reads(&self) -> u64 {
+        self.stats.room_reads.load(Ordering::Relaxed)
+    }
+
+    /// Such reads in flight now, across threads (as of each thread's last loop turn).
+    pub fn room_reads_in_flight(&self) -> usize {
+        self.stats.rooms_in_flight.load(Ordering::Relaxed)
     }
 
     /// Stops every thread: listeners and connections are closed at once (no close handshake),

@@ -9,6 +9,8 @@ use std::net::TcpStream;
 use std::os::fd::{AsRawFd, IntoRawFd};
 use std::time::Instant;
 
+use ws_proto::bytes::BytesMut;
+use ws_proto::bytes::buf::Limit;
 use ws_proto::handshake::{Handshake, HandshakeStep, ServerHandshake};
 use ws_proto::{Bytes, Config, Connection, Event, MessageAssembler, Transport};
 
@@ -19,6 +21,12 @@ use crate::server::{Conn, ConnId};
 /// Output up to this size is copied into one buffer and sent with a plain `send`; larger
 /// output goes out as the core's chunks (payloads are not copied).
 const COPY_LIMIT: usize = 64 * 1024;
+
+/// Inside a frame missing at least this many bytes, the next read goes straight into the
+/// connection's receive buffer (a single-shot receive into `take_recv_room`'s room) instead of
+/// the provided buffers, whose bytes are copied into it: large messages are then read with no
+/// copy of ours, while small ones keep the shared buffers (an idle connection holds none).
+pub(crate) const ROOM_MIN: usize = 16 * 1024;
 
 const ENOBUFS: i32 = 105;
 const ECANCELED: i32 = 125;
@@ -49,11 +57,16 @@ enum Op {
     Done,
 }
 
+/// The connection's receive: at most one is in flight, so bytes are never reordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Recv {
     Off,
+    /// A receive into the provided buffers (multishot, where the kernel has it).
     Armed,
     Cancelling,
+    /// A single-shot receive into the connection's receive room (a large frame's rest).
+    Room,
+    RoomCancelling,
 }
 
 pub(crate) struct Slot {
@@ -138,6 +151,24 @@ impl Slot {
             // (backpressure, or the end).
             e if e == -ENOBUFS || e == -ECANCELED => {}
             _ => self.transport_failed(now),
+        }
+    }
+
+    /// A read into the connection's room completed: the room goes back to the connection
+    /// (with the bytes read, if any) before anything else is fed to it.
+    pub(crate) fn on_recv_room(
+        &mut self,
+        now: Instant,
+        result: i32,
+        room: Option<Limit<BytesMut>>,
+    ) {
+        self.recv = Recv::Off;
+        if let (Some(room), State::Open(conn, _)) = (room, &mut self.state) {
+            conn.give_recv_room(now, room);
+        }
+        if result <= 0 {
+            // End of stream, cancelled or failed: as for the provided-buffer receive.
+            self.on_recv(now, result, &[], false);
         }
     }
 
@@ -291,7 +322,7 @@ impl Slot {
             }
         };
         self.flush(now, ring, token);
-        self.arm_recv(want_recv, ring, token, multishot);
+        self.arm_recv(now, want_recv, ring, token, multishot);
         if let State::Ended = self.state {
             self.close_when_idle(ring, token);
         }
@@ -385,18 +416,53 @@ impl Slot {
         }
     }
 
-    fn arm_recv(&mut self, want: bool, ring: &mut Ring, token: Token, multishot: bool) {
+    fn arm_recv(&mut self, now: Instant, want: bool, ring: &mut Ring, token: Token, multi: bool) {
         let Some(stream) = &self.stream else { return };
+        let fd = stream.as_raw_fd();
+        // Inside a large frame, its rest is read straight into the connection's buffer.
+        let large = match &self.state {
+            State::Open(conn, _) => conn.recv_frame_missing().is_some_and(|m| m >= ROOM_MIN),
+            _ => false,
+        };
         match self.recv {
             Recv::Off if want && !self.eof => {
-                let armed = ring.recv(stream.as_raw_fd(), token, multishot).is_ok();
+                if large && self.arm_room(now, ring, token) {
+                    return;
+                }
+                let armed = ring.recv(fd, token, multi).is_ok();
                 self.recv = if armed { Recv::Armed } else { Recv::Off };
             }
-            Recv::Armed if !want => {
+            // A multishot receive would go on delivering into the provided buffers: it is
+            // cancelled, and the room armed once its last completion has arrived (so bytes
+            // stay in order). A single-shot one ends by itself.
+            Recv::Armed if !want || (large && multi) => {
                 let cancelled = ring.cancel_recv(token).is_ok();
                 self.recv = if cancelled { Recv::Cancelling } else { Recv::Armed };
             }
+            Recv::Room if !want => {
+                let cancelled = ring.cancel_recv_room(token).is_ok();
+                self.recv = if cancelled { Recv::RoomCancelling } else { Recv::Room };
+            }
             _ => {}
+        }
+    }
+
+    /// Takes the connection's receive room and submits a read into it. False (the room given
+    /// back unused) if there is none to take or the ring refused the read.
+    fn arm_room(&mut self, now: Instant, ring: &mut Ring, token: Token) -> bool {
+        let (Some(stream), State::Open(conn, _)) = (&self.stream, &mut self.state) else {
+            return false;
+        };
+        let Some(room) = conn.take_recv_room(now) else { return false };
+        match ring.recv_room(stream.as_raw_fd(), token, room) {
+            Ok(()) => {
+                self.recv = Recv::Room;
+                true
+            }
+            Err((_, room)) => {
+                conn.give_recv_room(now, room);
+                false
+            }
         }
     }
 
@@ -409,6 +475,9 @@ impl Slot {
         self.leftover.clear();
         if self.recv == Recv::Armed && ring.cancel_recv(token).is_ok() {
             self.recv = Recv::Cancelling;
+        }
+        if self.recv == Recv::Room && ring.cancel_recv_room(token).is_ok() {
+            self.recv = Recv::RoomCancelling;
         }
         if self.sending {
             // A send still waiting for room goes.

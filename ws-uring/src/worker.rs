@@ -59,6 +59,7 @@ pub(crate) fn run<H: Handler>(setup: WorkerSetup, handler: H) -> Result<(), Erro
         config: setup.config,
         done: Vec::new(),
         stopping: false,
+        rooms_reported: 0,
     };
     let started = worker
         .ring
@@ -92,6 +93,8 @@ pub(crate) struct Worker<H> {
     config: ws_proto::Config,
     done: Vec<Done>,
     stopping: bool,
+    /// Room reads in flight as last added to the shared count.
+    rooms_reported: usize,
 }
 
 impl<H: Handler> Worker<H> {
@@ -107,8 +110,23 @@ impl<H: Handler> Worker<H> {
             self.run_timers(now)?;
             self.drive_dirty(now);
             self.arm_timer(now)?;
+            self.report_rooms();
         }
         Ok(())
+    }
+
+    /// Brings the shared count of room reads in flight up to date with this thread's.
+    fn report_rooms(&mut self) {
+        let rooms = self.ring.rooms_out();
+        if rooms != self.rooms_reported {
+            let shared = &self.setup_stats.rooms_in_flight;
+            if rooms > self.rooms_reported {
+                shared.fetch_add(rooms - self.rooms_reported, Ordering::Relaxed);
+            } else {
+                shared.fetch_sub(self.rooms_reported - rooms, Ordering::Relaxed);
+            }
+            self.rooms_reported = rooms;
+        }
     }
 
     fn on_done(&mut self, now: Instant, done: Done) -> Result<(), Error> {
@@ -142,6 +160,14 @@ impl<H: Handler> Worker<H> {
                 }
                 if let Some(b) = buf {
                     self.ring.recycle(b);
+                }
+            }
+            Done::RecvRoom { token, result, room } => {
+                self.setup_stats.room_reads.fetch_add(1, Ordering::Relaxed);
+                // A room whose connection is gone is simply dropped: the kernel is done with it.
+                if let Some(slot) = self.live(token) {
+                    slot.on_recv_room(now, result, room);
+                    self.mark(token.index);
                 }
             }
             Done::Send { token, result, payload } => {
@@ -298,6 +324,7 @@ impl<H: Handler> Worker<H> {
                 }
             }
         }
+        self.report_rooms();
         let quiet = self.ring.in_flight() == 0;
         self.ring.set_quiescent(quiet);
         for slot in &mut self.slots {

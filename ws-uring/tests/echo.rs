@@ -330,3 +330,100 @@ fn reset_churn_never_reaches_new_connections() {
     wait_open(&running, 0, WITHIN);
     running.stop().unwrap();
 }
+
+/// Waits until `reads` reads into receive rooms are in flight; panics after `within`.
+fn wait_room_reads(running: &Running, reads: usize, within: Duration) {
+    let until = Instant::now() + within;
+    while running.room_reads_in_flight() != reads {
+        assert!(Instant::now() < until, "expected {reads} room reads in flight");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Writes `bytes` in uneven pieces (1 byte up to ~200 kB), pausing now and then so the server
+/// sees them arrive one by one.
+fn send_in_odd_pieces(peer: &mut RawPeer, bytes: &[u8]) {
+    let mut rest = bytes;
+    let mut i = 0usize;
+    while !rest.is_empty() {
+        let n = rest.len().min([1, 7, 13_001, 65_537, 199_999, 4_093][i % 6]);
+        peer.send_raw(&rest[..n]);
+        rest = &rest[n..];
+        if i % 4 == 3 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        i += 1;
+    }
+}
+
+/// 1 MiB and 4 MiB messages (the frame limit raised to 8 MiB) arriving in odd pieces are
+/// read straight into the connection's buffer (reads into its receive room) and echoed
+/// intact, with multishot receive and without; a small message after them takes the
+/// provided buffers again.
+#[test]
+fn large_messages_in_odd_pieces_are_read_into_the_room() {
+    let mut config = Config::default();
+    config.max_frame_size = 8 << 20;
+    for multishot in [true, false] {
+        let Some(running) = start_with(1, config.clone(), multishot) else { return };
+        let mut peer = client(&running);
+        for len in [1 << 20, 4 << 20] {
+            let before = running.room_reads();
+            let big: Vec<u8> = (0..len).map(|i: u32| (i * 31 % 253) as u8).collect();
+            let frame = peer.encode(true, 0, op::BINARY, &big);
+            send_in_odd_pieces(&mut peer, &frame);
+            let (opcode, payload) = peer.read_message(Duration::from_secs(20));
+            assert_eq!(opcode, op::BINARY);
+            assert!(payload == big, "{len} B echo differs (multishot {multishot})");
+            let reads = running.room_reads() - before;
+            assert!(reads >= 2, "{len} B took {reads} room reads (multishot {multishot})");
+        }
+        peer.send_frame(true, 0, op::TEXT, b"small");
+        assert_eq!(peer.read_message(WITHIN), (op::TEXT, b"small".to_vec()));
+        assert_eq!(running.room_reads_in_flight(), 0);
+        peer.send_close(1000, "");
+        peer.expect_close(1000, WITHIN, Skip::Nothing);
+        peer.expect_eof(WITHIN);
+        wait_open(&running, 0, WITHIN);
+        running.stop().unwrap();
+    }
+}
+
+/// A connection reset, half-closed, or ended by the server (message timeout: 1008) while a
+/// read into its room is in flight: the read completes, the connection is freed, and the next
+/// connection (on the same descriptor number: one thread) is served normally.
+#[test]
+fn a_connection_that_ends_during_a_room_read_is_freed() {
+    let mut config = Config::default();
+    config.message_timeout = Some(Duration::from_millis(300));
+    let Some(running) = start(1, config) else { return };
+    let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+    for ending in ["reset", "fin", "timeout"] {
+        let mut peer = client(&running);
+        let frame = peer.encode(true, 0, op::BINARY, &big);
+        peer.send_raw(&frame[..40_000]);
+        wait_room_reads(&running, 1, WITHIN);
+        match ending {
+            "reset" => peer.reset(),
+            "fin" => {
+                peer.shutdown_write();
+                let (_, _end) = peer.read_until_end(WITHIN);
+            }
+            _ => {
+                peer.expect_close(1008, WITHIN, Skip::Nothing);
+                drop(peer);
+            }
+        }
+        wait_open(&running, 0, WITHIN);
+        wait_room_reads(&running, 0, WITHIN);
+        let mut next = client(&running);
+        let frame = next.encode(true, 0, op::BINARY, &big);
+        send_in_odd_pieces(&mut next, &frame);
+        let (_, payload) = next.read_message(Duration::from_secs(20));
+        assert!(payload == big, "the next connection's echo differs (after {ending})");
+        next.send_close(1000, "");
+        next.expect_close(1000, WITHIN, Skip::Nothing);
+        wait_open(&running, 0, WITHIN);
+    }
+    running.stop().unwrap();
+}

@@ -17,9 +17,10 @@
 //! * nothing is emitted after [`Event::Closed`]: no event, no byte, whatever input, timeout
 //!   or EOF follows;
 //! * split invariance: the events, the output and the error do not depend on the chunking
-//!   or on the input path: `handle_data`, `recv_buf` + `commit`, `recv_into` or owned
-//!   buffers through `handle_bytes`.
+//!   or on the input path: `handle_data`, `recv_buf` + `commit`, `recv_into`, owned
+//!   buffers through `handle_bytes`, or the owned room (`take_recv_room` + `give_recv_room`).
 
+use bytes::buf::Limit;
 use bytes::{BufMut, BytesMut};
 use ws_proto::frame::MAX_HEADER_LEN;
 use ws_proto::handshake::Negotiated;
@@ -75,7 +76,8 @@ pub(crate) struct Setup {
     pub(crate) config: Config,
     /// What the handshake negotiated (permessage-deflate), if anything.
     pub(crate) negotiated: Option<Negotiated>,
-    /// Feed some chunks through `recv_buf` + `commit`, `recv_into` or `handle_bytes`.
+    /// Feed some chunks through `recv_buf` + `commit`, `recv_into`, `handle_bytes` or the
+    /// owned room.
     pub(crate) mixed_paths: bool,
     /// End with EOF.
     pub(crate) eof: bool,
@@ -128,6 +130,7 @@ fn drive(setup: &Setup, chunks: &[&[u8]], mut choices: Splitter, mixed_paths: bo
         match (mixed_paths && choices.coin(), mixed_paths && choices.coin()) {
             (true, true) => feed_spare(&mut conn, config, chunk, &mut choices),
             (true, false) => feed_commit(&mut conn, config, chunk),
+            (false, true) if choices.coin() => feed_room(&mut conn, config, chunk, &mut choices),
             (false, true) => feed_owned(&mut conn, chunk, &mut choices),
             (false, false) => conn.handle_data(now, chunk),
         }
@@ -190,37 +193,75 @@ fn feed_commit(conn: &mut Connection, config: &Config, chunk: &[u8]) {
 /// or less (sometimes none at all, as a read that would block), as a transport reading into a
 /// `BufMut` does.
 fn feed_spare(conn: &mut Connection, config: &Config, chunk: &[u8], choices: &mut Splitter) {
-    // The room of `recv_buf`, or what `BytesMut` rounded a small buffer up to.
-    let bound = 2 * (config.read_buffer_size.max(1) + MAX_HEADER_LEN + config.max_frame_size);
     let mut rest = chunk;
     while !rest.is_empty() {
-        let short = choices.coin();
-        let pending = choices.coin() && choices.coin();
-        let take = choices.next_u64();
-        // A buffer adopted from `handle_bytes` keeps the capacity it came with: only growth
-        // is bounded.
-        let (before, buffered) = (conn.recv_capacity(), conn.recv_buffered());
-        let n = conn.recv_into(at(0), |buf| {
-            assert!(buf.get_ref().is_empty(), "recv_into showed buffered bytes");
-            assert!(buf.remaining_mut() <= bound, "a read may take {}", buf.remaining_mut());
-            // What tokio's `read_buf` reads into: the first chunk of the room offered.
-            let room = buf.chunk_mut().len();
-            assert!(room > 0, "recv_into offered no room");
-            assert!(
-                buffered + room <= before.max(buffered + bound),
-                "recv_into offered {room} bytes after {buffered} (capacity {before}, bound {bound})"
-            );
-            let mut n = room.min(rest.len());
-            if short && n > 1 {
-                n = 1 + (take % n as u64) as usize;
-            }
-            if pending {
-                return 0;
-            }
-            buf.put_slice(&rest[..n]);
-            n
-        });
+        let read = Read::new(conn, config, choices);
+        let n = conn.recv_into(at(0), |buf| read.fill(buf, rest));
         rest = &rest[n..];
+    }
+}
+
+/// Feeds `chunk` through the owned room (`take_recv_room` + `give_recv_room`), as a
+/// completion-based loop does: the same reads as [`feed_spare`]'s, the room held between.
+fn feed_room(conn: &mut Connection, config: &Config, chunk: &[u8], choices: &mut Splitter) {
+    let mut rest = chunk;
+    while !rest.is_empty() {
+        let read = Read::new(conn, config, choices);
+        // `None` once input stopped: nothing more is read, as on the other paths.
+        let Some(mut room) = conn.take_recv_room(at(0)) else { return };
+        let n = read.fill(&mut room, rest);
+        conn.give_recv_room(at(0), room);
+        rest = &rest[n..];
+    }
+}
+
+/// One read into a room offered by `recv_into` or `take_recv_room`: how much it takes, and
+/// the bounds the room must keep.
+struct Read {
+    /// The room of `recv_buf`, or what `BytesMut` rounded a small buffer up to.
+    bound: usize,
+    /// The capacity and the bytes buffered before the room was offered (a buffer adopted from
+    /// `handle_bytes` keeps the capacity it came with: only growth is bounded).
+    before: usize,
+    buffered: usize,
+    short: bool,
+    pending: bool,
+    take: u64,
+}
+
+impl Read {
+    fn new(conn: &Connection, config: &Config, choices: &mut Splitter) -> Read {
+        Read {
+            bound: 2 * (config.read_buffer_size.max(1) + MAX_HEADER_LEN + config.max_frame_size),
+            before: conn.recv_capacity(),
+            buffered: conn.recv_buffered(),
+            short: choices.coin(),
+            pending: choices.coin() && choices.coin(),
+            take: choices.next_u64(),
+        }
+    }
+
+    /// Appends a read of `rest` to `buf`; returns how many bytes it took.
+    fn fill(&self, buf: &mut Limit<BytesMut>, rest: &[u8]) -> usize {
+        let (bound, before, buffered) = (self.bound, self.before, self.buffered);
+        assert!(buf.get_ref().is_empty(), "the room showed buffered bytes");
+        assert!(buf.remaining_mut() <= bound, "a read may take {}", buf.remaining_mut());
+        // What tokio's `read_buf` reads into: the first chunk of the room offered.
+        let room = buf.chunk_mut().len();
+        assert!(room > 0, "no room offered");
+        assert!(
+            buffered + room <= before.max(buffered + bound),
+            "{room} bytes offered after {buffered} (capacity {before}, bound {bound})"
+        );
+        let mut n = room.min(rest.len());
+        if self.short && n > 1 {
+            n = 1 + (self.take % n as u64) as usize;
+        }
+        if self.pending {
+            return 0;
+        }
+        buf.put_slice(&rest[..n]);
+        n
     }
 }
 

@@ -97,7 +97,10 @@
 //!   then [`Connection::advance_transmit`].
 //! * **Completion IO** (io_uring, IOCP), where the kernel owns a buffer until the read
 //!   completes: hand the filled buffer over with [`Connection::handle_bytes`] (it becomes the
-//!   receive buffer; payloads are slices of it), and take the output owned with
+//!   receive buffer; payloads are slices of it), or, inside a large frame
+//!   ([`Connection::recv_frame_missing`]), read straight into the connection's buffer: take its
+//!   room with [`Connection::take_recv_room`], submit the read into it, and give it back
+//!   with [`Connection::give_recv_room`] once it completed; take the output owned with
 //!   [`Connection::poll_transmit`] (shared `Bytes`, no copy of payloads) to keep it alive
 //!   across the write's submission.
 //! * **Deadlines of many connections in one timer heap or wheel**: after draining a

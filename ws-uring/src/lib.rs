@@ -39,7 +39,19 @@
 //!   Linux 6.0) each read is a single-shot receive from the same buffers.
 //! * Received bytes are fed to the core with `handle_data` and the buffer goes back to the
 //!   kernel at once (a copy into the connection's buffer, where the payloads are unmasked in
-//!   place and handed out as `Bytes`).
+//!   place and handed out as `Bytes`): cheap for small messages, and an idle connection holds
+//!   no receive buffer.
+//! * **Large frames are read in place**: once the core says a frame still misses 16 KiB or
+//!   more ([`recv_frame_missing`](ws_proto::Connection::recv_frame_missing)), the multishot
+//!   receive is cancelled and, after its last completion (so bytes stay in order), the rest
+//!   of the frame is read by single-shot receives straight into the connection's receive
+//!   buffer ([`take_recv_room`](ws_proto::Connection::take_recv_room), given back with
+//!   [`give_recv_room`](ws_proto::Connection::give_recv_room) when the read completes): no
+//!   copy of ours, and the core's room rule (growing with what arrived, then the rest in one
+//!   step) and memory budget apply as for every adapter. The room is owned by the ring while
+//!   the read is in flight, whatever happens to the connection meanwhile (reset, timeout,
+//!   close): it is dropped only after the read's completion. Then the provided buffers take
+//!   over again.
 //! * **Sends are batched per loop turn across connections**: every connection that queued
 //!   output during a turn gets one send operation (vectored when the core queued several
 //!   chunks), and all of them go to the kernel with the turn's single `io_uring_enter`.

@@ -79,6 +79,13 @@ pub(crate) struct Slot {
     stream: Option<TcpStream>,
     state: State,
     recv: Recv,
+    /// The receive armed (`Recv::Armed`) is multishot.
+    recv_multishot: bool,
+    /// The last read went into the receive room: the next receive into the provided buffers
+    /// is single-shot, since large messages tend to follow large messages, and a multishot
+    /// receive would take all of the next one's bytes that are there (copying them) before
+    /// its first completion shows that the frame is large.
+    after_room: bool,
     /// No more input will come (end of stream, receive error): the receive is not re-armed.
     eof: bool,
     sending: bool,
@@ -102,6 +109,8 @@ impl Slot {
             stream: None,
             state: State::Vacant,
             recv: Recv::Off,
+            recv_multishot: false,
+            after_room: false,
             eof: false,
             sending: false,
             leftover: Vec::new(),
@@ -429,13 +438,15 @@ impl Slot {
                 if large && self.arm_room(now, ring, token) {
                     return;
                 }
+                let multi = multi && !std::mem::take(&mut self.after_room);
                 let armed = ring.recv(fd, token, multi).is_ok();
                 self.recv = if armed { Recv::Armed } else { Recv::Off };
+                self.recv_multishot = multi;
             }
             // A multishot receive would go on delivering into the provided buffers: it is
             // cancelled, and the room armed once its last completion has arrived (so bytes
             // stay in order). A single-shot one ends by itself.
-            Recv::Armed if !want || (large && multi) => {
+            Recv::Armed if !want || (large && self.recv_multishot) => {
                 let cancelled = ring.cancel_recv(token).is_ok();
                 self.recv = if cancelled { Recv::Cancelling } else { Recv::Armed };
             }
@@ -457,6 +468,7 @@ impl Slot {
         match ring.recv_room(stream.as_raw_fd(), token, room) {
             Ok(()) => {
                 self.recv = Recv::Room;
+                self.after_room = true;
                 true
             }
             Err((_, room)) => {

@@ -51,7 +51,9 @@
 //!   step) and memory budget apply as for every adapter. The room is owned by the ring while
 //!   the read is in flight, whatever happens to the connection meanwhile (reset, timeout,
 //!   close): it is dropped only after the read's completion. Then the provided buffers take
-//!   over again.
+//!   over again, with a single-shot receive first (large messages tend to follow large
+//!   messages, and a multishot receive would take all of the next one that is there into the
+//!   provided buffers, a copy, before its first completion shows the frame is large).
 //! * **Sends are batched per loop turn across connections**: every connection that queued
 //!   output during a turn gets one send operation (vectored when the core queued several
 //!   chunks), and all of them go to the kernel with the turn's single `io_uring_enter`.

@@ -1,6 +1,7 @@
-//! The io_uring server against the kit's raw peer, over loopback: echo, fragments, a large
-//! message, many connections, control frames, the close handshake byte for byte, a protocol
-//! violation, a vanishing peer, the timers, and connection churn with resets.
+//! The io_uring server against the kit's raw peer, over loopback: echo, fragments, large
+//! messages (read into the connection's receive room, and connections that end while such a
+//! read is in flight), many connections, control frames, the close handshake byte for byte, a
+//! protocol violation, a vanishing peer, the timers, and connection churn with resets.
 //!
 //! Where the kernel refuses io_uring every test prints why and returns without checking
 //! anything (it says "SKIPPED"; it is not a pass of the behaviour).

@@ -76,14 +76,19 @@ fn the_room_is_limited_like_recv_into() {
     s.give_recv_room(now, room);
 }
 
-#[test]
-fn a_room_out_is_charged_to_the_memory_budget() {
-    let now = Instant::now();
-    let budget = MemoryBudget::with_floor(8 << 20, 0);
+/// A server charging a budget of `limit` bytes (no floor), its buffers kept while idle.
+fn budgeted(limit: usize, now: Instant) -> (MemoryBudget, Connection) {
+    let budget = MemoryBudget::with_floor(limit, 0);
     let mut config = Config::default();
     config.memory_budget = Some(budget.clone());
     config.release_buffers_after = None;
-    let mut s = Connection::new(Role::Server, config, now);
+    (budget, Connection::new(Role::Server, config, now))
+}
+
+#[test]
+fn a_room_out_is_charged_to_the_memory_budget() {
+    let now = Instant::now();
+    let (budget, mut s) = budgeted(8 << 20, now);
     let frame = client_frame(OpCode::Binary, true, &pattern(1 << 20));
     s.handle_data(now, &frame[..300_000]);
     let room = s.take_recv_room(now).expect("input open");
@@ -101,10 +106,7 @@ fn a_room_out_is_charged_to_the_memory_budget() {
 #[test]
 fn a_room_the_budget_refuses_fails_the_connection() {
     let now = Instant::now();
-    let budget = MemoryBudget::with_floor(512 << 10, 0);
-    let mut config = Config::default();
-    config.memory_budget = Some(budget.clone());
-    let mut s = Connection::new(Role::Server, config, now);
+    let (budget, mut s) = budgeted(512 << 10, now);
     let frame = client_frame(OpCode::Binary, true, &pattern(1 << 20));
     let mut rest = &frame[..];
     // Rooms grow with what arrived, until the one for the rest of the frame does not fit.

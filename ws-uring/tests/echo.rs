@@ -65,6 +65,15 @@ fn wait_open(running: &Running, n: usize, within: Duration) {
     }
 }
 
+/// The close handshake from the peer's side, the server's end of stream, and the connection
+/// freed.
+fn close_cleanly(peer: &mut RawPeer, running: &Running) {
+    peer.send_close(1000, "");
+    peer.expect_close(1000, WITHIN, Skip::Nothing);
+    peer.expect_eof(WITHIN);
+    wait_open(running, 0, WITHIN);
+}
+
 #[test]
 fn echoes_text_and_binary() {
     let Some(running) = start(1, Config::default()) else { return };
@@ -86,10 +95,7 @@ fn single_shot_receives_echo_too() {
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
     peer.send_frame(true, 0, op::BINARY, &big);
     assert!(peer.read_message(WITHIN) == (op::BINARY, big), "300 kB echo differs");
-    peer.send_close(1000, "");
-    peer.expect_close(1000, WITHIN, Skip::Nothing);
-    peer.expect_eof(WITHIN);
-    wait_open(&running, 0, WITHIN);
+    close_cleanly(&mut peer, &running);
     running.stop().unwrap();
 }
 
@@ -382,10 +388,7 @@ fn large_messages_in_odd_pieces_are_read_into_the_room() {
         peer.send_frame(true, 0, op::TEXT, b"small");
         assert_eq!(peer.read_message(WITHIN), (op::TEXT, b"small".to_vec()));
         assert_eq!(running.room_reads_in_flight(), 0);
-        peer.send_close(1000, "");
-        peer.expect_close(1000, WITHIN, Skip::Nothing);
-        peer.expect_eof(WITHIN);
-        wait_open(&running, 0, WITHIN);
+        close_cleanly(&mut peer, &running);
         running.stop().unwrap();
     }
 }
@@ -422,9 +425,7 @@ fn a_connection_that_ends_during_a_room_read_is_freed() {
         send_in_odd_pieces(&mut next, &frame);
         let (_, payload) = next.read_message(Duration::from_secs(20));
         assert!(payload == big, "the next connection's echo differs (after {ending})");
-        next.send_close(1000, "");
-        next.expect_close(1000, WITHIN, Skip::Nothing);
-        wait_open(&running, 0, WITHIN);
+        close_cleanly(&mut next, &running);
     }
     running.stop().unwrap();
 }

@@ -129,8 +129,7 @@ impl Connection {
         }
         let room = self.open_room(now);
         if self.input_done {
-            // The memory budget refused the room: the connection failed.
-            self.close_room(now, room.into_inner());
+            // The memory budget refused the room: the connection failed (its buffer is gone).
             return None;
         }
         self.room_out = Some(room.get_ref().capacity());
@@ -147,6 +146,11 @@ impl Connection {
     /// If no room is out.
     pub fn give_recv_room(&mut self, now: Instant, room: Limit<BytesMut>) {
         assert!(self.room_out.take().is_some(), "give_recv_room without a room taken");
+        if self.input_done {
+            // Nothing more is processed (input stopped while the read was out, and the buffer
+            // went with it): the room and whatever was read into it go too.
+            return;
+        }
         self.close_room(now, room.into_inner());
     }
 

@@ -226,16 +226,11 @@ impl Connection {
     /// Joins a room from [`open_room`](Self::open_room) back and processes what was read
     /// into it: whatever it holds is taken as the bytes read, in order.
     pub(super) fn close_room(&mut self, now: Instant, spare: BytesMut) {
-        if self.input_done {
-            // Nothing more is processed: the room (and whatever was read) goes.
-            self.rbuf.truncate(self.filled);
-            return;
-        }
         let appended = spare.len();
         // Contiguous and from the same allocation (the usual case): joined without a copy;
         // anything else the reader left there is appended, a copy.
         self.rbuf.unsplit(spare);
-        if appended == 0 {
+        if appended == 0 || self.input_done {
             self.rbuf.truncate(self.filled);
             return;
         }

@@ -298,18 +298,32 @@ fn a_read_takes_no_more_than_recv_buf_would_offer() {
     let frame = client_frame(OpCode::Binary, true, &pattern(1 << 20));
     let (_, msg) = read_like_tokio(&mut s, now, &frame);
     drop(msg);
-    // Between frames: a read's worth, though the allocation of the last frame is there.
-    let pings: Vec<u8> = (0..1000).flat_map(|_| client_frame(OpCode::Ping, true, b"p")).collect();
-    let (limit, took) = s.recv_into(now, |buf| {
-        let limit = buf.remaining_mut();
-        let n = buf.chunk_mut().len().min(pings.len());
-        buf.put_slice(&pings[..n]);
-        (limit, n)
-    });
-    assert_eq!(limit, read_size);
-    assert!(took <= read_size);
+    // Between large frames the buffer is kept, and a read may take what a scratch read at a
+    // frame boundary would (64 KiB, or four reads' worth), not the allocation's whole capacity.
+    assert!(s.keeps_recv_buffer());
+    let kept_read = (4 * read_size).max(64 << 10);
+    let pings: Vec<u8> = (0..20_000).flat_map(|_| client_frame(OpCode::Ping, true, b"p")).collect();
+    let mut read_pings = |s: &mut Connection| {
+        s.recv_into(now, |buf| {
+            let limit = buf.remaining_mut();
+            let n = buf.chunk_mut().len().min(pings.len());
+            buf.put_slice(&pings[..n]);
+            (limit, n)
+        })
+    };
+    let (limit, took) = read_pings(&mut s);
+    assert_eq!(limit, kept_read);
+    assert!(took <= kept_read);
     let seen = take_events(&mut s).len();
     assert_eq!(seen, took / 7, "one Ping event per whole 7-byte frame");
+    // Small frames again: the buffer is given back, and a read takes a read's worth.
+    assert!(!s.keeps_recv_buffer());
+    s.handle_data(now, &pings[took..took.next_multiple_of(7)]);
+    take_events(&mut s);
+    let (limit, took) = read_pings(&mut s);
+    assert_eq!(limit, read_size);
+    assert!(took <= read_size);
+    assert_eq!(take_events(&mut s).len(), took / 7);
     // Inside a frame: its rest and a read's worth.
     s.handle_data(now, &pings[took..took.next_multiple_of(7)]);
     take_events(&mut s);

@@ -193,9 +193,12 @@ impl<S, R: StreamIo<S>> Driver<S, R> {
     /// Reads once into the core. At a frame boundary through the binding's scratch buffer if it
     /// has one (an idle connection then holds no receive buffer of its own), otherwise, and
     /// inside a frame, straight into the core's buffer: into its spare capacity, not zeroed,
-    /// where the binding can read there safely, else into its zeroed room.
+    /// where the binding can read there safely, else into its zeroed room. Between large
+    /// frames the core keeps its buffer: a binding that reads into spare capacity reads into
+    /// it then, rather than copying the next frame's start out of the scratch buffer.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.conn.recv_buffered() == 0 {
+        let kept = R::READS_INTO_SPARE_CAPACITY && self.conn.keeps_recv_buffer();
+        if self.conn.recv_buffered() == 0 && !kept {
             let conn = &mut self.conn;
             let mut eof = false;
             let mut consume = |data: &[u8]| match data {

@@ -111,7 +111,8 @@ impl Connection {
     /// charged by the `commit` that follows.
     pub fn recv_buf(&mut self) -> &mut [u8] {
         self.release_large_rbuf();
-        if let Some(room) = self.room_to_make(self.rbuf.len() - self.filled) {
+        let read = self.config.read_buffer_size.max(1);
+        if let Some(room) = self.room_to_make(self.rbuf.len() - self.filled, read) {
             self.grow_to(self.filled + room);
             self.rbuf.resize(self.filled + room, 0);
         }
@@ -124,8 +125,9 @@ impl Connection {
     /// processed as [`handle_data`](Self::handle_data) does. Returns what `read` returned.
     ///
     /// The buffer's `remaining_mut` is the most one read may take: a read's worth
-    /// (`read_buffer_size`), or inside a frame its rest and a read's worth, as
-    /// [`recv_buf`](Self::recv_buf)'s room; it does not grow with the capacity a large frame
+    /// (`read_buffer_size`; between large frames, while
+    /// [`keeps_recv_buffer`](Self::keeps_recv_buffer), 64 KiB or four reads' worth), or inside
+    /// a frame its rest and a read's worth, as [`recv_buf`](Self::recv_buf)'s room; it does not grow with the capacity a large frame
     /// left, so what one read can make the connection queue in reply (pongs) stays bounded.
     ///
     /// Use it where the transport reads into a `BufMut`: a large frame then costs no zero-fill
@@ -181,7 +183,14 @@ impl Connection {
         // Room `recv_buf` zeroed and left unused is given up: `read` appends after the
         // received bytes. (The capacity stays; only `recv_buf` needs it initialized.)
         self.rbuf.truncate(self.filled);
-        if let Some(room) = self.room_to_make(self.rbuf.capacity() - self.filled) {
+        // Between large frames the buffer is kept (see `keeps_recv_buffer`): a read at the
+        // boundary goes into it with the room a scratch read would have had, so the start of
+        // the next large frame is not copied out of a scratch buffer.
+        let read_size = match self.frame.is_none() && self.keeps_recv_buffer() {
+            true => self.large_rbuf_threshold(),
+            false => self.config.read_buffer_size.max(1),
+        };
+        if let Some(room) = self.room_to_make(self.rbuf.capacity() - self.filled, read_size) {
             if self.charge_growth(now, self.filled + room) {
                 self.grow_to(self.filled + room);
                 // A small buffer may have grown past the room asked (`BytesMut` rounds up),
@@ -196,7 +205,6 @@ impl Connection {
         // limited as `recv_buf`'s room is (a read's worth, or the rest of the frame and a
         // read's worth), so a read takes no more input than that, whatever the capacity: what
         // one read can make the connection queue (pongs) stays bounded.
-        let read_size = self.config.read_buffer_size.max(1);
         let limit = self.frame_missing().map_or(read_size, |m| m.saturating_add(read_size));
         let mut spare = self.rbuf.split_off(self.filled).limit(limit);
         let out = read(&mut spare);
@@ -229,8 +237,7 @@ impl Connection {
     /// read's worth past it: the read that ends the frame can take what follows, and comes
     /// back short when the transport has nothing more (tokio then knows the socket is drained
     /// and skips a read that would only find it empty).
-    fn room_to_make(&self, spare: usize) -> Option<usize> {
-        let read = self.config.read_buffer_size.max(1);
+    fn room_to_make(&self, spare: usize, read: usize) -> Option<usize> {
         // Room under half a read is too little for one; more is used up first (growing for
         // every few bytes consumed would allocate a buffer each time while the payloads
         // handed out still hold the earlier ones).
@@ -334,6 +341,18 @@ impl Connection {
 
     pub(super) fn large_rbuf_threshold(&self) -> usize {
         (self.config.read_buffer_size * 4).max(64 << 10)
+    }
+
+    /// True while the receive buffer is kept between frames: it grew for a large frame and the
+    /// last frame was large, so the next one reuses it (see
+    /// [`release_buffers`](Self::release_buffers) for when it is given back). An adapter that
+    /// reads through a scratch buffer at frame boundaries, so that idle connections hold no
+    /// receive buffer, can read straight into the connection ([`recv_into`](Self::recv_into))
+    /// while this holds: the memory is held anyway, and the start of the next frame is not
+    /// copied out of the scratch buffer. At a frame boundary `recv_into` then offers room for
+    /// a large read (64 KiB, or four times `read_buffer_size` if more) in the kept buffer.
+    pub fn keeps_recv_buffer(&self) -> bool {
+        self.rbuf_large && self.last_frame_large
     }
 
     /// Frees a receive buffer that grew for a large frame once nothing is left in it and the

@@ -303,7 +303,7 @@ fn a_read_takes_no_more_than_recv_buf_would_offer() {
     assert!(s.keeps_recv_buffer());
     let kept_read = (4 * read_size).max(64 << 10);
     let pings: Vec<u8> = (0..20_000).flat_map(|_| client_frame(OpCode::Ping, true, b"p")).collect();
-    let mut read_pings = |s: &mut Connection| {
+    let read_pings = |s: &mut Connection| {
         s.recv_into(now, |buf| {
             let limit = buf.remaining_mut();
             let n = buf.chunk_mut().len().min(pings.len());

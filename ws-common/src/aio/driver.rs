@@ -193,12 +193,14 @@ impl<S, R: StreamIo<S>> Driver<S, R> {
     /// Reads once into the core. At a frame boundary through the binding's scratch buffer if it
     /// has one (an idle connection then holds no receive buffer of its own), otherwise, and
     /// inside a frame, straight into the core's buffer: into its spare capacity, not zeroed,
-    /// where the binding can read there safely, else into its zeroed room. Between large
-    /// frames the core keeps its buffer: a binding that reads into spare capacity reads into
-    /// it then, rather than copying the next frame's start out of the scratch buffer.
+    /// where the binding can read there safely, else into its zeroed room. After frames of
+    /// half a read or more, a binding that reads into spare capacity reads into the core's
+    /// buffer at the boundary too when it has room (`reads_in_place`), rather than copying
+    /// the next frame out of the scratch buffer.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let kept = R::READS_INTO_SPARE_CAPACITY && self.conn.keeps_recv_buffer();
-        if self.conn.recv_buffered() == 0 && !kept {
+        if self.conn.recv_buffered() == 0
+            && !(R::READS_INTO_SPARE_CAPACITY && self.conn.reads_in_place())
+        {
             let conn = &mut self.conn;
             let mut eof = false;
             let mut consume = |data: &[u8]| match data {

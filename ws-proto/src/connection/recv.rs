@@ -125,9 +125,10 @@ impl Connection {
     /// processed as [`handle_data`](Self::handle_data) does. Returns what `read` returned.
     ///
     /// The buffer's `remaining_mut` is the most one read may take: a read's worth
-    /// (`read_buffer_size`; between large frames, while
-    /// [`keeps_recv_buffer`](Self::keeps_recv_buffer), 64 KiB or four reads' worth), or inside
-    /// a frame its rest and a read's worth, as [`recv_buf`](Self::recv_buf)'s room; it does not grow with the capacity a large frame
+    /// (`read_buffer_size`; after a frame of half a read or more, the room the buffer holds,
+    /// up to 64 KiB or four reads' worth: see [`reads_in_place`](Self::reads_in_place)), or
+    /// inside a frame its rest and a read's worth, as [`recv_buf`](Self::recv_buf)'s room; it
+    /// does not grow with the capacity a large frame
     /// left, so what one read can make the connection queue in reply (pongs) stays bounded.
     ///
     /// Use it where the transport reads into a `BufMut`: a large frame then costs no zero-fill
@@ -183,13 +184,12 @@ impl Connection {
         // Room `recv_buf` zeroed and left unused is given up: `read` appends after the
         // received bytes. (The capacity stays; only `recv_buf` needs it initialized.)
         self.rbuf.truncate(self.filled);
-        // Between large frames the buffer is kept (see `keeps_recv_buffer`): a read at the
-        // boundary goes into it with the room a scratch read would have had, so the start of
-        // the next large frame is not copied out of a scratch buffer.
-        let read_size = match self.frame.is_none() && self.keeps_recv_buffer() {
-            true => self.large_rbuf_threshold(),
-            false => self.config.read_buffer_size.max(1),
-        };
+        // Between frames of half a read or more, a read may take the room the buffer holds (up
+        // to what a scratch read at the boundary takes, see `reads_in_place`): the next frame
+        // then lands where its payload stays, in as few reads.
+        let one_read = self.config.read_buffer_size.max(1);
+        let cap = self.large_rbuf_threshold();
+        let read_size = self.room_in_place().map_or(one_read, |room| room.clamp(one_read, cap));
         if let Some(room) = self.room_to_make(self.rbuf.capacity() - self.filled, read_size) {
             if self.charge_growth(now, self.filled + room) {
                 self.grow_to(self.filled + room);
@@ -343,22 +343,53 @@ impl Connection {
         (self.config.read_buffer_size * 4).max(64 << 10)
     }
 
-    /// True while the receive buffer is kept between frames: it grew for a large frame and the
-    /// last frame was large, so the next one reuses it (see
-    /// [`release_buffers`](Self::release_buffers) for when it is given back). An adapter that
-    /// reads through a scratch buffer at frame boundaries, so that idle connections hold no
-    /// receive buffer, can read straight into the connection ([`recv_into`](Self::recv_into))
-    /// while this holds: the memory is held anyway, and the start of the next frame is not
-    /// copied out of the scratch buffer. At a frame boundary `recv_into` then offers room for
-    /// a large read (64 KiB, or four times `read_buffer_size` if more) in the kept buffer.
-    pub fn keeps_recv_buffer(&self) -> bool {
-        self.rbuf_large && self.last_frame_large
+    /// For adapters that read through a scratch buffer of their own at frame boundaries (so
+    /// that idle connections hold no receive buffer): true when the next read had better go
+    /// straight into the connection ([`recv_into`](Self::recv_into)) instead, so that the next
+    /// frame is not copied out of the scratch buffer. That is when no frame is in progress, the
+    /// last frame was half a read (`read_buffer_size`) or more, so the next one likely is too,
+    /// and the receive buffer has room for a read without allocating: room left in it, or its
+    /// allocation taken back (this call does that) now that the payloads split off it are
+    /// gone. `recv_into` then offers all that room, up to 64 KiB (or four times
+    /// `read_buffer_size` if more), as a scratch read at a frame boundary would take.
+    #[inline]
+    pub fn reads_in_place(&mut self) -> bool {
+        // The common case first, inline: small frames.
+        let read = self.config.read_buffer_size;
+        if self.last_frame_len < read.div_ceil(2) || self.input_done {
+            return false;
+        }
+        self.room_in_place().is_some_and(|room| room >= read.max(1))
+    }
+
+    /// Outside a frame, after one of half a read or more: the room for a read that the buffer
+    /// holds without allocating, room for a frame like the last (up to a scratch read's)
+    /// taken back first if the payloads split off it are gone.
+    fn room_in_place(&mut self) -> Option<usize> {
+        let read = self.config.read_buffer_size.max(1);
+        if self.frame.is_some() || self.last_frame_len < read.div_ceil(2) {
+            return None;
+        }
+        let cap = self.large_rbuf_threshold();
+        let want = self.last_frame_len.clamp(read, cap);
+        // Only if nothing else holds the allocation any more (no allocation), and without a
+        // memory budget: the capacity taken back would be room not charged yet (with one, the
+        // room is made as `recv_into` makes it, charged first).
+        if self.budget.is_none() && self.rbuf.capacity() - self.filled < want {
+            let _ = self.rbuf.try_reclaim(want.saturating_sub(self.rbuf.len() - self.filled));
+        }
+        Some(self.rbuf.capacity() - self.filled)
+    }
+
+    /// The last complete frame needed a large buffer: keep it for the next one.
+    fn last_frame_large(&self) -> bool {
+        self.last_frame_len > self.large_rbuf_threshold()
     }
 
     /// Frees a receive buffer that grew for a large frame once nothing is left in it and the
     /// last frame was small again (a stream of large frames keeps reusing it: see `grow_to`).
     fn release_large_rbuf(&mut self) {
-        if self.rbuf_large && self.filled == 0 && !self.last_frame_large {
+        if self.rbuf_large && self.filled == 0 && !self.last_frame_large() {
             self.rbuf = Default::default();
             self.rbuf_large = false;
         }
@@ -449,7 +480,7 @@ impl Connection {
             }
             self.frame = None;
             let total = frame.header_len + frame.payload_len();
-            self.last_frame_large = total > self.large_rbuf_threshold();
+            self.last_frame_len = total;
             let mut bytes = self.rbuf.split_to(total);
             self.filled -= total;
             bytes.advance(frame.header_len);
@@ -502,7 +533,7 @@ impl Connection {
             return Err(self.fail(now, ProtocolError::InvalidUtf8.into()));
         }
         let total = header_len + len;
-        self.last_frame_large = false;
+        self.last_frame_len = total;
         let mut bytes = self.rbuf.split_to(total);
         self.filled -= total;
         bytes.advance(header_len);

@@ -197,6 +197,11 @@ fn feed_spare(conn: &mut Connection, config: &Config, chunk: &[u8], choices: &mu
         let short = choices.coin();
         let pending = choices.coin() && choices.coin();
         let take = choices.next_u64();
+        // Asked at frame boundaries by adapters with a scratch buffer; it may take back the
+        // buffer's allocation (no growth).
+        if choices.coin() {
+            let _ = conn.reads_in_place();
+        }
         // A buffer adopted from `handle_bytes` keeps the capacity it came with: only growth
         // is bounded.
         let (before, buffered) = (conn.recv_capacity(), conn.recv_buffered());

@@ -126,7 +126,8 @@ impl Connection {
     ///
     /// The buffer's `remaining_mut` is the most one read may take: a read's worth
     /// (`read_buffer_size`; after a frame of half a read or more, the room the buffer holds,
-    /// up to 64 KiB or four reads' worth: see [`reads_in_place`](Self::reads_in_place)), or
+    /// up to that frame's length and a read's worth: see
+    /// [`reads_in_place`](Self::reads_in_place)), or
     /// inside a frame its rest and a read's worth, as [`recv_buf`](Self::recv_buf)'s room; it
     /// does not grow with the capacity a large frame
     /// left, so what one read can make the connection queue in reply (pongs) stays bounded.
@@ -188,8 +189,8 @@ impl Connection {
         // to what a scratch read at the boundary takes, see `reads_in_place`): the next frame
         // then lands where its payload stays, in as few reads.
         let one_read = self.config.read_buffer_size.max(1);
-        let cap = self.large_rbuf_threshold();
-        let read_size = self.room_in_place().map_or(one_read, |room| room.clamp(one_read, cap));
+        let read_size =
+            self.room_in_place().map_or(one_read, |(room, want)| room.min(want).max(one_read));
         if let Some(room) = self.room_to_make(self.rbuf.capacity() - self.filled, read_size) {
             if self.charge_growth(now, self.filled + room) {
                 self.grow_to(self.filled + room);
@@ -350,8 +351,9 @@ impl Connection {
     /// last frame was half a read (`read_buffer_size`) or more, so the next one likely is too,
     /// and the receive buffer has room for a read without allocating: room left in it, or its
     /// allocation taken back (this call does that) now that the payloads split off it are
-    /// gone. `recv_into` then offers all that room, up to 64 KiB (or four times
-    /// `read_buffer_size` if more), as a scratch read at a frame boundary would take.
+    /// gone. `recv_into` then offers that room, up to a frame like the last and a read's worth
+    /// (at most 64 KiB, or four times `read_buffer_size` if more: what a scratch read at a
+    /// frame boundary takes).
     #[inline]
     pub fn reads_in_place(&mut self) -> bool {
         // The common case first, inline: small frames.
@@ -359,26 +361,27 @@ impl Connection {
         if self.last_frame_len < read.div_ceil(2) || self.input_done {
             return false;
         }
-        self.room_in_place().is_some_and(|room| room >= read.max(1))
+        self.room_in_place().is_some_and(|(room, _)| room >= read.max(1))
     }
 
     /// Outside a frame, after one of half a read or more: the room for a read that the buffer
-    /// holds without allocating, room for a frame like the last (up to a scratch read's)
-    /// taken back first if the payloads split off it are gone.
-    fn room_in_place(&mut self) -> Option<usize> {
+    /// holds without allocating, and the most a read there should take: a frame like the last
+    /// and a read's worth (as inside a frame: its rest and a read's worth), at most what a
+    /// scratch read at the boundary takes. Room for that is taken back first if the payloads
+    /// split off the buffer are gone.
+    fn room_in_place(&mut self) -> Option<(usize, usize)> {
         let read = self.config.read_buffer_size.max(1);
         if self.frame.is_some() || self.last_frame_len < read.div_ceil(2) {
             return None;
         }
-        let cap = self.large_rbuf_threshold();
-        let want = self.last_frame_len.clamp(read, cap);
+        let want = self.last_frame_len.saturating_add(read).min(self.large_rbuf_threshold());
         // Only if nothing else holds the allocation any more (no allocation), and without a
         // memory budget: the capacity taken back would be room not charged yet (with one, the
         // room is made as `recv_into` makes it, charged first).
         if self.budget.is_none() && self.rbuf.capacity() - self.filled < want {
             let _ = self.rbuf.try_reclaim(want.saturating_sub(self.rbuf.len() - self.filled));
         }
-        Some(self.rbuf.capacity() - self.filled)
+        Some((self.rbuf.capacity() - self.filled, want))
     }
 
     /// The last complete frame needed a large buffer: keep it for the next one.

@@ -367,19 +367,20 @@ impl Connection {
     /// Outside a frame, after one of half a read or more: the room for a read that the buffer
     /// holds without allocating, and the most a read there should take: a frame like the last
     /// and a read's worth (as inside a frame: its rest and a read's worth), at most what a
-    /// scratch read at the boundary takes. Room for that is taken back first if the payloads
-    /// split off the buffer are gone.
+    /// scratch read at the boundary takes. The buffer's whole allocation is taken back first
+    /// if the payloads split off it are gone.
     fn room_in_place(&mut self) -> Option<(usize, usize)> {
         let read = self.config.read_buffer_size.max(1);
         if self.frame.is_some() || self.last_frame_len < read.div_ceil(2) {
             return None;
         }
         let want = self.last_frame_len.saturating_add(read).min(self.large_rbuf_threshold());
-        // Only if nothing else holds the allocation any more (no allocation), and without a
-        // memory budget: the capacity taken back would be room not charged yet (with one, the
-        // room is made as `recv_into` makes it, charged first).
+        // The whole allocation, whatever its size (asking for one byte more than the room left
+        // makes `try_reclaim` look), only if nothing else holds it any more (no allocation),
+        // and without a memory budget: the capacity taken back would be room not charged yet
+        // (with one, the room is made as `recv_into` makes it, charged first).
         if self.budget.is_none() && self.rbuf.capacity() - self.filled < want {
-            let _ = self.rbuf.try_reclaim(want.saturating_sub(self.rbuf.len() - self.filled));
+            let _ = self.rbuf.try_reclaim(self.rbuf.capacity() - self.rbuf.len() + 1);
         }
         Some((self.rbuf.capacity() - self.filled, want))
     }

@@ -70,7 +70,7 @@ impl Out {
     }
 
     /// Hands the item to `conn` without counting it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn hand_to(self, conn: &mut Connection) {
         let _ = match self {
             Out::Text(t) => conn.send_text(t),
@@ -333,7 +333,7 @@ impl Handle {
 
     /// Queues a data message of `len` bytes: straight into the connection when a handler
     /// replies to its own connection with nothing queued before it, else through the queue.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_data(&self, len: usize, out: Out) -> Sent {
         if self.core.closed.load(Ordering::Relaxed) {
             return Sent::Closed;

@@ -16,7 +16,8 @@ use ws_proto::State;
 use ws_tokio::WebSocket;
 
 use crate::ServerStream;
-use crate::conn::{ConnId, Core, Handle, Out, Sent};
+use crate::conn::{ConnId, Core, Handle, Sent};
+use ws_proto::Connection;
 
 type Ws = Box<WebSocket<ServerStream>>;
 
@@ -31,28 +32,33 @@ thread_local! {
     static LENT: RefCell<Lent> = const { RefCell::new(Lent { id: None, ws: None }) };
 }
 
-/// Hands `out` (`len` bytes of data) to the connection if `handle` is the one whose handler
-/// runs on this thread and it may skip the queue; gives it back otherwise.
-#[inline]
-pub(crate) fn send(handle: &Handle, out: Out, len: usize) -> Result<Sent, Out> {
+/// Hands `payload` (`len` bytes of data) to the connection with `send` if `handle` is the one
+/// whose handler runs on this thread and it may skip the queue; gives it back otherwise.
+#[inline(always)]
+pub(crate) fn send<P>(
+    handle: &Handle,
+    payload: P,
+    len: usize,
+    send: impl FnOnce(P, &mut Connection),
+) -> Result<Sent, P> {
     let core = &handle.core;
     if core.has_items.load(Ordering::Relaxed) {
-        return Err(out); // behind what is queued
+        return Err(payload); // behind what is queued
     }
-    // The thread-local is touched only to take the connection out and to put it back: `out`
+    // The thread-local is touched only to take the connection out and to put it back: `payload`
     // stays in this frame (no move into a closure and back out of it).
     let mut borrowed = Borrowed::take(core.id);
-    let Some(ws) = borrowed.0.as_mut() else { return Err(out) };
+    let Some(ws) = borrowed.0.as_mut() else { return Err(payload) };
     // The queue's rule with an empty queue: its first message always fits.
     let buffered = ws.buffered_amount();
     if buffered > 0 && buffered + len > core.max_backpressure {
-        return Err(out); // the policy decides, under the queue's lock
+        return Err(payload); // the policy decides, under the queue's lock
     }
     if ws.state() != State::Open {
         return Ok(Sent::Closed);
     }
     core.counts.sent(len);
-    out.hand_to(ws.connection_mut());
+    send(payload, ws.connection_mut());
     // Senders elsewhere see these bytes in the bound at once.
     core.socket_buffered.store(ws.buffered_amount(), Ordering::Relaxed);
     Ok(Sent::Queued)
@@ -78,7 +84,7 @@ impl Borrowed {
 }
 
 impl Drop for Borrowed {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         if self.0.is_none() {
             return;
@@ -117,6 +123,7 @@ struct Lender<'a> {
 }
 
 impl Drop for Lender<'_> {
+    #[inline]
     fn drop(&mut self) {
         LENT.with(|cell| {
             if let Ok(mut lent) = cell.try_borrow_mut() {

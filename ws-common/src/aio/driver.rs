@@ -84,6 +84,7 @@ impl<S, R: Runtime> Driver<S, R> {
     }
 
     /// What the receiving side reports for the core's `event`.
+    #[inline(always)]
     fn report(&mut self, event: Event) -> Result<Event, Error> {
         let Event::Closed(info) = &event else { return Ok(event) };
         self.finished = true;
@@ -145,6 +146,7 @@ impl<S, R: StreamIo<S>> Driver<S, R> {
 
     /// The next event, driving the transport: writes output, carries out what the core asks of
     /// the transport, runs timers and reads input. `None` once the end has been reported.
+    #[inline(always)]
     pub(crate) fn poll_event(
         &mut self,
         cx: &mut Context<'_>,
@@ -295,6 +297,7 @@ impl<S, R: StreamIo<S>> Driver<S, R> {
 
     /// The next whole message (`Message::Ping`/`Pong`/`Close` included), assembling fragments;
     /// `None` after the end.
+    #[inline(always)]
     pub(crate) fn poll_message(
         &mut self,
         assembler: &mut MessageAssembler,

@@ -230,14 +230,22 @@ struct Read {
 }
 
 impl Read {
-    fn new(conn: &Connection, config: &Config, choices: &mut Splitter) -> Read {
+    fn new(conn: &mut Connection, config: &Config, choices: &mut Splitter) -> Read {
+        let short = choices.coin();
+        let pending = choices.coin() && choices.coin();
+        let take = choices.next_u64();
+        // Asked at frame boundaries by adapters with a scratch buffer; it may take back the
+        // buffer's allocation (no growth).
+        if choices.coin() {
+            let _ = conn.reads_in_place();
+        }
         Read {
             bound: 2 * (config.read_buffer_size.max(1) + MAX_HEADER_LEN + config.max_frame_size),
             before: conn.recv_capacity(),
             buffered: conn.recv_buffered(),
-            short: choices.coin(),
-            pending: choices.coin() && choices.coin(),
-            take: choices.next_u64(),
+            short,
+            pending,
+            take,
         }
     }
 

@@ -299,22 +299,86 @@ fn a_read_takes_no_more_than_recv_buf_would_offer() {
     let frame = client_frame(OpCode::Binary, true, &pattern(1 << 20));
     let (_, msg) = read_like_tokio(&mut s, now, &frame);
     drop(msg);
-    // Between frames: a read's worth, though the allocation of the last frame is there.
-    let pings: Vec<u8> = (0..1000).flat_map(|_| client_frame(OpCode::Ping, true, b"p")).collect();
-    let (limit, took) = s.recv_into(now, |buf| {
-        let limit = buf.remaining_mut();
-        let n = buf.chunk_mut().len().min(pings.len());
-        buf.put_slice(&pings[..n]);
-        (limit, n)
-    });
-    assert_eq!(limit, read_size);
-    assert!(took <= read_size);
+    // Between large frames the buffer is kept, and a read may take what a scratch read at a
+    // frame boundary would (64 KiB, or four reads' worth), not the allocation's whole capacity.
+    assert!(s.reads_in_place());
+    let kept_read = (4 * read_size).max(64 << 10);
+    let pings: Vec<u8> = (0..20_000).flat_map(|_| client_frame(OpCode::Ping, true, b"p")).collect();
+    let read_pings = |s: &mut Connection| {
+        s.recv_into(now, |buf| {
+            let limit = buf.remaining_mut();
+            let n = buf.chunk_mut().len().min(pings.len());
+            buf.put_slice(&pings[..n]);
+            (limit, n)
+        })
+    };
+    let (limit, took) = read_pings(&mut s);
+    assert_eq!(limit, kept_read);
+    assert!(took <= kept_read);
     let seen = take_events(&mut s).len();
     assert_eq!(seen, took / 7, "one Ping event per whole 7-byte frame");
+    // Small frames again: the buffer is given back, and a read takes a read's worth.
+    assert!(!s.reads_in_place());
+    s.handle_data(now, &pings[took..took.next_multiple_of(7)]);
+    take_events(&mut s);
+    let (limit, took) = read_pings(&mut s);
+    assert_eq!(limit, read_size);
+    assert!(took <= read_size);
+    assert_eq!(take_events(&mut s).len(), took / 7);
     // Inside a frame: its rest and a read's worth.
     s.handle_data(now, &pings[took..took.next_multiple_of(7)]);
     take_events(&mut s);
     s.handle_data(now, &frame[..100]);
     let limit = s.recv_into(now, |buf| buf.remaining_mut());
     assert_eq!(limit, frame.len() - 100 + read_size);
+}
+
+/// After a frame of half a read or more, the next read goes straight into the buffer that
+/// frame left (`reads_in_place`), taken back once its payload is dropped: the next frame's
+/// payload is where the read put it, not a copy. Small frames and a released buffer keep the
+/// scratch-buffer path.
+#[test]
+fn after_a_medium_frame_the_next_read_lands_in_place() {
+    let now = Instant::now();
+    let mut s = server(now);
+    let read_size = s.config().read_buffer_size;
+    assert!(!s.reads_in_place(), "a new connection holds no buffer");
+    let frames: Vec<Vec<u8>> =
+        (0..3u8).map(|i| client_frame(OpCode::Binary, true, &vec![i; 16 << 10])).collect();
+    read_all(&mut s, now, &frames[0], usize::MAX);
+    let first = messages(take_events(&mut s));
+    assert_eq!(first, [Message::Binary(vec![0u8; 16 << 10].into())]);
+    drop(first);
+
+    for (i, frame) in frames.iter().enumerate().skip(1) {
+        assert!(s.reads_in_place(), "frame {i}");
+        let mut landed = 0;
+        let n = s.recv_into(now, |buf| {
+            // Room for the whole frame in one read, as a scratch read at the boundary takes.
+            assert!(buf.remaining_mut() >= frame.len(), "{}", buf.remaining_mut());
+            landed = buf.chunk_mut().as_mut_ptr() as usize;
+            buf.put_slice(frame);
+            frame.len()
+        });
+        assert_eq!(n, frame.len());
+        let events = take_events(&mut s);
+        let [Event::Data { payload, fin: true, .. }] = &events[..] else { panic!("{events:?}") };
+        assert_eq!(&payload[..], &vec![i as u8; 16 << 10][..]);
+        assert_eq!(payload.as_ptr() as usize, landed + 8, "the payload is where the read put it");
+    }
+
+    // Small frames: back to a read's worth, and the scratch path.
+    let pings: Vec<u8> = (0..10).flat_map(|_| client_frame(OpCode::Ping, true, b"p")).collect();
+    s.handle_data(now, &pings);
+    take_events(&mut s);
+    assert!(!s.reads_in_place());
+    assert_eq!(s.recv_into(now, |buf| buf.remaining_mut()), read_size);
+
+    // A released buffer is not allocated again for a read in place.
+    s.handle_data(now, &frames[0]);
+    take_events(&mut s);
+    s.release_buffers();
+    assert_eq!(s.recv_capacity(), 0);
+    assert!(!s.reads_in_place());
+    assert_eq!(s.recv_capacity(), 0);
 }

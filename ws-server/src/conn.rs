@@ -70,7 +70,7 @@ impl Out {
     }
 
     /// Hands the item to `conn` without counting it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn hand_to(self, conn: &mut Connection) {
         let _ = match self {
             Out::Text(t) => conn.send_text(t),
@@ -221,8 +221,8 @@ impl Handle {
     #[inline]
     pub fn send(&self, message: Message) -> Sent {
         match message {
-            Message::Text(t) => self.push_data(t.len(), Out::Text(t)),
-            Message::Binary(b) => self.push_data(b.len(), Out::Binary(b)),
+            Message::Text(t) => self.push_text(t),
+            Message::Binary(b) => self.push_binary(b),
             Message::Ping(p) => self.push_control(Out::Ping(p)),
             Message::Pong(_) => Sent::Queued,
             Message::Close(frame) => {
@@ -236,20 +236,21 @@ impl Handle {
 
     /// Queues a text message.
     pub fn send_text(&self, text: impl Into<Utf8Bytes>) -> Sent {
-        let text = text.into();
-        self.push_data(text.len(), Out::Text(text))
+        self.push_text(text.into())
     }
 
     /// Queues a binary message.
     pub fn send_binary(&self, data: impl Into<Bytes>) -> Sent {
-        let data = data.into();
-        self.push_data(data.len(), Out::Binary(data))
+        self.push_binary(data.into())
     }
 
     /// Queues a frame encoded once for many connections (no copy, no per-connection
     /// encoding; sent uncompressed even where permessage-deflate is on, which RFC 7692 allows).
     pub fn send_prepared(&self, frame: &PreparedFrame) -> Sent {
-        self.push_data(frame.encoded().len(), Out::Prepared(frame.clone()))
+        let send = |frame: PreparedFrame, conn: &mut Connection| {
+            let _ = conn.send_prepared(&frame);
+        };
+        self.push_data(frame.encoded().len(), frame.clone(), send, Out::Prepared)
     }
 
     /// Queues a Ping (payload truncated to 125 bytes); its Pong updates [`lag`](Self::lag).
@@ -333,15 +334,39 @@ impl Handle {
 
     /// Queues a data message of `len` bytes: straight into the connection when a handler
     /// replies to its own connection with nothing queued before it, else through the queue.
-    #[inline]
-    pub(crate) fn push_data(&self, len: usize, out: Out) -> Sent {
+    /// `send` hands the payload to the connection; `wrap` makes it a queue item (the direct
+    /// path never builds one).
+    #[inline(always)]
+    pub(crate) fn push_data<P>(
+        &self,
+        len: usize,
+        payload: P,
+        send: impl FnOnce(P, &mut Connection),
+        wrap: impl FnOnce(P) -> Out,
+    ) -> Sent {
         if self.core.closed.load(Ordering::Relaxed) {
             return Sent::Closed;
         }
-        match direct::send(self, out, len) {
+        match direct::send(self, payload, len, send) {
             Ok(sent) => sent,
-            Err(out) => self.queue(out, len, false),
+            Err(payload) => self.queue(wrap(payload), len, false),
         }
+    }
+
+    #[inline(always)]
+    fn push_text(&self, text: Utf8Bytes) -> Sent {
+        let send = |text, conn: &mut Connection| {
+            let _ = conn.send_text(text);
+        };
+        self.push_data(text.len(), text, send, Out::Text)
+    }
+
+    #[inline(always)]
+    fn push_binary(&self, data: Bytes) -> Sent {
+        let send = |data, conn: &mut Connection| {
+            let _ = conn.send_binary(data);
+        };
+        self.push_data(data.len(), data, send, Out::Binary)
     }
 
     /// Queues a control frame (not subject to the bound; it always wakes the task).

@@ -16,7 +16,8 @@ use ws_proto::State;
 use ws_tokio::WebSocket;
 
 use crate::ServerStream;
-use crate::conn::{ConnId, Core, Handle, Out, Sent};
+use crate::conn::{ConnId, Core, Handle, Sent};
+use ws_proto::Connection;
 
 type Ws = Box<WebSocket<ServerStream>>;
 
@@ -31,31 +32,70 @@ thread_local! {
     static LENT: RefCell<Lent> = const { RefCell::new(Lent { id: None, ws: None }) };
 }
 
-/// Hands `out` (`len` bytes of data) to the connection if `handle` is the one whose handler
-/// runs on this thread and it may skip the queue; gives it back otherwise.
-#[inline]
-pub(crate) fn send(handle: &Handle, out: Out, len: usize) -> Result<Sent, Out> {
-    LENT.with(|cell| {
-        let Ok(mut lent) = cell.try_borrow_mut() else { return Err(out) };
-        let core = &handle.core;
-        if lent.id != Some(core.id) || core.has_items.load(Ordering::Relaxed) {
-            return Err(out);
+/// Hands `payload` (`len` bytes of data) to the connection with `send` if `handle` is the one
+/// whose handler runs on this thread and it may skip the queue; gives it back otherwise.
+#[inline(always)]
+pub(crate) fn send<P>(
+    handle: &Handle,
+    payload: P,
+    len: usize,
+    send: impl FnOnce(P, &mut Connection),
+) -> Result<Sent, P> {
+    let core = &handle.core;
+    if core.has_items.load(Ordering::Relaxed) {
+        return Err(payload); // behind what is queued
+    }
+    // The thread-local is touched only to take the connection out and to put it back: `payload`
+    // stays in this frame (no move into a closure and back out of it).
+    let mut borrowed = Borrowed::take(core.id);
+    let Some(ws) = borrowed.0.as_mut() else { return Err(payload) };
+    // The queue's rule with an empty queue: its first message always fits.
+    let buffered = ws.buffered_amount();
+    if buffered > 0 && buffered + len > core.max_backpressure {
+        return Err(payload); // the policy decides, under the queue's lock
+    }
+    if ws.state() != State::Open {
+        return Ok(Sent::Closed);
+    }
+    core.counts.sent(len);
+    send(payload, ws.connection_mut());
+    // Senders elsewhere see these bytes in the bound at once.
+    core.socket_buffered.store(ws.buffered_amount(), Ordering::Relaxed);
+    Ok(Sent::Queued)
+    // `borrowed` puts the connection back here (or while unwinding).
+}
+
+/// The lent connection, taken out of the thread-local slot for one send; put back when
+/// dropped.
+struct Borrowed(Option<Ws>);
+
+impl Borrowed {
+    /// The connection lent for `id` on this thread, if any (and not already taken).
+    #[inline]
+    fn take(id: ConnId) -> Self {
+        Borrowed(LENT.with(|cell| {
+            let mut lent = cell.try_borrow_mut().ok()?;
+            if lent.id != Some(id) {
+                return None;
+            }
+            lent.ws.take()
+        }))
+    }
+}
+
+impl Drop for Borrowed {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.0.is_none() {
+            return;
         }
-        let Some(ws) = lent.ws.as_mut() else { return Err(out) };
-        // The queue's rule with an empty queue: its first message always fits.
-        let buffered = ws.buffered_amount();
-        if buffered > 0 && buffered + len > core.max_backpressure {
-            return Err(out); // the policy decides, under the queue's lock
-        }
-        if ws.state() != State::Open {
-            return Ok(Sent::Closed);
-        }
-        core.counts.sent(len);
-        out.hand_to(ws.connection_mut());
-        // Senders elsewhere see these bytes in the bound at once.
-        core.socket_buffered.store(ws.buffered_amount(), Ordering::Relaxed);
-        Ok(Sent::Queued)
-    })
+        LENT.with(|cell| {
+            if let Ok(mut lent) = cell.try_borrow_mut() {
+                // The slot is empty while the connection is borrowed from it: nothing to drop.
+                std::mem::swap(&mut lent.ws, &mut self.0);
+            }
+        });
+    }
 }
 
 /// Runs `handler` with `slot`'s connection lent for direct sends (only while it is open), and
@@ -70,7 +110,8 @@ pub(crate) fn run<R>(slot: &mut Option<Ws>, core: &Core, handler: impl FnOnce() 
     LENT.with(|cell| {
         let mut lent = cell.borrow_mut();
         lent.id = Some(core.id);
-        lent.ws = lender.slot.take();
+        // Swapped, not assigned: the slot held nothing, so there is nothing to drop.
+        std::mem::swap(&mut lent.ws, lender.slot);
     });
     handler()
     // `lender` takes the connection back here, or while unwinding.
@@ -82,11 +123,12 @@ struct Lender<'a> {
 }
 
 impl Drop for Lender<'_> {
+    #[inline]
     fn drop(&mut self) {
         LENT.with(|cell| {
             if let Ok(mut lent) = cell.try_borrow_mut() {
                 lent.id = None;
-                *self.slot = lent.ws.take();
+                std::mem::swap(self.slot, &mut lent.ws);
             }
         });
     }

@@ -99,11 +99,24 @@ impl<D: Send + Sync + 'static> Socket<D> {
 
     #[inline(always)]
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        self.poll_next(cx, |_, message| Some(Ok(message)), |other| other)
+    }
+
+    /// Polls for the next text or binary message and hands it to `on_data` in place (not
+    /// moved out through the poll's result); anything else that ends the receiving (the end,
+    /// an error) goes to `on_end`. Pings, pongs and the peer's Close are handled here.
+    #[inline(always)]
+    fn poll_next<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        on_data: impl FnOnce(&mut Self, Message) -> T,
+        on_end: impl FnOnce(Option<Result<Message, Error>>) -> T,
+    ) -> Poll<T> {
         loop {
             if self.pump() {
-                return Poll::Ready(None);
+                return Poll::Ready(on_end(None));
             }
-            let Some(ws) = self.ws.as_mut() else { return Poll::Ready(None) };
+            let Some(ws) = self.ws.as_mut() else { return Poll::Ready(on_end(None)) };
             let polled = ws.poll_recv(cx);
             let buffered = ws.buffered_amount();
             self.note_buffered(buffered);
@@ -117,10 +130,10 @@ impl<D: Send + Sync + 'static> Socket<D> {
                 Some(Ok(Message::Pong(_))) => self.pong(),
                 Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
                     self.conn.core.counts.received(message_len(&message));
-                    return Poll::Ready(Some(Ok(message)));
+                    return Poll::Ready(on_data(self, message));
                 }
                 Some(Ok(_)) => {}
-                other => return Poll::Ready(other),
+                other => return Poll::Ready(on_end(other)),
             }
         }
     }
@@ -447,13 +460,18 @@ pub(crate) async fn run_callbacks<D: Send + Sync + 'static>(
     } else {
         poll_fn(|cx| {
             for _ in 0..HANDLER_BUDGET {
-                match ready!(socket.poll_recv(cx)) {
-                    Some(Ok(message)) => {
+                let delivered = ready!(socket.poll_next(
+                    cx,
+                    |socket, message| {
                         if let Some(on_message) = &on_message {
                             socket.run_handler(|conn| on_message(conn, message));
                         }
-                    }
-                    _ => return Poll::Ready(()),
+                        true
+                    },
+                    |_| false,
+                ));
+                if !delivered {
+                    return Poll::Ready(());
                 }
             }
             cx.waker().wake_by_ref();

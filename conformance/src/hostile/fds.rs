@@ -10,9 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::probe::Target;
-use super::{Options, START_WITHIN, Server, listening_addr};
-use crate::process::Child;
+use super::{Options, Server, fresh_instance};
 
 /// Connections opened against the limit.
 const CONNECTIONS: usize = 150;
@@ -42,15 +40,12 @@ pub(super) fn exhaustion(options: &Options, server: Server) -> Result<String, St
     command.arg("-c").arg(format!("ulimit -n {LIMIT} && exec \"$@\"")).arg("sh");
     command.arg(inner.get_program()).args(inner.get_args());
     let name = format!("{server} (ulimit -n {LIMIT})");
-    let log = options.out.join(format!("{}-fds.log", server.to_string().replace(' ', "_")));
-    let mut child = Child::spawn(&name, &mut command, &log).map_err(|e| e.to_string())?;
-    let addr = child.wait_for_line(START_WITHIN, listening_addr).map_err(|e| e.to_string())?;
-    let target = Target { addr, pid: child.id() };
+    let (mut child, target) = fresh_instance(options, server, &name, "fds", &mut command)?;
 
     let mut held: Vec<TcpStream> = Vec::with_capacity(CONNECTIONS);
     for _ in 0..CONNECTIONS {
         // The kernel completes connections into the backlog whether or not they are accepted.
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+        match TcpStream::connect_timeout(&target.addr, Duration::from_millis(500)) {
             Ok(tcp) => held.push(tcp),
             Err(_) => break,
         }

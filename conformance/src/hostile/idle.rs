@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use socket2::SockRef;
 
-use super::Server;
 use super::probe::{RssWatch, Target};
+use super::{Options, Server, fresh_instance};
 
 /// How many idle connections each server gets: 10 000, but 2 000 for ws-blocking (a thread
 /// per connection) and 9 000 for ws-server's echo (its default cap of 10 000 counts every
@@ -50,9 +50,24 @@ fn upgrade(target: &Target) -> Result<TcpStream, String> {
     }
 }
 
-/// Opens the crowd (each a completed WebSocket handshake), lets it idle, then resets every
-/// connection at once.
-pub(super) fn crowd(target: &Target, server: Server) -> Result<String, String> {
+/// Starts a fresh instance of `server`, opens the crowd (each a completed WebSocket
+/// handshake), lets it idle, then resets every connection at once. The instance must still
+/// be running, with no panic in its log.
+pub(super) fn crowd(options: &Options, server: Server) -> Result<String, String> {
+    let name = format!("{server} (idle crowd)");
+    let mut command = server.command(&options.bin_dir);
+    let (mut child, target) = fresh_instance(options, server, &name, "idle", &mut command)?;
+    let result = crowd_on(&target, server);
+    let panics = child.output().lines().filter(|l| l.contains("panicked")).count();
+    match (result, child.try_wait()) {
+        (Ok(text), Ok(None)) if panics == 0 => Ok(text),
+        (Ok(text) | Err(text), Ok(None)) => Err(format!("{text}; {panics} panics in its log")),
+        (Ok(text) | Err(text), _) => Err(format!("{text}; the server exited")),
+    }
+}
+
+/// The crowd against a running server.
+fn crowd_on(target: &Target, server: Server) -> Result<String, String> {
     let n = crowd_size(server);
     let baseline = target.sockets()?;
     let mut watch = RssWatch::new(*target)?;

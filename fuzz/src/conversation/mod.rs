@@ -570,6 +570,11 @@ fn feed_commit(p: &mut Peer, now: std::time::Instant, chunk: &[u8]) {
 fn feed_spare(p: &mut Peer, now: std::time::Instant, chunk: &[u8]) {
     let mut rest = chunk;
     while !rest.is_empty() {
+        // As ws-tokio's driver asks at a frame boundary (it would read through its scratch
+        // buffer when this says no: here the read goes through `recv_into` either way).
+        if p.conn.recv_buffered() == 0 {
+            let _ = p.conn.reads_in_place();
+        }
         let n = p.conn.recv_into(now, |buf| {
             let n = buf.chunk_mut().len().min(rest.len());
             buf.put_slice(&rest[..n]);

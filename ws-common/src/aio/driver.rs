@@ -84,6 +84,7 @@ impl<S, R: Runtime> Driver<S, R> {
     }
 
     /// What the receiving side reports for the core's `event`.
+    #[inline(always)]
     fn report(&mut self, event: Event) -> Result<Event, Error> {
         let Event::Closed(info) = &event else { return Ok(event) };
         self.finished = true;
@@ -145,6 +146,7 @@ impl<S, R: StreamIo<S>> Driver<S, R> {
 
     /// The next event, driving the transport: writes output, carries out what the core asks of
     /// the transport, runs timers and reads input. `None` once the end has been reported.
+    #[inline(always)]
     pub(crate) fn poll_event(
         &mut self,
         cx: &mut Context<'_>,
@@ -193,9 +195,14 @@ impl<S, R: StreamIo<S>> Driver<S, R> {
     /// Reads once into the core. At a frame boundary through the binding's scratch buffer if it
     /// has one (an idle connection then holds no receive buffer of its own), otherwise, and
     /// inside a frame, straight into the core's buffer: into its spare capacity, not zeroed,
-    /// where the binding can read there safely, else into its zeroed room.
+    /// where the binding can read there safely, else into its zeroed room. After frames of
+    /// half a read or more, a binding that reads into spare capacity reads into the core's
+    /// buffer at the boundary too when it has room (`reads_in_place`), rather than copying
+    /// the next frame out of the scratch buffer.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.conn.recv_buffered() == 0 {
+        if self.conn.recv_buffered() == 0
+            && !(R::READS_INTO_SPARE_CAPACITY && self.conn.reads_in_place())
+        {
             let conn = &mut self.conn;
             let mut eof = false;
             let mut consume = |data: &[u8]| match data {
@@ -290,6 +297,7 @@ impl<S, R: StreamIo<S>> Driver<S, R> {
 
     /// The next whole message (`Message::Ping`/`Pong`/`Close` included), assembling fragments;
     /// `None` after the end.
+    #[inline(always)]
     pub(crate) fn poll_message(
         &mut self,
         assembler: &mut MessageAssembler,

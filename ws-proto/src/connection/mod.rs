@@ -84,8 +84,9 @@ pub struct Connection {
     /// The receive buffer grew past the normal read size for a large frame; release it once it
     /// is empty.
     rbuf_large: bool,
-    /// The last complete frame needed a large buffer (keep it for the next one).
-    last_frame_large: bool,
+    /// Header and payload length of the last complete frame: a large one keeps its buffer for
+    /// the next, and one of half a read or more has the next read go straight into the buffer.
+    last_frame_len: usize,
     /// The capacity of the room [`take_recv_room`](Self::take_recv_room) handed out, until it
     /// is given back (charged to the memory budget meanwhile).
     room_out: Option<usize>,
@@ -151,7 +152,7 @@ impl Connection {
             room_out: None,
             filled: 0,
             rbuf_large: false,
-            last_frame_large: false,
+            last_frame_len: 0,
             frame: None,
             in_msg: None,
             recv_utf8: Utf8Validator::new(),

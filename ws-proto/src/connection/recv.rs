@@ -119,7 +119,8 @@ impl Connection {
     pub fn recv_buf(&mut self) -> &mut [u8] {
         self.assert_no_room_out("recv_buf");
         self.release_large_rbuf();
-        if let Some(room) = self.room_to_make(self.rbuf.len() - self.filled) {
+        let read = self.config.read_buffer_size.max(1);
+        if let Some(room) = self.room_to_make(self.rbuf.len() - self.filled, read) {
             self.grow_to(self.filled + room);
             self.rbuf.resize(self.filled + room, 0);
         }
@@ -132,8 +133,11 @@ impl Connection {
     /// processed as [`handle_data`](Self::handle_data) does. Returns what `read` returned.
     ///
     /// The buffer's `remaining_mut` is the most one read may take: a read's worth
-    /// (`read_buffer_size`), or inside a frame its rest and a read's worth, as
-    /// [`recv_buf`](Self::recv_buf)'s room; it does not grow with the capacity a large frame
+    /// (`read_buffer_size`; after a frame of half a read or more, the room the buffer holds,
+    /// up to that frame's length and a read's worth: see
+    /// [`reads_in_place`](Self::reads_in_place)), or
+    /// inside a frame its rest and a read's worth, as [`recv_buf`](Self::recv_buf)'s room; it
+    /// does not grow with the capacity a large frame
     /// left, so what one read can make the connection queue in reply (pongs) stays bounded.
     ///
     /// Use it where the transport reads into a `BufMut`: a large frame then costs no zero-fill
@@ -203,7 +207,13 @@ impl Connection {
         // Room `recv_buf` zeroed and left unused is given up: the read appends after the
         // received bytes. (The capacity stays; only `recv_buf` needs it initialized.)
         self.rbuf.truncate(self.filled);
-        if let Some(room) = self.room_to_make(self.rbuf.capacity() - self.filled) {
+        // Between frames of half a read or more, a read may take the room the buffer holds (up
+        // to what a scratch read at the boundary takes, see `reads_in_place`): the next frame
+        // then lands where its payload stays, in as few reads.
+        let one_read = self.config.read_buffer_size.max(1);
+        let read_size =
+            self.room_in_place().map_or(one_read, |(room, want)| room.min(want).max(one_read));
+        if let Some(room) = self.room_to_make(self.rbuf.capacity() - self.filled, read_size) {
             if self.charge_growth(now, self.filled + room) {
                 self.grow_to(self.filled + room);
                 // A small buffer may have grown past the room asked (`BytesMut` rounds up),
@@ -218,7 +228,6 @@ impl Connection {
         // allocation, limited as `recv_buf`'s room is (a read's worth, or the rest of the frame
         // and a read's worth), so a read takes no more input than that, whatever the capacity:
         // what one read can make the connection queue (pongs) stays bounded.
-        let read_size = self.config.read_buffer_size.max(1);
         let limit = self.frame_missing().map_or(read_size, |m| m.saturating_add(read_size));
         self.rbuf.split_off(self.filled).limit(limit)
     }
@@ -253,8 +262,7 @@ impl Connection {
     /// read's worth past it: the read that ends the frame can take what follows, and comes
     /// back short when the transport has nothing more (tokio then knows the socket is drained
     /// and skips a read that would only find it empty).
-    fn room_to_make(&self, spare: usize) -> Option<usize> {
-        let read = self.config.read_buffer_size.max(1);
+    fn room_to_make(&self, spare: usize, read: usize) -> Option<usize> {
         // Room under half a read is too little for one; more is used up first (growing for
         // every few bytes consumed would allocate a buffer each time while the payloads
         // handed out still hold the earlier ones).
@@ -362,10 +370,56 @@ impl Connection {
         (self.config.read_buffer_size * 4).max(64 << 10)
     }
 
+    /// For adapters that read through a scratch buffer of their own at frame boundaries (so
+    /// that idle connections hold no receive buffer): true when the next read had better go
+    /// straight into the connection ([`recv_into`](Self::recv_into)) instead, so that the next
+    /// frame is not copied out of the scratch buffer. That is when no frame is in progress, the
+    /// last frame was half a read (`read_buffer_size`) or more, so the next one likely is too,
+    /// and the receive buffer has room for a read without allocating: room left in it, or its
+    /// allocation taken back (this call does that) now that the payloads split off it are
+    /// gone. `recv_into` then offers that room, up to a frame like the last and a read's worth
+    /// (at most 64 KiB, or four times `read_buffer_size` if more: what a scratch read at a
+    /// frame boundary takes).
+    #[inline]
+    pub fn reads_in_place(&mut self) -> bool {
+        // The common case first, inline: small frames.
+        let read = self.config.read_buffer_size;
+        if self.last_frame_len < read.div_ceil(2) || self.input_done {
+            return false;
+        }
+        self.room_in_place().is_some_and(|(room, _)| room >= read.max(1))
+    }
+
+    /// Outside a frame, after one of half a read or more: the room for a read that the buffer
+    /// holds without allocating, and the most a read there should take: a frame like the last
+    /// and a read's worth (as inside a frame: its rest and a read's worth), at most what a
+    /// scratch read at the boundary takes. The buffer's whole allocation is taken back first
+    /// if the payloads split off it are gone.
+    fn room_in_place(&mut self) -> Option<(usize, usize)> {
+        let read = self.config.read_buffer_size.max(1);
+        if self.frame.is_some() || self.last_frame_len < read.div_ceil(2) {
+            return None;
+        }
+        let want = self.last_frame_len.saturating_add(read).min(self.large_rbuf_threshold());
+        // The whole allocation, whatever its size (asking for one byte more than the room left
+        // makes `try_reclaim` look), only if nothing else holds it any more (no allocation),
+        // and without a memory budget: the capacity taken back would be room not charged yet
+        // (with one, the room is made as `recv_into` makes it, charged first).
+        if self.budget.is_none() && self.rbuf.capacity() - self.filled < want {
+            let _ = self.rbuf.try_reclaim(self.rbuf.capacity() - self.rbuf.len() + 1);
+        }
+        Some((self.rbuf.capacity() - self.filled, want))
+    }
+
+    /// The last complete frame needed a large buffer: keep it for the next one.
+    fn last_frame_large(&self) -> bool {
+        self.last_frame_len > self.large_rbuf_threshold()
+    }
+
     /// Frees a receive buffer that grew for a large frame once nothing is left in it and the
     /// last frame was small again (a stream of large frames keeps reusing it: see `grow_to`).
     fn release_large_rbuf(&mut self) {
-        if self.rbuf_large && self.filled == 0 && !self.last_frame_large {
+        if self.rbuf_large && self.filled == 0 && !self.last_frame_large() {
             self.rbuf = Default::default();
             self.rbuf_large = false;
         }
@@ -457,7 +511,7 @@ impl Connection {
             }
             self.frame = None;
             let total = frame.header_len + frame.payload_len();
-            self.last_frame_large = total > self.large_rbuf_threshold();
+            self.last_frame_len = total;
             let mut bytes = self.rbuf.split_to(total);
             self.filled -= total;
             bytes.advance(frame.header_len);
@@ -510,7 +564,7 @@ impl Connection {
             return Err(self.fail(now, ProtocolError::InvalidUtf8.into()));
         }
         let total = header_len + len;
-        self.last_frame_large = false;
+        self.last_frame_len = total;
         let mut bytes = self.rbuf.split_to(total);
         self.filled -= total;
         bytes.advance(header_len);

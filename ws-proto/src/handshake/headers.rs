@@ -8,16 +8,46 @@ use core::fmt;
 /// [`Headers::get`] returns those that are UTF-8 as text.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers {
-    fields: Vec<(String, Vec<u8>)>,
+    /// Every field's name and value, back to back, in order: two allocations for a whole
+    /// request's fields (this is on every connection's setup path) instead of two per field.
+    bytes: Vec<u8>,
+    /// Per field, where its name ends and where its value ends in `bytes` (a name starts
+    /// where the field before ended).
+    ends: Vec<(usize, usize)>,
 }
 
 impl Headers {
     pub(crate) fn from_httparse(headers: &[httparse::Header<'_>]) -> Self {
-        Headers { fields: headers.iter().map(|h| (h.name.to_owned(), h.value.to_vec())).collect() }
+        let size = headers.iter().map(|h| h.name.len() + h.value.len()).sum();
+        let mut fields = Headers { bytes: Vec::with_capacity(size), ends: Vec::new() };
+        fields.ends.reserve_exact(headers.len());
+        for h in headers {
+            fields.push(h.name, h.value);
+        }
+        fields
     }
 
     pub(crate) fn from_fields(fields: Vec<(String, Vec<u8>)>) -> Self {
-        Headers { fields }
+        let mut headers = Headers::default();
+        for (name, value) in &fields {
+            headers.push(name, value);
+        }
+        headers
+    }
+
+    fn push(&mut self, name: &str, value: &[u8]) {
+        self.bytes.extend_from_slice(name.as_bytes());
+        let name_end = self.bytes.len();
+        self.bytes.extend_from_slice(value);
+        self.ends.push((name_end, self.bytes.len()));
+    }
+
+    /// Every field as `(name bytes, value)`.
+    fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let starts = core::iter::once(0).chain(self.ends.iter().map(|&(_, end)| end));
+        starts.zip(&self.ends).map(|(start, &(name_end, end))| {
+            (&self.bytes[start..name_end], &self.bytes[name_end..end])
+        })
     }
 
     /// The first value of `name`, if present and UTF-8.
@@ -27,30 +57,28 @@ impl Headers {
 
     /// The first value of `name` as bytes.
     pub fn get_bytes(&self, name: &str) -> Option<&[u8]> {
-        self.fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+        self.fields().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
     }
 
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        self.fields().filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
     }
 
     /// Every field as `(name, value)`.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.fields.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+        // Names came in as `&str` (httparse checks they are tokens): always UTF-8.
+        self.fields().map(|(n, v)| (std::str::from_utf8(n).unwrap_or_default(), v))
     }
 
     /// Number of fields.
     pub fn len(&self) -> usize {
-        self.fields.len()
+        self.ends.len()
     }
 
     /// True if there are none.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.ends.is_empty()
     }
 
     /// The comma-separated elements of every `name` field, trimmed, empty ones skipped.
@@ -66,9 +94,7 @@ impl Headers {
 
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.fields.iter().map(|(n, v)| (n, String::from_utf8_lossy(v))))
-            .finish()
+        f.debug_map().entries(self.iter().map(|(n, v)| (n, String::from_utf8_lossy(v)))).finish()
     }
 }
 
@@ -236,12 +262,19 @@ mod tests {
 
     #[test]
     fn token_lists() {
-        let h = Headers {
-            fields: vec![
-                ("connection".into(), b"keep-alive, Upgrade".to_vec()),
-                ("Connection".into(), b" ,foo".to_vec()),
-            ],
-        };
+        let h = Headers::from_fields(vec![
+            ("connection".into(), b"keep-alive, Upgrade".to_vec()),
+            ("Connection".into(), b" ,foo".to_vec()),
+        ]);
+        let fields: Vec<_> = h.iter().collect();
+        assert_eq!(
+            fields,
+            [("connection", &b"keep-alive, Upgrade"[..]), ("Connection", &b" ,foo"[..])]
+        );
+        assert_eq!(h.get_all("CONNECTION").count(), 2);
+        assert_eq!(h.get("connection"), Some("keep-alive, Upgrade"));
+        assert_eq!(h.get("upgrade"), None);
+        assert_eq!((h.len(), Headers::default().is_empty()), (2, true));
         assert!(h.has_token("CONNECTION", "upgrade"));
         assert!(h.has_token("connection", "foo"));
         assert!(!h.has_token("connection", "keep"));

@@ -80,9 +80,26 @@ impl RequestParser {
     }
 }
 
+/// Header slots parsed into a stack array (a request with more allowed goes to the heap).
+const STACK_HEADERS: usize = 64;
+
+/// The one value of `name`, if there is exactly one.
+fn single<'a>(headers: &'a Headers, name: &'a str) -> Option<&'a [u8]> {
+    let mut values = headers.get_all(name);
+    values.next().filter(|_| values.next().is_none())
+}
+
 fn parse_request(block: &[u8], max_headers: usize) -> Result<Request, HandshakeError> {
-    let mut storage = vec![httparse::EMPTY_HEADER; max_headers];
-    let mut req = httparse::Request::new(&mut storage);
+    let mut on_stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut on_heap;
+    let storage = match max_headers <= STACK_HEADERS {
+        true => &mut on_stack[..max_headers],
+        false => {
+            on_heap = vec![httparse::EMPTY_HEADER; max_headers];
+            &mut on_heap[..]
+        }
+    };
+    let mut req = httparse::Request::new(storage);
     match req.parse(block) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return Err(HandshakeError::MalformedHttp),
@@ -108,11 +125,11 @@ fn parse_request(block: &[u8], max_headers: usize) -> Result<Request, HandshakeE
     if !headers.has_token("connection", "upgrade") {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
-    let key = match headers.get_all("sec-websocket-key").collect::<Vec<_>>()[..] {
-        [k] if is_valid_key(k) => String::from_utf8_lossy(k).into_owned(),
+    let key = match single(&headers, "sec-websocket-key") {
+        Some(k) if is_valid_key(k) => String::from_utf8_lossy(k).into_owned(),
         _ => return Err(HandshakeError::InvalidKey),
     };
-    if !matches!(headers.get_all("sec-websocket-version").collect::<Vec<_>>()[..], [b"13"]) {
+    if single(&headers, "sec-websocket-version") != Some(b"13") {
         return Err(HandshakeError::UnsupportedVersion);
     }
     let protocols = headers
@@ -434,6 +451,30 @@ mod tests {
         );
         let bad = Accept::new().header("X", "a\r\nInjected: 1");
         assert_eq!(r.accept_bytes(&bad), Err(HandshakeError::InvalidHeader));
+    }
+
+    /// Exactly one key and one version "13": a repeated field is refused even when both
+    /// copies are valid; header slots past the stack array (a raised `max_headers`) parse the
+    /// same, and one field more than the limit is refused.
+    #[test]
+    fn one_key_one_version_and_the_header_slots() {
+        let with = |extra: &str| GOOD.replace("\r\n\r\n", &format!("\r\n{extra}\r\n\r\n"));
+        let key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==";
+        assert_eq!(parse(&with(key)).err(), Some(HandshakeError::InvalidKey));
+        let version = "Sec-WebSocket-Version: 13";
+        assert_eq!(parse(&with(version)).err(), Some(HandshakeError::UnsupportedVersion));
+        let v8 = GOOD.replace("Version: 13", "Version: 8");
+        assert_eq!(parse(&v8).err(), Some(HandshakeError::UnsupportedVersion));
+
+        let filler: Vec<String> = (0..100).map(|i| format!("X-Filler-{i}: {i}")).collect();
+        let many = with(&filler.join("\r\n"));
+        let limits = HandshakeLimits { max_headers: 107, ..HandshakeLimits::default() };
+        let r = RequestParser::new(limits).feed(many.as_bytes()).unwrap().unwrap();
+        assert_eq!(r.headers().len(), 107);
+        assert_eq!(r.headers().get("x-filler-99"), Some("99"));
+        let limits = HandshakeLimits { max_headers: 106, ..HandshakeLimits::default() };
+        let refused = RequestParser::new(limits).feed(many.as_bytes());
+        assert_eq!(refused.err(), Some(HandshakeError::TooManyHeaders));
     }
 
     #[test]

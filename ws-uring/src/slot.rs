@@ -103,6 +103,10 @@ pub(crate) struct Slot {
     close: Op,
     /// A send completed since the last drive: the handler may hear `on_writable`.
     wrote: bool,
+    /// The end of stream arrived and is not fed to the connection yet: the messages that came
+    /// before it go to the handler first, so what it sends in reply is still queued (the core
+    /// ends the WebSocket at the end of stream, refusing sends after it).
+    eof_unfed: bool,
     /// A handler call panicked: the connection is closing with 1011, and the handler hears
     /// nothing more of it but `on_close`.
     panicked: bool,
@@ -128,6 +132,7 @@ impl Slot {
             shutdown: Op::Idle,
             close: Op::Idle,
             wrote: false,
+            eof_unfed: false,
             panicked: false,
         }
     }
@@ -163,7 +168,8 @@ impl Slot {
                 self.eof = true;
                 match &mut self.state {
                     State::Handshake(hs) => hs.handle_eof(now),
-                    State::Open(conn, _) => conn.handle_eof(now),
+                    // Fed once the handler has had the events before it (see `drive`).
+                    State::Open(..) => self.eof_unfed = true,
                     State::Vacant | State::Failing | State::Ended => {}
                 }
             }
@@ -343,6 +349,10 @@ impl Slot {
                         if c.conn.state() == ConnState::Open && c.has_room() {
                             self.panicked = guard(&mut c, |c| handler.on_writable(c));
                         }
+                    }
+                    if std::mem::take(&mut self.eof_unfed) {
+                        conn.handle_eof(now);
+                        continue;
                     }
                     match conn.transport() {
                         Transport::Close => self.end(ring, token),

@@ -47,7 +47,8 @@ impl ConnId {
 /// [`on_close`](Handler::on_close) still does; the thread goes on serving its other
 /// connections. A panic in [`accept`](Handler::accept) refuses the request with 500. As with
 /// a panicking task elsewhere, state the handler shares between connections (its own fields,
-/// anything behind an `Arc`) may be left half-updated by the panic.
+/// anything behind an `Arc`) may be left half-updated by the panic. (Built with
+/// `panic = "abort"`, a panic ends the process, as it does anywhere.)
 pub trait Handler: Clone + Send + 'static {
     /// Decides on an upgrade request: accept (choosing a subprotocol or extensions) or refuse
     /// with a status. The default accepts, with permessage-deflate if the server's

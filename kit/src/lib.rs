@@ -13,6 +13,8 @@
 //! ```ignore
 //! ws_kit::kit_tests!(ws_kit::harness::tokio::Tokio);
 //! ```
+//!
+//! A server-only adapter uses [`kit_tests_server!`] instead (no client tests are generated).
 
 #![forbid(unsafe_code)]
 
@@ -31,7 +33,41 @@ pub use ws_proto::Role;
 #[macro_export]
 macro_rules! kit_tests {
     ($harness:expr) => {
-        $crate::kit_tests!(@roles $harness;
+        $crate::__kit_scenarios!(all, $crate::__kit_roles, [$harness; server, client]);
+    };
+}
+
+/// Expands to one `#[test]` per scenario in the SERVER role only (`server::NAME`), for an
+/// adapter that has no client. `kit_tests_server!(harness, callback)` leaves out the four
+/// scenarios whose applications need split halves or a receive that can be abandoned
+/// (`split_echo`, `cancel_safety_socket`, `cancel_safety_split`, `close_by_app_write_half`),
+/// which a callback API does not have: they are not generated, rather than run as something
+/// else under their names.
+#[macro_export]
+macro_rules! kit_tests_server {
+    ($harness:expr) => {
+        $crate::__kit_scenarios!(all, $crate::__kit_roles, [$harness; server]);
+    };
+    ($harness:expr, callback) => {
+        $crate::__kit_scenarios!(callback, $crate::__kit_roles, [$harness; server]);
+    };
+}
+
+/// The scenario names, handed to `$then!([$args]; names)`: `all`, or `callback` (without the
+/// four that need split halves or cancellable receives).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kit_scenarios {
+    (all, $then:path, [$($args:tt)*]) => {
+        $crate::__kit_scenarios!(callback, $then, [$($args)*],
+            close_by_app_write_half,
+            cancel_safety_socket,
+            cancel_safety_split,
+            split_echo,
+        );
+    };
+    (callback, $then:path, [$($args:tt)*] $(, $extra:ident)* $(,)?) => {
+        $then!([$($args)*]; [
             violation_wrong_masking,
             violation_invalid_utf8,
             violation_invalid_utf8_fail_fast,
@@ -56,7 +92,6 @@ macro_rules! kit_tests {
             random_bytes,
             close_by_peer,
             close_by_app_socket,
-            close_by_app_write_half,
             close_timeout,
             reset_mid_frame,
             half_close,
@@ -65,29 +100,46 @@ macro_rules! kit_tests {
             idle_timeout,
             auto_pong,
             memory_budget,
-            cancel_safety_socket,
-            cancel_safety_split,
-            split_echo,
             large_messages,
             app_panic_surfaced,
-        );
+            $($extra,)*
+        ]);
     };
-    (@roles $harness:expr; $($name:ident),* $(,)?) => {
-        mod server {
+}
+
+/// One module per role (`server`, `client`), one `#[test]` per scenario in each.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kit_roles {
+    ([$harness:expr; $($role:ident),*]; $names:tt) => {
+        $(
+            $crate::__kit_role!($role, $harness; $names);
+        )*
+    };
+}
+
+/// The tests of one role: `mod server { ... }` or `mod client { ... }`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kit_role {
+    (server, $harness:expr; $names:tt) => {
+        $crate::__kit_role!(@mod server, Server, $harness; $names);
+    };
+    (client, $harness:expr; $names:tt) => {
+        $crate::__kit_role!(@mod client, Client, $harness; $names);
+    };
+    (@mod $module:ident, $role:ident, $harness:expr; [$($name:ident),* $(,)?]) => {
+        mod $module {
             $(
                 #[test]
                 fn $name() {
+                    let harness = $harness;
+                    if let Some(why) = $crate::Harness::unavailable(&harness) {
+                        println!("SKIPPED: {} unavailable here: {why}", $crate::Harness::name(&harness));
+                        return;
+                    }
                     let _timing = $crate::scenarios::timing_guard(stringify!($name));
-                    $crate::scenarios::$name(&$harness, $crate::Role::Server);
-                }
-            )*
-        }
-        mod client {
-            $(
-                #[test]
-                fn $name() {
-                    let _timing = $crate::scenarios::timing_guard(stringify!($name));
-                    $crate::scenarios::$name(&$harness, $crate::Role::Client);
+                    $crate::scenarios::$name(&harness, $crate::Role::$role);
                 }
             )*
         }

@@ -79,6 +79,18 @@
 //! module with `unsafe` code (`ring.rs`), which owns every buffer an operation points into
 //! until its completion; everything else is safe code.
 //!
+//! ## Handlers: backpressure and panics
+//!
+//! Sending only queues, and nothing bounds what a handler queues but the handler: keep
+//! [`Conn::buffered`] within `write_buffer_high_water` with [`Conn::has_room`] and
+//! [`Handler::on_writable`]. A panic in a handler ends only its connection (closed with 1011);
+//! the thread goes on serving the others. See [`Handler`].
+//!
+//! ## Serving on the application's listener
+//!
+//! [`Server::from_listener`] takes a bound `std::net::TcpListener` (socket activation, a port
+//! chosen elsewhere) and serves on it with one thread, or several accepting on that socket.
+//!
 //! ## Where io_uring is unavailable
 //!
 //! On other systems, on kernels before 5.19, with io_uring disabled or refused by a seccomp

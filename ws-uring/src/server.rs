@@ -32,6 +32,23 @@ impl ConnId {
 ///
 /// Every method runs on the event loop: it must not block. What it sends is queued and goes
 /// out with the loop's next batch of sends (one submission for every connection's output).
+///
+/// **Backpressure.** Sending never waits and the core never refuses to queue, so a handler
+/// that sends faster than its peer reads grows the connection's output without bound. The
+/// bound is the handler's to keep, with `Config::write_buffer_high_water`: send while
+/// [`Conn::has_room`] (or, as a `send` that waits until written would, send the next message
+/// once [`Conn::buffered`] is 0), and carry on in [`on_writable`](Handler::on_writable).
+/// Meanwhile the server stops reading a connection whose unwritten output is above the mark,
+/// so a peer that does not read cannot make the core queue Pongs without end either.
+///
+/// **Panics.** A panic in a handler method ends only that connection: it is caught, the
+/// connection is closed with 1011 (internal error: the close handshake, bounded by
+/// `close_timeout`), no further `on_message` or `on_writable` reaches it, and
+/// [`on_close`](Handler::on_close) still does; the thread goes on serving its other
+/// connections. A panic in [`accept`](Handler::accept) refuses the request with 500. As with
+/// a panicking task elsewhere, state the handler shares between connections (its own fields,
+/// anything behind an `Arc`) may be left half-updated by the panic. (Built with
+/// `panic = "abort"`, a panic ends the process, as it does anywhere.)
 pub trait Handler: Clone + Send + 'static {
     /// Decides on an upgrade request: accept (choosing a subprotocol or extensions) or refuse
     /// with a status. The default accepts, with permessage-deflate if the server's
@@ -50,6 +67,15 @@ pub trait Handler: Clone + Send + 'static {
     /// has already answered (the Pong and the Close reply are queued).
     fn on_message(&mut self, conn: &mut Conn<'_>, message: Message);
 
+    /// The kernel took some of this connection's output and what is left unwritten
+    /// ([`Conn::buffered`]) is at most `Config::write_buffer_high_water` ([`Conn::has_room`]):
+    /// a handler that held back sends for backpressure can go on. Called after every send
+    /// that completes under that condition (so a handler waiting for `buffered() == 0` sees
+    /// it), never while the connection is closing or closed.
+    fn on_writable(&mut self, conn: &mut Conn<'_>) {
+        let _ = conn;
+    }
+
     /// The connection ended: `info` says how (its [`CloseInfo::error`] is the peer's
     /// violation, if that was the cause). Called once per opened connection, last.
     fn on_close(&mut self, id: ConnId, info: &CloseInfo) {
@@ -66,12 +92,27 @@ pub struct Conn<'a> {
     pub(crate) id: ConnId,
     pub(crate) conn: &'a mut Connection,
     pub(crate) now: Instant,
+    /// Bytes taken from the core and not yet written by the kernel (in flight or left over).
+    pub(crate) unsent: usize,
 }
 
 impl Conn<'_> {
     /// This connection's identity.
     pub fn id(&self) -> ConnId {
         self.id
+    }
+
+    /// Bytes this connection has queued that the kernel has not taken yet: frames still in the
+    /// core's queue, and sends in flight or cut short. Sending adds to it; it goes down as
+    /// the peer reads (see [`Handler::on_writable`]).
+    pub fn buffered(&self) -> usize {
+        self.unsent + self.conn.transmit_len()
+    }
+
+    /// True while [`buffered`](Self::buffered) is at most `Config::write_buffer_high_water`:
+    /// sending more is within the bound. Once false, wait for [`Handler::on_writable`].
+    pub fn has_room(&self) -> bool {
+        self.buffered() <= self.conn.config().write_buffer_high_water
     }
 
     /// Sends a whole message (Text, Binary, Ping, Pong or Close).
@@ -149,6 +190,9 @@ pub struct Server {
     threads: usize,
     config: Config,
     multishot: bool,
+    /// The listener came from the application: threads beyond the first accept on duplicates
+    /// of its descriptor instead of binding listeners of their own.
+    shared: bool,
 }
 
 impl Server {
@@ -161,7 +205,28 @@ impl Server {
             .ok_or_else(|| std::io::Error::other("no address to bind"))?;
         let listener = crate::listen(addr)?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(Server { listener, threads, config: Config::default(), multishot: true })
+        Ok(Server { listener, threads, config: Config::default(), multishot: true, shared: false })
+    }
+
+    /// Serves on a listener the application bound (or received: socket activation, a port
+    /// chosen elsewhere), with one thread unless [`threads`](Self::threads) says otherwise.
+    ///
+    /// The listener is used as it is: no `SO_REUSEPORT` is needed. With more than one thread,
+    /// every thread accepts on this same socket (a duplicate of its descriptor), so the kernel
+    /// hands each connection to whichever thread's accept is ready, instead of spreading them
+    /// across per-thread listeners as [`bind`](Self::bind) does.
+    ///
+    /// ```no_run
+    /// # use ws_uring::{Conn, Handler, Message, Server};
+    /// # #[derive(Clone)] struct Echo;
+    /// # impl Handler for Echo { fn on_message(&mut self, _: &mut Conn<'_>, _: Message) {} }
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let running = Server::from_listener(listener).start(Echo)?;
+    /// println!("listening on ws://{}", running.local_addr());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_listener(listener: TcpListener) -> Server {
+        Server { listener, threads: 1, config: Config::default(), multishot: true, shared: true }
     }
 
     /// Runs `n` threads, each with its own ring and listener (default: the available cores).
@@ -198,12 +263,15 @@ impl Server {
         let stop_rx = Arc::new(stop_rx);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let mut threads = Vec::with_capacity(self.threads);
-        let mut first = Some(self.listener);
-        for n in 0..self.threads {
-            let listener = match first.take() {
-                Some(listener) => listener,
-                None => crate::listen(addr)?,
-            };
+        // Every listener first, so a failure leaves no thread running.
+        let mut listeners = Vec::with_capacity(self.threads);
+        for _ in 1..self.threads {
+            let listener =
+                if self.shared { self.listener.try_clone()? } else { crate::listen(addr)? };
+            listeners.push(listener);
+        }
+        listeners.push(self.listener);
+        for (n, listener) in listeners.into_iter().rev().enumerate() {
             let setup = crate::WorkerSetup {
                 listener,
                 config: self.config.clone(),

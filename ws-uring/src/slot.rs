@@ -7,12 +7,15 @@
 
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, IntoRawFd};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
 use ws_proto::bytes::BytesMut;
 use ws_proto::bytes::buf::Limit;
-use ws_proto::handshake::{Handshake, HandshakeStep, ServerHandshake};
-use ws_proto::{Bytes, Config, Connection, Event, MessageAssembler, Transport};
+use ws_proto::handshake::{Handshake, HandshakeStep, Rejection, ServerHandshake};
+use ws_proto::{
+    Bytes, CloseCode, Config, Connection, Event, MessageAssembler, State as ConnState, Transport,
+};
 
 use crate::Handler;
 use crate::ring::{MAX_IOV, Payload, Ring, Token};
@@ -98,6 +101,15 @@ pub(crate) struct Slot {
     spare: Vec<u8>,
     shutdown: Op,
     close: Op,
+    /// A send completed since the last drive: the handler may hear `on_writable`.
+    wrote: bool,
+    /// The end of stream arrived and is not fed to the connection yet: the messages that came
+    /// before it go to the handler first, so what it sends in reply is still queued (the core
+    /// ends the WebSocket at the end of stream, refusing sends after it).
+    eof_unfed: bool,
+    /// A handler call panicked: the connection is closing with 1011, and the handler hears
+    /// nothing more of it but `on_close`.
+    panicked: bool,
 }
 
 impl Slot {
@@ -119,6 +131,9 @@ impl Slot {
             spare: Vec::new(),
             shutdown: Op::Idle,
             close: Op::Idle,
+            wrote: false,
+            eof_unfed: false,
+            panicked: false,
         }
     }
 
@@ -153,7 +168,8 @@ impl Slot {
                 self.eof = true;
                 match &mut self.state {
                     State::Handshake(hs) => hs.handle_eof(now),
-                    State::Open(conn, _) => conn.handle_eof(now),
+                    // Fed once the handler has had the events before it (see `drive`).
+                    State::Open(..) => self.eof_unfed = true,
                     State::Vacant | State::Failing | State::Ended => {}
                 }
             }
@@ -184,6 +200,7 @@ impl Slot {
 
     pub(crate) fn on_send(&mut self, now: Instant, result: i32, payload: Option<Payload>) {
         self.sending = false;
+        self.wrote |= result > 0;
         let Ok(mut written) = usize::try_from(result) else {
             self.out_bytes = 0;
             self.leftover.clear();
@@ -280,7 +297,16 @@ impl Slot {
                     match hs.step() {
                         HandshakeStep::Decide => {
                             let decision = match hs.request() {
-                                Some(request) => handler.accept(request),
+                                Some(request) => catch_unwind(AssertUnwindSafe(|| {
+                                    handler.accept(request)
+                                }))
+                                .unwrap_or_else(|_| {
+                                    eprintln!(
+                                        "ws-uring: the handler's accept panicked; refusing the \
+                                         request with 500"
+                                    );
+                                    Err(Rejection::new(500))
+                                }),
                                 None => break true,
                             };
                             hs.respond(now, decision);
@@ -296,16 +322,37 @@ impl Slot {
                     }
                 }
                 State::Open(conn, assembler) => {
+                    let id = self.id;
                     while let Some(event) = conn.poll_event() {
                         match event {
-                            Event::Closed(info) => handler.on_close(self.id, &info),
+                            Event::Closed(info) => {
+                                let closed = catch_unwind(AssertUnwindSafe(|| {
+                                    handler.on_close(id, &info);
+                                }));
+                                if closed.is_err() {
+                                    eprintln!("ws-uring: the handler's on_close panicked ({id:?})");
+                                }
+                            }
                             event => {
-                                if let Some(message) = assembler.push(event) {
-                                    let mut c = Conn { id: self.id, conn, now };
-                                    handler.on_message(&mut c, message);
+                                let Some(message) = assembler.push(event) else { continue };
+                                // After a panic the handler hears nothing more but on_close.
+                                if !self.panicked {
+                                    let mut c = Conn { id, conn, now, unsent: self.out_bytes };
+                                    self.panicked =
+                                        guard(&mut c, |c| handler.on_message(c, message));
                                 }
                             }
                         }
+                    }
+                    if std::mem::take(&mut self.wrote) && !self.panicked {
+                        let mut c = Conn { id, conn, now, unsent: self.out_bytes };
+                        if c.conn.state() == ConnState::Open && c.has_room() {
+                            self.panicked = guard(&mut c, |c| handler.on_writable(c));
+                        }
+                    }
+                    if std::mem::take(&mut self.eof_unfed) {
+                        conn.handle_eof(now);
+                        continue;
                     }
                     match conn.transport() {
                         Transport::Close => self.end(ring, token),
@@ -358,7 +405,8 @@ impl Slot {
         };
         match hs.finish() {
             Ok((mut conn, _request)) => {
-                handler.on_open(&mut Conn { id: self.id, conn: &mut conn, now });
+                let mut c = Conn { id: self.id, conn: &mut conn, now, unsent: self.out_bytes };
+                self.panicked = guard(&mut c, |c| handler.on_open(c));
                 self.state = State::Open(Box::new(conn), MessageAssembler::new());
             }
             // Unreachable after `Done`, but the socket is ours to close all the same.
@@ -528,4 +576,17 @@ impl Slot {
             self.state = State::Failing;
         }
     }
+}
+
+/// Runs one handler call on `conn`. A panic is caught and ends only this connection: it is
+/// closed with 1011 (the core's close handshake, bounded by `close_timeout`). True if the
+/// handler panicked.
+fn guard(conn: &mut Conn<'_>, call: impl FnOnce(&mut Conn<'_>)) -> bool {
+    if catch_unwind(AssertUnwindSafe(|| call(conn))).is_ok() {
+        return false;
+    }
+    eprintln!("ws-uring: the handler panicked on {:?}; closing it with 1011", conn.id);
+    // Already closing or closed: it ends anyway.
+    let _ = conn.conn.close(conn.now, CloseCode::INTERNAL_ERROR, "");
+    true
 }

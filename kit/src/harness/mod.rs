@@ -11,6 +11,7 @@ pub mod async_std;
 pub mod blocking;
 mod blocking_apps;
 pub mod tokio;
+pub mod uring;
 
 use std::net::{SocketAddr, TcpListener};
 use std::panic::resume_unwind;
@@ -43,6 +44,19 @@ pub trait Harness: Send + Sync + 'static {
 
     /// Connects to `ws://addr/` with the adapter's client API and runs `app`.
     fn connect(&self, addr: SocketAddr, config: Config, app: App) -> AppHandle;
+
+    /// Why the adapter cannot run on this system at all (io_uring refused by the kernel, say),
+    /// or `None`. The generated tests then print `SKIPPED: ...` and check nothing.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
+
+    /// The Close code the adapter sends when the application's handler panics, if it promises
+    /// one (a callback server that catches the panic and fails only that connection). `None`:
+    /// the panic ends the handler's task or thread and the raw peer is not checked.
+    fn panic_close_code(&self) -> Option<u16> {
+        None
+    }
 }
 
 /// What the application does with its connection.

@@ -16,7 +16,7 @@ use crate::config::Role;
 use crate::error::{CapacityError, Error, ProtocolError};
 use crate::event::{CloseCause, Event};
 use crate::frame::{FrameHeader, OpCode};
-use crate::mask::apply_mask;
+use crate::mask::{apply_mask, apply_mask_short};
 use crate::message::MessageKind;
 
 /// Smallest receive buffer `handle_data` allocates: small messages reuse it.
@@ -78,13 +78,15 @@ impl Connection {
         let spare = self.rbuf.len() - self.filled;
         let (into_spare, rest) = data.split_at(data.len().min(spare));
         self.rbuf[self.filled..self.filled + into_spare.len()].copy_from_slice(into_spare);
-        if !rest.is_empty() {
+        let len = self.filled + data.len();
+        if !rest.is_empty() && len > self.rbuf.capacity() {
             // A little more than this input, so the next small messages land in the same
             // buffer (reclaimed once their payloads are dropped: no allocation per message),
             // without holding a whole read's worth for a connection that goes idle. Inside a
             // large frame, room ahead in proportion to what arrived (as `recv_buf` does), so
-            // small inputs do not copy the buffer each time.
-            let len = self.filled + data.len();
+            // small inputs do not copy the buffer each time. While the input fits in the
+            // buffer's capacity it is appended as it is: the room made here serves several
+            // small messages before the buffer is reclaimed or grown again.
             let ahead = self
                 .frame
                 .map_or(0, |f| (f.header_len + f.payload_len()).saturating_sub(len).min(len * 4));
@@ -93,8 +95,8 @@ impl Connection {
                 return;
             }
             self.grow_to(need);
-            self.rbuf.extend_from_slice(rest);
         }
+        self.rbuf.extend_from_slice(rest);
         self.filled += data.len();
         let _ = self.process(now);
     }
@@ -553,7 +555,7 @@ impl Connection {
         }
         if masked {
             let key = [buf[2], buf[3], buf[4], buf[5]];
-            apply_mask(&mut self.rbuf[6..6 + len], key, 0);
+            apply_mask_short(&mut self.rbuf[6..6 + len], key);
         }
         let payload = &self.rbuf[header_len..header_len + len];
         // Short text is usually ASCII, which a word-at-a-time check settles fastest.

@@ -54,6 +54,10 @@ impl Chunk {
 pub(crate) struct TxQueue {
     chunks: VecDeque<Chunk>,
     tail: BytesMut,
+    /// Bytes at the front of `tail` already written. Kept as an offset rather than advancing
+    /// the buffer, so that once all of it is written the whole capacity is reused from the
+    /// start without `reserve` having to reclaim it for every small frame.
+    sent: usize,
     len: usize,
 }
 
@@ -72,10 +76,22 @@ impl TxQueue {
         self.len += n;
     }
 
+    /// What the tail holds that is not written yet.
+    fn unsent_tail(&self) -> &[u8] {
+        &self.tail[self.sent..]
+    }
+
+    /// Takes what the tail holds that is not written yet, as shared bytes.
+    fn split_tail(&mut self) -> Bytes {
+        self.tail.advance(std::mem::take(&mut self.sent));
+        self.tail.split().freeze()
+    }
+
     /// Moves what the tail holds into the chunk list, so a chunk can follow it in order.
     fn seal_tail(&mut self) {
-        if !self.tail.is_empty() {
-            self.chunks.push_back(Chunk::Shared(self.tail.split().freeze()));
+        if self.sent < self.tail.len() {
+            let unsent = self.split_tail();
+            self.chunks.push_back(Chunk::Shared(unsent));
         }
     }
 
@@ -109,6 +125,7 @@ impl TxQueue {
     pub(crate) fn release_if_empty(&mut self) {
         if self.len == 0 {
             self.tail = BytesMut::new();
+            self.sent = 0;
             self.chunks = VecDeque::new();
         }
     }
@@ -116,7 +133,7 @@ impl TxQueue {
     fn pop(&mut self) -> Option<Bytes> {
         let chunk = match self.chunks.pop_front() {
             Some(c) => c.into_bytes(),
-            None if !self.tail.is_empty() => self.tail.split().freeze(),
+            None if self.sent < self.tail.len() => self.split_tail(),
             None => return None,
         };
         self.len -= chunk.len();
@@ -137,12 +154,13 @@ impl TxQueue {
                     return;
                 }
                 None => {
-                    self.tail.advance(n);
+                    self.sent += n;
                     break;
                 }
             }
         }
-        if self.tail.is_empty() {
+        if self.sent == self.tail.len() {
+            self.sent = 0;
             if self.tail.capacity() > TAIL_KEEP {
                 // Grown for an unusually large copied frame: give it back.
                 self.tail = BytesMut::new();
@@ -186,7 +204,8 @@ impl Connection {
     /// The queued outgoing bytes as an ordered sequence of slices, for a vectored write. Call
     /// [`advance_transmit`](Self::advance_transmit) with the number of bytes written.
     pub fn transmit_chunks(&self) -> TransmitChunks<'_> {
-        let tail = (!self.tx.tail.is_empty()).then_some(&self.tx.tail[..]);
+        let unsent = self.tx.unsent_tail();
+        let tail = (!unsent.is_empty()).then_some(unsent);
         TransmitChunks { chunks: self.tx.chunks.iter(), tail }
     }
 
@@ -211,7 +230,7 @@ mod tests {
 
     fn collect(q: &TxQueue) -> Vec<u8> {
         let mut out: Vec<u8> = q.chunks.iter().flat_map(|c| c.as_slice().iter().copied()).collect();
-        out.extend_from_slice(&q.tail);
+        out.extend_from_slice(q.unsent_tail());
         out
     }
 
@@ -232,5 +251,39 @@ mod tests {
         assert_eq!(q.pop().as_deref(), Some(&b"h"[..]));
         assert_eq!(q.pop(), None);
         assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn a_written_tail_is_reused_whole_from_its_start() {
+        let mut q = TxQueue::default();
+        q.tail().reserve(64);
+        let start = q.tail.as_ptr();
+        let capacity = q.tail.capacity();
+        for round in 0..100u8 {
+            q.tail().extend_from_slice(&[round; 22]);
+            q.appended(22);
+            assert_eq!(collect(&q), [round; 22]);
+            // Written in two pieces: the unsent part is what remains, then nothing.
+            q.advance(5);
+            assert_eq!(collect(&q), [round; 17]);
+            q.advance(17);
+            assert_eq!(q.len(), 0);
+            assert_eq!(collect(&q), b"");
+            // The whole allocation is room again: nothing to reclaim before the next frame.
+            assert_eq!((q.tail.as_ptr(), q.tail.capacity()), (start, capacity), "round {round}");
+        }
+        // Partly written, then taken as a chunk: only the unsent bytes.
+        q.tail().extend_from_slice(b"abcdef");
+        q.appended(6);
+        q.advance(2);
+        assert_eq!(q.pop().as_deref(), Some(&b"cdef"[..]));
+        assert_eq!(q.len(), 0);
+        // Partly written, then sealed behind a chunk: order kept, written bytes not resent.
+        q.tail().extend_from_slice(b"ghij");
+        q.appended(4);
+        q.advance(1);
+        q.push_chunk(Bytes::from_static(b"kl"));
+        assert_eq!(collect(&q), b"hijkl");
+        assert_eq!(q.len(), 5);
     }
 }

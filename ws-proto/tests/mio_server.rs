@@ -156,9 +156,11 @@ fn its_timer_heap_fires_handshake_and_idle_deadlines() {
 
     // An open connection that stays silent is closed by the server with 1001, and while it
     // waits, another connection's traffic moves nothing (each has its own deadline).
+    // The server's idle clock starts during the handshake, so the lower bound is measured
+    // from before it (measured after both handshakes, a slow second connect made it flaky).
+    let started = Instant::now();
     let mut idle = Client::connect(addr);
     let mut busy = Client::connect(addr);
-    let started = Instant::now();
     for i in 0..5 {
         std::thread::sleep(Duration::from_millis(40));
         busy.conn.send_text(format!("{i}")).unwrap();

@@ -10,6 +10,7 @@ mod apps;
 pub mod async_std;
 pub mod blocking;
 mod blocking_apps;
+pub mod server;
 pub mod tokio;
 pub mod uring;
 
@@ -56,6 +57,14 @@ pub trait Harness: Send + Sync + 'static {
     /// the panic ends the handler's task or thread and the raw peer is not checked.
     fn panic_close_code(&self) -> Option<u16> {
         None
+    }
+
+    /// True if the application receives control frames as messages (`Message::Ping`,
+    /// `Message::Close`). False for an API whose receive returns data messages only (ws-server:
+    /// Pings are answered and the peer's Close is reported by `close_info`); the scenarios
+    /// then check the peer's Close in `close_info` instead, and the Pong on the wire only.
+    fn control_messages(&self) -> bool {
+        true
     }
 }
 

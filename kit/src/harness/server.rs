@@ -23,6 +23,7 @@
 //! [`Harness::control_messages`] is false: the scenarios check the peer's Close in
 //! `close_info` and the Ping's Pong on the wire instead of in the received messages.
 
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::panic::{AssertUnwindSafe, resume_unwind};
 use std::sync::{Arc, Mutex};
@@ -78,7 +79,7 @@ pub fn server_settings(config: &Config) -> ServerSettings {
 }
 
 /// How the connection's application ended: its report, or the text of its panic.
-type Outcome = Result<Report, String>;
+pub(crate) type Outcome = Result<Report, String>;
 
 impl Harness for WsServer {
     fn name(&self) -> &'static str {
@@ -107,8 +108,6 @@ impl Harness for WsServer {
 }
 
 async fn serve(listener: TcpListener, config: Config, app: App) -> Report {
-    listener.set_nonblocking(true).expect("non-blocking listener");
-    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Outcome>();
     // The route's function is called per connection; the scenario serves one.
     let once = Arc::new(Mutex::new(Some((app, tx))));
@@ -126,16 +125,31 @@ async fn serve(listener: TcpListener, config: Config, app: App) -> Report {
             }
         }
     });
+    run_server(listener, &config, route, async move { rx.recv().await }).await
+}
+
+/// Serves `route` on `listener` with the server settings of `config` until `outcome` says
+/// how the one connection's application ended; then waits for the connection to leave the
+/// server (at most [`FREE_WITHIN`]), shuts the server down, and returns the report or
+/// re-raises the application's panic.
+pub(crate) async fn run_server<D: Send + Sync + 'static>(
+    listener: TcpListener,
+    config: &Config,
+    route: ws_server::Route<D>,
+    outcome: impl Future<Output = Option<Outcome>>,
+) -> Report {
+    listener.set_nonblocking(true).expect("non-blocking listener");
+    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
     let server = ws_server::Server::builder()
         .listener(listener)
-        .settings(server_settings(&config))
+        .settings(server_settings(config))
         .route_prefix("/", route)
         .build()
         .await
         .expect("ws-server did not build");
     let handle = server.handle();
     let serving = tokio::spawn(server.serve());
-    let outcome = tokio::time::timeout(APP_WITHIN, rx.recv()).await;
+    let outcome = tokio::time::timeout(APP_WITHIN, outcome).await;
     let until = Instant::now() + FREE_WITHIN;
     while handle.count() > 0 && Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -163,10 +177,10 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 struct KitSocket(ws_server::Socket);
 
 /// The write half: the connection's send handle.
-struct KitWriter(Conn);
+pub(crate) struct KitWriter(pub(crate) Conn);
 
 /// A send handle's refusal as the kit's [`End`].
-fn refused(op: Op, sent: Sent) -> End {
+pub(crate) fn refused(op: Op, sent: Sent) -> End {
     let kind = if sent == Sent::Closed { ErrKind::Usage } else { ErrKind::Other };
     End::Err { op, close_code: None, kind, text: format!("not queued: {sent:?}") }
 }

@@ -24,7 +24,7 @@ use crate::settings::Backpressure;
 /// is closed with 1000 and finished in the background; `on_close` runs either way. If the
 /// function panics, the open connection is closed with 1011 (internal error) instead, the
 /// same way, and the panic ends the function's task only (the server and its other
-/// connections go on).
+/// connections go on; with a `panic = "abort"` build the process ends instead).
 ///
 /// [`Route::handle`]: crate::Route::handle
 pub struct Socket<D: Send + Sync + 'static = ()> {

@@ -7,7 +7,7 @@
 //!
 //! As for ws-uring, the report is read off the callbacks: every `on_message` is a received
 //! message (data only: ws-server answers Pings and reports the peer's Close in `on_close`),
-//! `on_close`'s `CloseInfo` gives the end ([`end_of`]), `on_pong` the last round trip.
+//! `on_close`'s `CloseInfo` gives the end (as for ws-uring), `on_pong` the last round trip.
 //!
 //! * `Echo`: `on_message` echoes with `Conn::send`; anything but `Sent::Queued` is the
 //!   application's error (the route's policy is [`Backpressure::Wait`](ws_server::Backpressure),

@@ -1,8 +1,9 @@
 //! The ws-server harness: server role only (ws-server has no client). The scenario's listener
 //! goes to [`ServerBuilder::listener`](ws_server::ServerBuilder::listener), the [`App`] runs
-//! as the route's async per-connection function ([`Route::handle`](ws_server::Route::handle)), the way ws-server's
-//! README tells applications to write one, and the scenario's [`Config`] becomes the route's
-//! and the server's settings ([`route_settings`], [`server_settings`]).
+//! as the route's async per-connection function
+//! ([`Route::handle`](ws_server::Route::handle)), the way ws-server's README tells
+//! applications to write one, and the scenario's [`Config`] becomes the route's and the
+//! server's settings ([`route_settings`], [`server_settings`]).
 //!
 //! How the applications map onto ws-server's API:
 //!

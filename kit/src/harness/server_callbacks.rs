@@ -13,29 +13,31 @@
 //!   application's error (the route's policy is [`Backpressure::Wait`](ws_server::Backpressure),
 //!   under which a send to a full queue is refused with `Sent::Full`: a callback cannot wait).
 //! * `CloseFirst { from_write_half: false }`: `Conn::close` in `on_open`.
-//! * `Flood`: `on_open` spawns a task that sends with `Conn::send_async` (waits for room), as
-//!   a callback route that streams to its peer does; the scenario's counter and send times are
-//!   that task's.
+//! * The write half is the connection's `Conn` in a task of its own (the read half is the
+//!   callbacks): `Flood`: `on_open` spawns a task that sends with `Conn::send_async` (waits
+//!   for room), as a callback route that streams to its peer does; the scenario's counter and
+//!   send times are that task's. `SplitEcho`: `on_message` forwards each data message over a
+//!   channel to such a task, which echoes it with `send_async`. `CloseFirst { from_write_half:
+//!   true }`: `on_open` spawns a task that calls `Conn::close`.
 //! * `Panic`: panics in `on_open`; ws-server closes that connection with 1011 and still calls
 //!   `on_close`; the harness re-raises the panic's text.
 //!
-//! `SplitEcho`, `EchoCancelling` and `CloseFirst { from_write_half: true }` are refused (there
-//! is no receive to abandon and no read half): `kit_tests_server!(.., callback)` does not
-//! generate their scenarios.
+//! `EchoCancelling` is refused (there is no receive to abandon): `kit_tests_server!(..,
+//! no_cancel)` does not generate the two `cancel_safety_*` scenarios.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ws_proto::{CloseCode, CloseInfo, Config};
+use ws_proto::{CloseCode, CloseInfo, Config, Message};
 use ws_server::{Conn, Route, Sent};
 
-use super::apps::flood_writes;
+use super::apps::{Sender, flood_writes};
 use super::server::{KitWriter, refused, route_settings, run_server};
 use super::tokio::runtime;
 use super::{App, AppHandle, End, Harness, Op, PANIC_MARKER, Report, end_of};
 
-/// How long the flood's writer task may take to end once the connection has.
+/// How long the write half's task may take to end once the connection has.
 const WRITER_WITHIN: Duration = Duration::from_secs(3);
 
 /// ws-server with a callback route (`on_open`, `on_message`, `on_pong`, `on_close`).
@@ -60,12 +62,8 @@ impl Harness for WsServerCallbacks {
     }
 
     fn serve(&self, listener: TcpListener, config: Config, app: App) -> AppHandle {
-        let callback_app = match &app {
-            App::SplitEcho | App::EchoCancelling { .. } => false,
-            App::CloseFirst { from_write_half, .. } => !from_write_half,
-            _ => true,
-        };
-        assert!(callback_app, "ws-server callbacks: {app:?} needs a read half or a receive");
+        let cancelling = matches!(app, App::EchoCancelling { .. });
+        assert!(!cancelling, "ws-server callbacks: {app:?} needs a receive to abandon");
         AppHandle::spawn("ws-server callbacks", move || {
             runtime().block_on(serve(listener, config, app))
         })
@@ -84,8 +82,10 @@ struct State {
     stopped: bool,
     /// The text of the application's panic.
     panic: Option<String>,
-    /// The flood's writer task: its send times and how it ended.
+    /// The write half's task (flood, split echo, close): its send times and how it ended.
     writer: Option<tokio::task::JoinHandle<(Vec<Instant>, Option<End>)>>,
+    /// Split echo: the channel to the writer task (closed when the connection ends).
+    to_writer: Option<tokio::sync::mpsc::UnboundedSender<Message>>,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -103,7 +103,7 @@ async fn serve(listener: TcpListener, config: Config, app: App) -> Report {
         let writer = lock(&state).writer.take();
         if let Some(writer) = writer {
             let joined = tokio::time::timeout(WRITER_WITHIN, writer).await;
-            let (sent, end) = joined.expect("the flood's writer did not end").expect("writer");
+            let (sent, end) = joined.expect("the writer task did not end").expect("writer");
             let mut state = lock(&state);
             state.report.sent = sent;
             state.report.writer_end = end;
@@ -132,6 +132,9 @@ fn route(app: App, state: Shared, closed: tokio::sync::mpsc::UnboundedSender<()>
                     state.report.end = refused(Op::Send, sent);
                     state.stopped = true;
                 }
+            } else if let Some(to_writer) = &state.to_writer {
+                // A writer that stopped at its error takes no more; receiving goes on.
+                let _ = to_writer.send(message);
             }
         })
         .on_pong(move |_, lag| lock(&on_pong_state).report.last_rtt = Some(lag))
@@ -142,6 +145,7 @@ fn route(app: App, state: Shared, closed: tokio::sync::mpsc::UnboundedSender<()>
                 state.report.end = end_of(info);
             }
             state.report.close_info = Some(info.clone());
+            state.to_writer = None;
             drop(state);
             let _ = closed.send(());
         })
@@ -153,7 +157,12 @@ fn open(app: &App, conn: &Conn, state: &Shared) {
             lock(state).panic = Some(PANIC_MARKER.to_owned());
             panic!("{PANIC_MARKER}");
         }
-        App::CloseFirst { code, reason, .. } => {
+        App::CloseFirst { code, reason, from_write_half: true } => {
+            let mut writer = KitWriter(conn.clone());
+            let task = async move { (Vec::new(), writer.close(code, &reason).await.err()) };
+            lock(state).writer = Some(tokio::spawn(task));
+        }
+        App::CloseFirst { code, reason, from_write_half: false } => {
             let sent = conn.close(CloseCode(code), &reason);
             if sent != Sent::Queued {
                 let mut state = lock(state);
@@ -166,6 +175,21 @@ fn open(app: &App, conn: &Conn, state: &Shared) {
             let task = async move { flood_writes(&mut writer, size, count, &progress).await };
             lock(state).writer = Some(tokio::spawn(task));
         }
-        _ => {}
+        App::SplitEcho => {
+            let (to_writer, mut from_reader) = tokio::sync::mpsc::unbounded_channel();
+            let mut writer = KitWriter(conn.clone());
+            let task = async move {
+                while let Some(message) = from_reader.recv().await {
+                    if let Err(end) = writer.send(message).await {
+                        return (Vec::new(), Some(end));
+                    }
+                }
+                (Vec::new(), None)
+            };
+            let mut state = lock(state);
+            state.writer = Some(tokio::spawn(task));
+            state.to_writer = Some(to_writer);
+        }
+        App::Echo | App::EchoCancelling { .. } => {}
     }
 }

@@ -8,8 +8,9 @@
 //! * every `on_message` is a received message; `on_close` ends the application, and its
 //!   [`CloseInfo`] says how: a peer's violation or exceeded limit
 //!   ([`CloseInfo::error`]) is the `Err` a `recv` would have returned (kind `Protocol`, its
-//!   close code), a failed transport ([`CloseCause::TransportError`](ws_proto::CloseCause::TransportError)) is `Err` of kind `Io`,
-//!   anything else is `None`, as the other adapters' receive loops end;
+//!   close code), a failed transport
+//!   ([`CloseCause::TransportError`](ws_proto::CloseCause::TransportError)) is `Err` of kind
+//!   `Io`, anything else is `None`, as the other adapters' receive loops end;
 //! * `last_rtt` is the core's, as of the last handler call (the Pong that measured it reaches
 //!   `on_message`);
 //! * [`App::Flood`] sends one message, and counts it sent once the kernel has taken all of it

@@ -42,7 +42,9 @@ macro_rules! kit_tests {
 /// scenarios whose applications need split halves or a receive that can be abandoned
 /// (`split_echo`, `cancel_safety_socket`, `cancel_safety_split`, `close_by_app_write_half`),
 /// which a callback API does not have: they are not generated, rather than run as something
-/// else under their names.
+/// else under their names. `kit_tests_server!(harness, no_cancel)` leaves out only the two
+/// `cancel_safety_*` scenarios, for a callback API whose send handle can serve as a write half
+/// from another task (ws-server's callback routes): there is no receive to abandon.
 #[macro_export]
 macro_rules! kit_tests_server {
     ($harness:expr) => {
@@ -51,19 +53,28 @@ macro_rules! kit_tests_server {
     ($harness:expr, callback) => {
         $crate::__kit_scenarios!(callback, $crate::__kit_roles, [$harness; server]);
     };
+    ($harness:expr, no_cancel) => {
+        $crate::__kit_scenarios!(no_cancel, $crate::__kit_roles, [$harness; server]);
+    };
 }
 
-/// The scenario names, handed to `$then!([$args]; names)`: `all`, or `callback` (without the
-/// four that need split halves or cancellable receives).
+/// The scenario names, handed to `$then!([$args]; names)`: `all`; `no_cancel` (without the two
+/// that need cancellable receives); or `callback` (without the four that need split halves or
+/// cancellable receives).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __kit_scenarios {
     (all, $then:path, [$($args:tt)*]) => {
-        $crate::__kit_scenarios!(callback, $then, [$($args)*],
-            close_by_app_write_half,
+        $crate::__kit_scenarios!(no_cancel, $then, [$($args)*],
             cancel_safety_socket,
             cancel_safety_split,
+        );
+    };
+    (no_cancel, $then:path, [$($args:tt)*] $(, $extra:ident)* $(,)?) => {
+        $crate::__kit_scenarios!(callback, $then, [$($args)*],
+            close_by_app_write_half,
             split_echo,
+            $($extra,)*
         );
     };
     (callback, $then:path, [$($args:tt)*] $(, $extra:ident)* $(,)?) => {

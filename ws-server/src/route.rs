@@ -230,6 +230,10 @@ impl<D: Send + Sync + 'static> Route<D> {
     }
 
     /// Called once the connection is open (after the `101`), before any message.
+    ///
+    /// The handlers (`on_open`, `on_message`, `on_fragment`) run on the connection's task: one
+    /// that panics ends that connection only, with Close 1011 (internal error), and
+    /// `on_close` still runs (with a `panic = "abort"` build the process ends instead).
     pub fn on_open(mut self, f: impl Fn(&Conn<D>) + Send + Sync + 'static) -> Self {
         self.on_open = Some(Arc::new(f));
         self

@@ -21,7 +21,10 @@ use crate::settings::Backpressure;
 /// Receiving drives the connection: the queue of its [`Handle`], keepalive pings, pongs and
 /// the closing handshake all progress while `recv` is awaited, so keep receiving until it
 /// returns `None`. When the function returns (or the `Socket` is dropped) an open connection
-/// is closed with 1000 and finished in the background; `on_close` runs either way.
+/// is closed with 1000 and finished in the background; `on_close` runs either way. If the
+/// function panics, the open connection is closed with 1011 (internal error) instead, the
+/// same way, and the panic ends the function's task only (the server and its other
+/// connections go on; with a `panic = "abort"` build the process ends instead).
 ///
 /// [`Route::handle`]: crate::Route::handle
 pub struct Socket<D: Send + Sync + 'static = ()> {
@@ -310,6 +313,7 @@ impl<D: Send + Sync + 'static> Socket<D> {
     /// task.
     pub(crate) async fn finish(mut self) {
         finish_parts(
+            CloseCode::NORMAL,
             self.ws.take(),
             self.conn.clone(),
             self.rtt_seen,
@@ -321,7 +325,10 @@ impl<D: Send + Sync + 'static> Socket<D> {
     }
 }
 
+/// Closes the connection with `code` if it is still open, drives it to its end, then ends its
+/// registration and runs `on_close`.
 async fn finish_parts<D: Send + Sync + 'static>(
+    code: CloseCode,
     ws: Option<Box<WebSocket<ServerStream>>>,
     conn: Conn<D>,
     rtt_seen: u64,
@@ -333,7 +340,7 @@ async fn finish_parts<D: Send + Sync + 'static>(
         Socket { ws, conn, rtt_seen, waker: None, on_pong, on_close: None, registration: None };
     if socket.ws.as_ref().is_some_and(|ws| ws.state() == State::Open) {
         // Through the queue, behind what was queued before it.
-        let _ = socket.conn.close(CloseCode::NORMAL, "");
+        let _ = socket.conn.close(code, "");
     }
     // Drive to the end: the peer's Close, the transport's end (bounded by the close timeout).
     while let Some(result) = socket.recv().await {
@@ -361,7 +368,13 @@ async fn finish_parts<D: Send + Sync + 'static>(
 impl<D: Send + Sync + 'static> Drop for Socket<D> {
     fn drop(&mut self) {
         let Some(registration) = self.registration.take() else { return };
+        // Dropped by a panic unwinding through the handler (the async function, or a callback
+        // inside the connection's task): the connection failed on our side, 1011, not a normal
+        // end. Only this connection is affected; its task ends with the panic.
+        let code =
+            if std::thread::panicking() { CloseCode::INTERNAL_ERROR } else { CloseCode::NORMAL };
         let fut = finish_parts(
+            code,
             self.ws.take(),
             self.conn.clone(),
             self.rtt_seen,

@@ -90,3 +90,47 @@ async fn fragments_arrive_piece_by_piece_when_asked() {
     })
     .await;
 }
+
+/// A handler that panics fails its own connection with 1011 (found by the behaviour kit's
+/// `app_panic_surfaced`: the Close said 1000, a normal end): for the async function and for a
+/// callback; the other connection on the same route, opened before, still echoes.
+#[tokio::test]
+async fn a_panicking_handler_closes_its_connection_with_1011() {
+    let (closed, mut closes) = mpsc::unbounded_channel();
+    let on_close = move |_: &ws_server::Conn, info: &ws_server::CloseInfo| {
+        let _ = closed.send(info.sent.as_ref().map(|f| f.code.0));
+    };
+    let task = Route::new().on_close(on_close.clone()).handle(|mut socket| async move {
+        while let Some(Ok(message)) = socket.recv().await {
+            assert!(message != ws_server::Message::text("boom"), "the handler panics on purpose");
+            let _ = socket.conn().send(message);
+        }
+    });
+    let callbacks = echo().on_close(on_close).on_message(|conn, message| {
+        assert!(message != ws_server::Message::text("boom"), "the handler panics on purpose");
+        let _ = conn.send(message);
+    });
+    let builder = ws_server::Server::builder().route("/task", task).route("/callbacks", callbacks);
+    let (addr, _server, _) = serve(builder).await;
+    bounded(async {
+        for path in ["/task", "/callbacks"] {
+            let mut other = connect(addr, path).await.unwrap();
+            let (mut tcp, head) = raw_handshake(addr, path, "").await;
+            assert!(head.starts_with("HTTP/1.1 101 "), "{path}: {head}");
+            tcp.write_all(&masked(0x81, b"boom")).await.unwrap();
+            assert_eq!(read_close_code(&mut tcp).await, Some(1011), "{path}");
+            tcp.write_all(&masked(0x88, &1011u16.to_be_bytes())).await.unwrap();
+            let mut rest = Vec::new();
+            tcp.read_to_end(&mut rest).await.unwrap();
+            assert!(rest.is_empty(), "{path}: nothing after the Close, then FIN: {rest:?}");
+            assert_eq!(closes.recv().await, Some(Some(1011)), "{path}: on_close");
+            other.send(ws_server::Message::text("still here")).await.unwrap();
+            let echoed = other.recv().await.unwrap().unwrap();
+            assert_eq!(echoed, ws_server::Message::text("still here"), "{path}");
+            other.close(1000, "").await.unwrap();
+            while other.recv().await.is_some() {}
+            assert_eq!(closes.recv().await, Some(Some(1000)), "{path}: the other's on_close");
+        }
+    })
+    .await;
+}

@@ -197,20 +197,7 @@ async fn flood<R: Runtime, S: Socket>(
     progress: Progress,
 ) -> Report {
     let (mut rx, mut tx) = ws.split();
-    let writer = R::spawn(async move {
-        let mut sent = Vec::with_capacity(count);
-        for i in 0..count {
-            let payload = flood_payload(i, size);
-            match tx.send(Message::binary(payload)).await {
-                Ok(()) => {
-                    sent.push(Instant::now());
-                    progress.bump();
-                }
-                Err(end) => return (sent, Some(end)),
-            }
-        }
-        (sent, None)
-    });
+    let writer = R::spawn(async move { flood_writes(&mut tx, size, count, &progress).await });
     let mut report = Report::default();
     receive_all(&mut rx, &mut report).await;
     let (sent, end) = writer.await;
@@ -218,4 +205,26 @@ async fn flood<R: Runtime, S: Socket>(
     report.writer_end = end;
     (report.close_info, report.last_rtt) = rx.info();
     report
+}
+
+/// The writer of a flood: sends `count` messages of `size` bytes through `tx`, recording when
+/// each send returned and bumping `progress`; stops at the first error.
+pub(crate) async fn flood_writes<W: Sender>(
+    tx: &mut W,
+    size: usize,
+    count: usize,
+    progress: &Progress,
+) -> (Vec<Instant>, Option<End>) {
+    let mut sent = Vec::with_capacity(count);
+    for i in 0..count {
+        let payload = flood_payload(i, size);
+        match tx.send(Message::binary(payload)).await {
+            Ok(()) => {
+                sent.push(Instant::now());
+                progress.bump();
+            }
+            Err(end) => return (sent, Some(end)),
+        }
+    }
+    (sent, None)
 }

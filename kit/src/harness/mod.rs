@@ -10,6 +10,8 @@ mod apps;
 pub mod async_std;
 pub mod blocking;
 mod blocking_apps;
+pub mod server;
+pub mod server_callbacks;
 pub mod tokio;
 pub mod uring;
 
@@ -20,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ws_proto::{CloseInfo, Config, Message};
+use ws_proto::{CloseCause, CloseCode, CloseInfo, Config, Message};
 
 /// The text every [`App::Panic`] panics with, so a test can tell that panic from any other.
 pub const PANIC_MARKER: &str = "ws-kit: the app panicked on purpose";
@@ -56,6 +58,14 @@ pub trait Harness: Send + Sync + 'static {
     /// the panic ends the handler's task or thread and the raw peer is not checked.
     fn panic_close_code(&self) -> Option<u16> {
         None
+    }
+
+    /// True if the application receives control frames as messages (`Message::Ping`,
+    /// `Message::Close`). False for an API whose receive returns data messages only (ws-server:
+    /// Pings are answered and the peer's Close is reported by `close_info`); the scenarios
+    /// then check the peer's Close in `close_info` instead, and the Pong on the wire only.
+    fn control_messages(&self) -> bool {
+        true
     }
 }
 
@@ -221,6 +231,26 @@ impl Report {
     /// The messages alone.
     pub fn received(&self) -> Vec<Message> {
         self.messages.iter().map(|(_, m)| m.clone()).collect()
+    }
+}
+
+/// How a receive loop would have ended, from how the connection ended (for callback APIs,
+/// which report the end in one `CloseInfo`): a peer's violation or exceeded limit
+/// ([`CloseInfo::error`]) is `Err` of kind `Protocol` with its close code, a failed transport
+/// is `Err` of kind `Io`, anything else `None`.
+pub(crate) fn end_of(info: &CloseInfo) -> End {
+    if let Some(e) = info.error() {
+        let close_code = e.close_code().map(|c: CloseCode| c.0);
+        return End::Err { op: Op::Recv, close_code, kind: ErrKind::Protocol, text: e.to_string() };
+    }
+    match info.cause {
+        CloseCause::TransportError => End::Err {
+            op: Op::Recv,
+            close_code: None,
+            kind: ErrKind::Io,
+            text: "the transport failed".into(),
+        },
+        _ => End::None,
     }
 }
 

@@ -16,7 +16,8 @@ use super::{ACCEPT_WITHIN, App, AppHandle, End, ErrKind, Harness, Op};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Tokio;
 
-struct TokioRt;
+/// tokio as the kit's [`Runtime`] (also ws-server's).
+pub(crate) struct TokioRt;
 
 impl Runtime for TokioRt {
     fn spawn<T: Send + 'static>(
@@ -37,7 +38,8 @@ impl Runtime for TokioRt {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+/// A multi-thread runtime with two workers, as a small server would run.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -45,7 +47,8 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-fn end(op: Op, e: &ws_tokio::Error) -> End {
+/// A ws-tokio error (also ws-server's) as the kit's [`End`].
+pub(crate) fn end(op: Op, e: &ws_tokio::Error) -> End {
     let kind = match e {
         ws_tokio::Error::Io(_) => ErrKind::Io,
         ws_tokio::Error::Protocol(_) => ErrKind::Protocol,

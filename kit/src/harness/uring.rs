@@ -8,8 +8,9 @@
 //! * every `on_message` is a received message; `on_close` ends the application, and its
 //!   [`CloseInfo`] says how: a peer's violation or exceeded limit
 //!   ([`CloseInfo::error`]) is the `Err` a `recv` would have returned (kind `Protocol`, its
-//!   close code), a failed transport ([`CloseCause::TransportError`]) is `Err` of kind `Io`,
-//!   anything else is `None`, as the other adapters' receive loops end;
+//!   close code), a failed transport
+//!   ([`CloseCause::TransportError`](ws_proto::CloseCause::TransportError)) is `Err` of kind
+//!   `Io`, anything else is `None`, as the other adapters' receive loops end;
 //! * `last_rtt` is the core's, as of the last handler call (the Pong that measured it reaches
 //!   `on_message`);
 //! * [`App::Flood`] sends one message, and counts it sent once the kernel has taken all of it
@@ -29,10 +30,12 @@ use std::sync::OnceLock;
 use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant};
 
-use ws_proto::{CloseCause, CloseCode, CloseInfo, Config, Message};
+use ws_proto::{CloseCode, CloseInfo, Config, Message};
 use ws_uring::{Conn, ConnId, Handler, Server};
 
-use super::{App, AppHandle, End, ErrKind, Harness, Op, PANIC_MARKER, Report, flood_payload};
+use super::{
+    App, AppHandle, End, ErrKind, Harness, Op, PANIC_MARKER, Report, end_of, flood_payload,
+};
 
 /// How long the server waits for its one connection to end before giving up (the scenario's
 /// own bounds fail the test long before).
@@ -169,23 +172,6 @@ impl KitHandler {
 
 fn usage(op: Op, e: &ws_proto::UsageError) -> End {
     End::Err { op, close_code: None, kind: ErrKind::Usage, text: e.to_string() }
-}
-
-/// How a receive loop would have ended, from how the connection ended.
-fn end_of(info: &CloseInfo) -> End {
-    if let Some(e) = info.error() {
-        let close_code = e.close_code().map(|c: CloseCode| c.0);
-        return End::Err { op: Op::Recv, close_code, kind: ErrKind::Protocol, text: e.to_string() };
-    }
-    match info.cause {
-        CloseCause::TransportError => End::Err {
-            op: Op::Recv,
-            close_code: None,
-            kind: ErrKind::Io,
-            text: "the transport failed".into(),
-        },
-        _ => End::None,
-    }
 }
 
 impl Handler for KitHandler {

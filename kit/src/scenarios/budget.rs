@@ -50,6 +50,6 @@ pub fn memory_budget(h: &dyn Harness, role: Role) {
     first.expect_close(1000, FRAME_WITHIN, Skip::Nothing);
     finish_tcp(&mut first, role);
     let report = first_app.join_within(END_WITHIN);
-    assert_clean_end(&report, 1000, &who);
+    assert_clean_end(h, &report, 1000, &who);
     assert_eq!(budget.used(), 0, "{who}: a charge outlived both connections");
 }

@@ -152,7 +152,7 @@ pub fn stalled_reader(h: &dyn Harness, role: Role) {
              writer blocked the reader?)"
         );
     }
-    assert_clean_end(&report, 1000, &who);
+    assert_clean_end(h, &report, 1000, &who);
     assert_eq!(report.sent.len(), FLOOD_COUNT, "{who}: sends that returned");
 }
 
@@ -209,7 +209,7 @@ fn cancel_safety(h: &dyn Harness, role: Role, split: bool) {
     raw.expect_close(1000, FRAME_WITHIN, Skip::Nothing);
     finish_tcp(&mut raw, role);
     let report = app.join_within(END_WITHIN);
-    assert_clean_end(&report, 1000, &who);
+    assert_clean_end(h, &report, 1000, &who);
     assert_eq!(data_messages(&report).len(), 30, "{who}: data messages received");
     assert!(
         report.cancelled > 0,
@@ -260,6 +260,6 @@ pub fn split_echo(h: &dyn Harness, role: Role) {
     raw.expect_close(1000, FRAME_WITHIN, Skip::Nothing);
     finish_tcp(&mut raw, role);
     let report = app.join_within(END_WITHIN);
-    assert_clean_end(&report, 1000, &who);
+    assert_clean_end(h, &report, 1000, &who);
     assert_eq!(data_messages(&report).len(), 50, "{who}: data messages received");
 }

@@ -86,6 +86,6 @@ pub fn large_messages(h: &dyn Harness, role: Role) {
     raw.expect_close(1000, FRAME_WITHIN, Skip::Nothing);
     finish_tcp(&mut raw, role);
     let report = app.join_within(END_WITHIN);
-    assert_clean_end(&report, 1000, &who);
+    assert_clean_end(h, &report, 1000, &who);
     assert_eq!(data_messages(&report).len(), 3, "{who}: data messages received");
 }

@@ -2,14 +2,16 @@
 //! turned into whole messages (unmasked, text validated). `ws-proto` (an adapter's loop over
 //! `recv_buf`/`commit` and the `MessageAssembler`; `ws-proto-spare`: the same reading through
 //! `recv_into` and tokio's `read_buf`, as ws-tokio does) against tungstenite (blocking `read`)
-//! and fastwebsockets (`FragmentCollector::read_frame` on an async stream).
+//! and fastwebsockets (`FragmentCollector::read_frame` on an async stream). `ws-proto-in-place`
+//! reads into a buffer of its own and takes each message where it lies
+//! (`Connection::handle_data_with`: small frames unmasked in place, no `Bytes` per message).
 //!
 //! The stream repeats forever, so every library is measured in steady state with its own
 //! read-buffer policy; throughput is in messages.
 
 mod common;
 
-use benches::drivers::{self, Proto};
+use benches::drivers::{self, InPlace, Proto};
 use benches::inputs::{Corpus, binary_payload, masked_frames, text};
 use benches::mem::{MemStream, block_on};
 use benches::wire::Opcode;
@@ -48,6 +50,12 @@ fn decode(c: &mut Criterion) {
                         black_box(ours.next_message_spare(&mut io).unwrap());
                     }
                 })
+            });
+
+            let mut io = MemStream::repeating(&input);
+            let mut ours = InPlace::new(ws_proto::Role::Server);
+            group.bench_function(BenchmarkId::new("ws-proto-in-place", &id), |b| {
+                b.iter(|| ours.messages(&mut io, count, |payload| _ = black_box(payload)).unwrap())
             });
 
             let mut ws = drivers::tungstenite(

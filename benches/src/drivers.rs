@@ -116,6 +116,56 @@ impl Proto {
     }
 }
 
+/// A `ws-proto` connection driven push-style: reads into a buffer the loop owns and takes
+/// every message where it lies ([`Connection::handle_data_with`]): small frames are slices
+/// of that buffer, unmasked in place.
+#[derive(Debug)]
+pub struct InPlace {
+    /// The connection.
+    pub conn: Connection,
+    buf: Vec<u8>,
+    /// Messages handed out beyond those asked for (counted against the next call).
+    ahead: usize,
+    now: Instant,
+}
+
+impl InPlace {
+    /// A connection in `role` with the default configuration, reading a read's worth
+    /// (`read_buffer_size`) at a time.
+    pub fn new(role: Role) -> InPlace {
+        let config = Config::default();
+        let buf = vec![0; config.read_buffer_size];
+        let now = Instant::now();
+        InPlace { conn: Connection::new(role, config, now), buf, ahead: 0, now }
+    }
+
+    /// Reads from `io` until `count` whole data messages have been handed to `sink` (a read
+    /// can bring more: they count towards the next call).
+    pub fn messages(
+        &mut self,
+        io: &mut impl Read,
+        count: usize,
+        mut sink: impl FnMut(&[u8]),
+    ) -> io::Result<()> {
+        while self.ahead < count {
+            let n = io.read(&mut self.buf)?;
+            if n == 0 || self.conn.is_closed() {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let mut got = 0;
+            self.conn.handle_data_with(self.now, &mut self.buf[..n], |_, event| {
+                if let ws_proto::EventRef::Data { payload, fin, .. } = event {
+                    sink(payload);
+                    got += usize::from(fin);
+                }
+            });
+            self.ahead += got;
+        }
+        self.ahead -= count;
+        Ok(())
+    }
+}
+
 /// The tungstenite configuration matching ours: 16 MiB frames, 64 MiB messages.
 pub fn tungstenite_config() -> tungstenite::protocol::WebSocketConfig {
     tungstenite::protocol::WebSocketConfig::default()

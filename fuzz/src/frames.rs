@@ -18,7 +18,8 @@
 //!   or EOF follows;
 //! * split invariance: the events, the output and the error do not depend on the chunking
 //!   or on the input path: `handle_data`, `recv_buf` + `commit`, `recv_into`, owned
-//!   buffers through `handle_bytes`, or the owned room (`take_recv_room` + `give_recv_room`).
+//!   buffers through `handle_bytes`, the owned room (`take_recv_room` + `give_recv_room`), or
+//!   the caller's buffer with events handed out during the call (`handle_data_with`).
 
 use bytes::buf::Limit;
 use bytes::{BufMut, BytesMut};
@@ -132,6 +133,9 @@ fn drive(setup: &Setup, chunks: &[&[u8]], mut choices: Splitter, mixed_paths: bo
             (true, false) => feed_commit(&mut conn, config, chunk),
             (false, true) if choices.coin() => feed_room(&mut conn, config, chunk, &mut choices),
             (false, true) => feed_owned(&mut conn, chunk, &mut choices),
+            (false, false) if mixed_paths && choices.coin() => {
+                feed_in_place(&mut conn, chunk, &mut ck)
+            }
             (false, false) => conn.handle_data(now, chunk),
         }
         ck.after_input(&mut conn, chunk.len(), &mut choices);
@@ -172,6 +176,17 @@ fn drive(setup: &Setup, chunks: &[&[u8]], mut choices: Splitter, mixed_paths: bo
     }
     ck.finish(&conn);
     Outcome { events: ck.events, output: ck.output, error: ck.error }
+}
+
+/// Feeds `chunk` as a buffer of the caller's, every event handed out during the call
+/// (`handle_data_with`), and checks them as if they had been polled after it.
+fn feed_in_place(conn: &mut Connection, chunk: &[u8], ck: &mut Checker) {
+    let mut handed = Vec::new();
+    conn.handle_data_with(at(0), &mut chunk.to_vec(), |_, event| handed.push(event.to_event()));
+    assert!(conn.poll_event().is_none(), "an event was left after handle_data_with");
+    for event in handed {
+        ck.take_event(conn, event);
+    }
 }
 
 /// Feeds `chunk` through the zero-copy path, in as many reads as `recv_buf` needs.
@@ -357,13 +372,17 @@ impl Checker {
 
     fn drain_events(&mut self, conn: &mut Connection) {
         while let Some(ev) = conn.poll_event() {
-            assert!(!self.closed, "event {ev:?} after Closed");
-            if self.close_received.is_some() {
-                assert!(matches!(ev, Event::Closed(_)), "{ev:?} between CloseReceived and Closed");
-            }
-            self.check_event(conn, &ev);
-            self.events.push(ev);
+            self.take_event(conn, ev);
         }
+    }
+
+    fn take_event(&mut self, conn: &Connection, ev: Event) {
+        assert!(!self.closed, "event {ev:?} after Closed");
+        if self.close_received.is_some() {
+            assert!(matches!(ev, Event::Closed(_)), "{ev:?} between CloseReceived and Closed");
+        }
+        self.check_event(conn, &ev);
+        self.events.push(ev);
     }
 
     fn check_event(&mut self, conn: &Connection, ev: &Event) {

@@ -44,6 +44,64 @@ pub enum Event {
     Closed(Box<CloseInfo>),
 }
 
+/// An [`Event`] borrowed: what [`Connection::handle_data_with`](crate::Connection::handle_data_with)
+/// hands its callback. A whole small data message is a slice of the caller's own input buffer
+/// (unmasked in place: no copy, no allocation, no reference count); every other event is a
+/// view of the [`Event`] the connection queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventRef<'a> {
+    /// The payload of one data frame: see [`Event::Data`].
+    Data {
+        /// Text or binary.
+        kind: MessageKind,
+        /// This frame's payload (unmasked, decompressed; for text, UTF-8 once the message
+        /// is whole).
+        payload: &'a [u8],
+        /// This frame starts a message.
+        first: bool,
+        /// This frame ends the message.
+        fin: bool,
+    },
+    /// A Ping arrived: see [`Event::Ping`].
+    Ping(&'a [u8]),
+    /// A Pong arrived: see [`Event::Pong`].
+    Pong(&'a [u8]),
+    /// The peer's Close frame arrived: see [`Event::CloseReceived`].
+    CloseReceived(Option<&'a CloseFrame>),
+    /// The connection is over: see [`Event::Closed`].
+    Closed(&'a CloseInfo),
+}
+
+impl Event {
+    /// This event, borrowed.
+    pub fn as_event_ref(&self) -> EventRef<'_> {
+        match self {
+            Event::Data { kind, payload, first, fin } => {
+                EventRef::Data { kind: *kind, payload, first: *first, fin: *fin }
+            }
+            Event::Ping(p) => EventRef::Ping(p),
+            Event::Pong(p) => EventRef::Pong(p),
+            Event::CloseReceived(frame) => EventRef::CloseReceived(frame.as_ref()),
+            Event::Closed(info) => EventRef::Closed(info),
+        }
+    }
+}
+
+impl EventRef<'_> {
+    /// An owned copy, to keep past the callback (payloads are copied into new `Bytes`).
+    pub fn to_event(&self) -> Event {
+        match *self {
+            EventRef::Data { kind, payload, first, fin } => {
+                Event::Data { kind, payload: Bytes::copy_from_slice(payload), first, fin }
+            }
+            EventRef::Ping(p) => Event::Ping(Bytes::copy_from_slice(p)),
+            EventRef::Pong(p) => Event::Pong(Bytes::copy_from_slice(p)),
+            EventRef::CloseReceived(frame) => Event::CloseReceived(frame.cloned()),
+            EventRef::Closed(info) => Event::Closed(Box::new(info.clone())),
+        }
+    }
+}
+
 /// Who started closing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Initiator {

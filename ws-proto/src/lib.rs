@@ -103,6 +103,12 @@
 //!   with [`Connection::give_recv_room`] once it completed; take the output owned with
 //!   [`Connection::poll_transmit`] (shared `Bytes`, no copy of payloads) to keep it alive
 //!   across the write's submission.
+//! * **Messages where they lie**: a loop that reads into a buffer of its own (a stack array,
+//!   an io_uring provided buffer) can hand it to [`Connection::handle_data_with`], which
+//!   calls back with every event as it arises ([`EventRef`]), with the connection to answer
+//!   on: a data frame that lies whole in the buffer is unmasked in place and handed out as a
+//!   slice of it (no copy, allocation or reference count per message); everything else goes
+//!   through the connection's buffer as with `handle_data`.
 //! * **Deadlines of many connections in one timer heap or wheel**: after draining a
 //!   connection, compare its [`Connection::poll_timeout`] with the entry it has in the heap.
 //!   Most changes push the deadline later (every input moves the idle and buffer-release
@@ -167,7 +173,7 @@ pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, Role};
 pub use connection::{Connection, State, TransmitChunks, Transport};
 pub use error::{CapacityError, Error, ProtocolError, UsageError};
-pub use event::{CloseCause, CloseInfo, Event, Initiator};
+pub use event::{CloseCause, CloseInfo, Event, EventRef, Initiator};
 pub use message::{
     Compression, Message, MessageAssembler, MessageKind, Payload, TextPayload, Utf8Bytes,
 };

@@ -5,6 +5,7 @@
 //! queue), `timers` (deadlines) and `close` (the closing handshake).
 
 mod close;
+mod in_place;
 mod lifecycle;
 mod owned;
 mod recv;

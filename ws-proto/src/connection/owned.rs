@@ -169,7 +169,7 @@ impl Connection {
 
     /// Bytes missing from a frame header that is not complete yet: the second byte tells its
     /// length (RFC 6455 §5.2: 2 bytes, 2 or 8 more for the length, 4 for the mask key).
-    fn header_missing(&self) -> usize {
+    pub(super) fn header_missing(&self) -> usize {
         let Some(&b1) = self.rbuf[..self.filled].get(1) else { return 1 };
         let extended = match b1 & 0x7f {
             126 => 2,

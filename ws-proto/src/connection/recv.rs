@@ -16,7 +16,7 @@ use crate::config::Role;
 use crate::error::{CapacityError, Error, ProtocolError};
 use crate::event::{CloseCause, Event};
 use crate::frame::{FrameHeader, OpCode};
-use crate::mask::{apply_mask, apply_mask_short};
+use crate::mask::apply_mask;
 use crate::message::MessageKind;
 
 /// Smallest receive buffer `handle_data` allocates: small messages reuse it.
@@ -529,49 +529,18 @@ impl Connection {
     /// taking the general path, give the same events and output).
     #[inline]
     fn take_small_frame(&mut self, now: Instant) -> Result<bool, Error> {
-        let buf = &self.rbuf[..self.filled];
-        let [b0, b1, ..] = *buf else { return Ok(false) };
-        let masked = b1 & 0x80 != 0;
-        let expect_masked = match self.role {
-            Role::Server => !self.config.accept_unmasked_frames || masked,
-            Role::Client => false,
-        };
-        // FIN, no RSV bit, opcode 1 or 2; the masking the role requires; a 7-bit length.
-        let kind = match b0 {
-            0x81 => MessageKind::Text,
-            0x82 => MessageKind::Binary,
-            _ => return Ok(false),
-        };
-        let len = (b1 & 0x7f) as usize;
-        let header_len = if masked { 6 } else { 2 };
-        if masked != expect_masked
-            || len > 125
-            || buf.len() < header_len + len
-            || self.in_msg.is_some()
-            || len > self.config.max_frame_size
-            || len > self.config.max_message_size
-        {
-            return Ok(false);
-        }
-        if masked {
-            let key = [buf[2], buf[3], buf[4], buf[5]];
-            apply_mask_short(&mut self.rbuf[6..6 + len], key);
-        }
-        let payload = &self.rbuf[header_len..header_len + len];
-        // Short text is usually ASCII, which a word-at-a-time check settles fastest.
-        if kind == MessageKind::Text
-            && !payload.is_ascii()
-            && simdutf8::basic::from_utf8(payload).is_err()
-        {
+        let Some(f) = self.small_frame(&self.rbuf[..self.filled], false) else { return Ok(false) };
+        let payload = f.unmask(&mut self.rbuf[..self.filled]);
+        if !f.valid(payload) {
             return Err(self.fail(now, ProtocolError::InvalidUtf8.into()));
         }
-        let total = header_len + len;
+        let total = f.total();
         self.last_frame_len = total;
         let mut bytes = self.rbuf.split_to(total);
         self.filled -= total;
-        bytes.advance(header_len);
+        bytes.advance(f.header_len);
         let payload = bytes.freeze();
-        self.events.push_back(Event::Data { kind, payload, first: true, fin: true });
+        self.events.push_back(Event::Data { kind: f.kind, payload, first: true, fin: true });
         Ok(true)
     }
 

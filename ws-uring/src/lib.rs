@@ -98,6 +98,7 @@
 
 #![warn(missing_docs)]
 
+mod client;
 mod error;
 #[cfg(target_os = "linux")]
 mod ring;
@@ -111,10 +112,11 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 
+pub use client::Client;
 pub use error::Error;
 pub use server::{Conn, ConnId, Handler, Running, Server};
-pub use ws_proto::handshake::{Accept, Rejection, Request};
-pub use ws_proto::{CloseCode, CloseInfo, Config, MemoryBudget, Message};
+pub use ws_proto::handshake::{Accept, ClientRequest, HandshakeError, Rejection, Request};
+pub use ws_proto::{CloseCause, CloseCode, CloseInfo, Config, MemoryBudget, Message};
 
 /// What a worker thread starts with.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]

@@ -129,6 +129,8 @@ pub(crate) struct Slot {
     /// A handler call panicked: the connection is closing with 1011, and the handler hears
     /// nothing more of it but `on_close`.
     panicked: bool,
+    /// The connection is open and the handler has not heard `on_open` yet.
+    unannounced: bool,
     /// (Client) The connect is in flight: nothing is written or read before it completes.
     connecting: bool,
     /// (Client) Why the connection failed before it opened, for `on_connect_failed`.
@@ -157,6 +159,7 @@ impl Slot {
             wrote: false,
             eof_unfed: false,
             panicked: false,
+            unannounced: false,
             connecting: false,
             failure: None,
         }
@@ -205,7 +208,13 @@ impl Slot {
         }
         match result {
             n if n > 0 => match &mut self.state {
-                State::Handshake(hs) => hs.driver().handle_data(now, data),
+                State::Handshake(hs) => {
+                    let hs = hs.driver();
+                    hs.handle_data(now, data);
+                    if hs.step() == HandshakeStep::Done {
+                        self.start();
+                    }
+                }
                 State::Open(conn, _) => conn.handle_data(now, data),
                 State::Vacant | State::Failing | State::Ended => {}
             },
@@ -370,7 +379,7 @@ impl Slot {
                             };
                             hs.respond(now, decision);
                         }
-                        HandshakeStep::Done => self.start(now, handler),
+                        HandshakeStep::Done => self.start(),
                         HandshakeStep::Failed => {
                             self.handshake_failed();
                             self.report_failure(handler);
@@ -386,6 +395,10 @@ impl Slot {
                 }
                 State::Open(conn, assembler) => {
                     let id = self.id;
+                    if std::mem::take(&mut self.unannounced) {
+                        let mut c = Conn { id, conn, now, unsent: self.out_bytes };
+                        self.panicked = guard(&mut c, |c| handler.on_open(c));
+                    }
                     while let Some(event) = conn.poll_event() {
                         match event {
                             Event::Closed(info) => {
@@ -461,8 +474,12 @@ impl Slot {
         }
     }
 
-    /// The handshake is done: the connection starts.
-    fn start<H: Handler>(&mut self, now: Instant, handler: &mut H) {
+    /// The handshake is done: the connection starts, and the handler hears `on_open` when it
+    /// is next driven (first thing). Called as soon as the handshake is done, also while
+    /// completions are taken: bytes or the end of stream that arrive in the same turn right
+    /// behind a client's `101` go to the connection, not to the finished handshake (which
+    /// would ignore them).
+    fn start(&mut self) {
         let State::Handshake(hs) = std::mem::replace(&mut self.state, State::Ended) else {
             return;
         };
@@ -472,9 +489,8 @@ impl Slot {
             Hs::Client(hs) => hs.finish().map(|(conn, _response)| conn),
         };
         match finished {
-            Ok(mut conn) => {
-                let mut c = Conn { id: self.id, conn: &mut conn, now, unsent: self.out_bytes };
-                self.panicked = guard(&mut c, |c| handler.on_open(c));
+            Ok(conn) => {
+                self.unannounced = true;
                 self.state = State::Open(Box::new(conn), MessageAssembler::new());
             }
             // Unreachable after `Done`, but the socket is ours to close all the same.

@@ -45,7 +45,11 @@ impl Scripted {
     fn step(&mut self, conn: &mut Conn<'_>) {
         match self.script.get(self.next) {
             Some(message) => conn.send(message.clone()).unwrap(),
-            None => conn.close(CloseCode::NORMAL, "done").unwrap(),
+            None if self.next == self.script.len() => {
+                conn.close(CloseCode::NORMAL, "done").unwrap()
+            }
+            // Closed already.
+            None => {}
         }
         self.next += 1;
     }
@@ -222,6 +226,14 @@ fn a_refused_connect_reaches_on_connect_failed() {
 
 /// A server that reads the request and answers `response`, then closes.
 fn raw_server(response: &'static [u8]) -> (SocketAddr, std::thread::JoinHandle<Vec<u8>>) {
+    raw_server_with(move |_| response.to_vec())
+}
+
+/// A server that reads the request, writes what `respond` makes of it in one write, then
+/// shuts its write side down and reads until the client's end of stream.
+fn raw_server_with(
+    respond: impl FnOnce(&[u8]) -> Vec<u8> + Send + 'static,
+) -> (SocketAddr, std::thread::JoinHandle<Vec<u8>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let thread = std::thread::spawn(move || {
@@ -234,7 +246,9 @@ fn raw_server(response: &'static [u8]) -> (SocketAddr, std::thread::JoinHandle<V
             assert!(n > 0, "the client closed before its request was complete");
             request.extend_from_slice(&buf[..n]);
         }
-        tcp.write_all(response).unwrap();
+        tcp.write_all(&respond(&request)).unwrap();
+        tcp.shutdown(std::net::Shutdown::Write).unwrap();
+        while tcp.read(&mut buf).is_ok_and(|n| n > 0) {}
         request
     });
     (addr, thread)
@@ -309,4 +323,39 @@ fn wss_and_invalid_urls_are_refused_before_any_io() {
     // Nothing queued: run returns at once.
     run_within(&mut client, Duration::from_secs(1));
     assert!(app.seen().is_empty());
+}
+
+#[test]
+fn a_frame_and_the_end_of_stream_right_behind_the_101_are_not_lost() {
+    // One write: the 101, a text frame, then FIN. Taken in one loop turn, the bytes after the
+    // 101 and the end of stream must reach the connection, not the finished handshake.
+    let (addr, server) = raw_server_with(|request| {
+        let text = String::from_utf8_lossy(request);
+        let key = text
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("sec-websocket-key").then(|| value.trim())
+            })
+            .unwrap();
+        let accept = ws_proto::handshake::derive_accept_key(key.as_bytes());
+        let mut out = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        )
+        .into_bytes();
+        out.extend_from_slice(&[0x81, 0x04]);
+        out.extend_from_slice(b"last");
+        out
+    });
+    let Some(mut client) = client::<Scripted>(Config::default()) else { return };
+    // A script that sends nothing: the app only records.
+    let app = Scripted::new(Vec::new());
+    client.connect(&format!("ws://{addr}/"), app.clone()).unwrap();
+    run_within(&mut client, Duration::from_secs(5));
+    let seen = app.seen();
+    assert_eq!(seen[..2], [Seen::Open, Seen::Message(Message::text("last"))], "{seen:?}");
+    let Some(Seen::Closed(info)) = seen.last() else { panic!("{seen:?}") };
+    assert_eq!(info.cause, CloseCause::EndOfStream, "{info:?}");
+    server.join().unwrap();
 }

@@ -435,7 +435,10 @@ pub(crate) mod tests {
 
     #[test]
     fn a_client_on_no_adapter_names_its_client() {
-        let own = r#"{"agent": "ws-tokio-client", "role": "client", "crate": "ws-uring", "client": "uring"}"#;
+        let own = concat!(
+            r#"{"agent": "ws-tokio-client", "role": "client", "crate": "ws-uring", "#,
+            r#""client": "uring"}"#
+        );
         let tokio_client = r#"{"agent": "ws-tokio-client", "adapter": "tokio", "role": "client"}"#;
         let with = EXPECTED.replace(tokio_client, own);
         let expected = Expected::parse(&with).unwrap();

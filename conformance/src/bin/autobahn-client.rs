@@ -1,7 +1,8 @@
 //! The client role of the Autobahn|Testsuite (`wstest -m fuzzingserver`) for one adapter.
 //!
 //! ```text
-//! autobahn-client --adapter tokio|async-std|blocking|uring [--url ws://127.0.0.1:9001] [--agent NAME]
+//! autobahn-client --adapter tokio|async-std|blocking|uring [--url ws://127.0.0.1:9001]
+//!     [--agent NAME]
 //! ```
 //!
 //! Asks the fuzzing server how many cases it runs (`/getCaseCount`), runs each one

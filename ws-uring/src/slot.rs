@@ -54,6 +54,13 @@ enum Hs {
 }
 
 impl Hs {
+    fn step(&self) -> HandshakeStep {
+        match self {
+            Hs::Server(hs) => hs.step(),
+            Hs::Client(hs) => hs.step(),
+        }
+    }
+
     fn driver(&mut self) -> &mut dyn Handshake {
         match self {
             Hs::Server(hs) => hs.as_mut(),
@@ -348,8 +355,11 @@ impl Slot {
                     self.report_failure(handler);
                     self.end(ring, token)
                 }
-                // Nothing to write or read before the connect completes.
-                State::Handshake(_) if self.connecting => break false,
+                // Nothing to write or read before the connect completes (a handshake that
+                // failed meanwhile, timed out, ends at once: the connect is cancelled).
+                State::Handshake(hs) if self.connecting && hs.step() == HandshakeStep::Read => {
+                    break false;
+                }
                 State::Handshake(hs) => {
                     let driver = hs.driver();
                     if !driver.transmit().is_empty() {

@@ -359,3 +359,37 @@ fn a_frame_and_the_end_of_stream_right_behind_the_101_are_not_lost() {
     assert_eq!(info.cause, CloseCause::EndOfStream, "{info:?}");
     server.join().unwrap();
 }
+
+#[test]
+fn a_connect_that_hangs_is_bounded_by_the_handshake_timeout() {
+    use socket2::{Domain, Socket, Type};
+    let limit = Duration::from_millis(300);
+    let mut config = Config::default();
+    config.handshake_timeout = limit;
+    let Some(mut client) = client::<Scripted>(config) else { return };
+    // A listener whose accept queue is full (backlog 0, never accepting): the kernel drops
+    // further SYNs, so a connect to it waits for SYN retransmissions (seconds).
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    listener.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    let fillers: Vec<Socket> = (0..4)
+        .map(|_| {
+            let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            s.set_nonblocking(true).unwrap();
+            let _ = s.connect(&addr.into()); // EINPROGRESS for the ones that wait
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    let app = Scripted::new(script());
+    let started = Instant::now();
+    client.connect(&format!("ws://{addr}/"), app.clone()).unwrap();
+    match failure_of(&mut client, &app, Duration::from_secs(5)) {
+        Error::Handshake(e) => assert_eq!(e, HandshakeError::Timeout),
+        e => panic!("{e}"),
+    }
+    let took = started.elapsed();
+    assert!(took >= limit && took < limit * 5, "{took:?}");
+    drop((fillers, listener));
+}

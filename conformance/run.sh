@@ -15,10 +15,10 @@
 #   ws-server's echo example, ws-pipe, ws-uring's echo example, ws-proto's mio_server example
 #   and this crate's binaries in release mode, runs the Autobahn|Testsuite on the agents of
 #   autobahn/expected.json (3 adapters x server and client role, ws-server's echo route,
-#   ws-pipe --echo-mode, the ws-uring io_uring server and ws-proto's mio_server example)
-#   following one of its named plans: "full" runs every case on every agent; "ci" runs the
-#   compression cases (12.*, 13.*) on ws-tokio-server and ws-async-std-client only and every
-#   other case on all ten agents.
+#   ws-pipe --echo-mode, the ws-uring io_uring server and client, and ws-proto's mio_server
+#   example) following one of its named plans: "full" runs every case on every agent; "ci" runs
+#   the compression cases (12.*, 13.*) on ws-tokio-server and ws-async-std-client only and every
+#   other case on all eleven agents.
 #   Prints one summary line per agent and fails unless every agent reported exactly the cases
 #   of its plan, each once, each OK (or INFORMATIONAL for the cases expected.json lists).
 #   Reports: conformance/reports/autobahn/index.html.

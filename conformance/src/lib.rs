@@ -35,3 +35,4 @@ pub mod interop;
 pub mod process;
 pub mod script;
 pub mod session;
+pub mod uring_client;

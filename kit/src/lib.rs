@@ -30,10 +30,16 @@ pub use ws_proto::Role;
 /// Expands to one `#[test]` per scenario per role (`server::NAME`, `client::NAME`), each
 /// running the scenario through `$harness` (an expression of a type implementing
 /// [`Harness`]).
+///
+/// `kit_tests!(harness, callback)`: both roles, leaving out the four scenarios a callback API
+/// cannot express, as [`kit_tests_server!`]`(harness, callback)` does (ws-uring).
 #[macro_export]
 macro_rules! kit_tests {
     ($harness:expr) => {
         $crate::__kit_scenarios!(all, $crate::__kit_roles, [$harness; server, client]);
+    };
+    ($harness:expr, callback) => {
+        $crate::__kit_scenarios!(callback, $crate::__kit_roles, [$harness; server, client]);
     };
 }
 

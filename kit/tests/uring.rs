@@ -1,3 +1,4 @@
-//! Every scenario through ws-uring's server (it has no client), in the server role. Where the
-//! kernel refuses io_uring, each test prints `SKIPPED: ...` and checks nothing.
-ws_kit::kit_tests_server!(ws_kit::harness::uring::Uring, callback);
+//! Every scenario a callback API can express through ws-uring, in both roles: its server and
+//! its client. Where the kernel refuses io_uring, each test prints `SKIPPED: ...` and checks
+//! nothing.
+ws_kit::kit_tests!(ws_kit::harness::uring::Uring, callback);

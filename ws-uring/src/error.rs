@@ -1,13 +1,17 @@
-//! The server's errors: io_uring unavailable, or an IO failure outside any one connection.
+//! The errors: io_uring unavailable, an IO failure outside any one connection, and (client)
+//! why a connection could not be opened.
 
 use std::fmt;
 use std::io;
 
-/// Why a [`Server`](crate::Server) could not start or stopped.
+/// Why a [`Server`](crate::Server) or [`Client`](crate::Client) could not start or stopped,
+/// or why a client connection could not be opened.
 ///
-/// Errors of one connection (a peer's protocol violation, a reset) never end the server: they
-/// end that connection, and the handler hears of them through
-/// [`Handler::on_close`](crate::Handler::on_close).
+/// Errors of an open connection (a peer's protocol violation, a reset) never end the server
+/// or client: they end that connection, and the handler hears of them through
+/// [`Handler::on_close`](crate::Handler::on_close). A client connection that never opened
+/// (refused, timed out, handshake refused) reaches
+/// [`Handler::on_connect_failed`](crate::Handler::on_connect_failed) with `Io` or `Handshake`.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -22,8 +26,17 @@ pub enum Error {
         /// The kernel's error, if there was one.
         source: Option<io::Error>,
     },
-    /// Binding the listener, starting a thread or running the ring failed.
+    /// Binding the listener, starting a thread or running the ring failed; or (client)
+    /// resolving the host or connecting failed (`ConnectionRefused`, ...).
     Io(io::Error),
+    /// (Client) The opening handshake failed: an invalid URL (before any IO), a refused
+    /// upgrade ([`HandshakeError::status`](ws_proto::handshake::HandshakeError::status) is the
+    /// server's HTTP status), a bad response, or no response within `Config::handshake_timeout`
+    /// (which bounds connecting and the handshake together).
+    Handshake(ws_proto::handshake::HandshakeError),
+    /// (Client) A `wss://` URL: ws-uring has no TLS. Use an adapter with TLS (ws-tokio,
+    /// ws-blocking) for `wss://`, or terminate TLS in front of the server.
+    TlsUnsupported,
 }
 
 impl Error {
@@ -66,6 +79,10 @@ impl fmt::Display for Error {
         match self {
             Error::Unsupported { reason, .. } => write!(f, "io_uring unsupported: {reason}"),
             Error::Io(e) => write!(f, "io error: {e}"),
+            Error::Handshake(e) => write!(f, "handshake failed: {e}"),
+            Error::TlsUnsupported => f.write_str(
+                "wss:// is not supported: ws-uring has no TLS (use ws:// or a TLS adapter)",
+            ),
         }
     }
 }
@@ -75,7 +92,15 @@ impl std::error::Error for Error {
         match self {
             Error::Unsupported { source, .. } => source.as_ref().map(|e| e as _),
             Error::Io(e) => Some(e),
+            Error::Handshake(e) => Some(e),
+            Error::TlsUnsupported => None,
         }
+    }
+}
+
+impl From<ws_proto::handshake::HandshakeError> for Error {
+    fn from(e: ws_proto::handshake::HandshakeError) -> Self {
+        Error::Handshake(e)
     }
 }
 

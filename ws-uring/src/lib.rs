@@ -1,7 +1,7 @@
-//! # ws-uring: an io_uring WebSocket server on the ws-proto core
+//! # ws-uring: an io_uring WebSocket server (and client) on the ws-proto core
 //!
-//! A WebSocket server for Linux whose sockets are driven through io_uring, and whose protocol
-//! is [`ws_proto`]'s sans-IO core, unchanged: the same handshake driver, the same
+//! A WebSocket server and client for Linux whose sockets are driven through io_uring, and whose
+//! protocol is [`ws_proto`]'s sans-IO core, unchanged: the same handshake driver, the same
 //! [`Connection`](ws_proto::Connection), the same policy on closing and failing as every other
 //! adapter of this workspace. Only the IO differs.
 //!
@@ -86,6 +86,16 @@
 //! [`Handler::on_writable`]. A panic in a handler ends only its connection (closed with 1011);
 //! the thread goes on serving the others. See [`Handler`].
 //!
+//! ## The client
+//!
+//! [`Client`] runs outgoing connections on one ring on the calling thread, with the same
+//! [`Handler`] API: a load generator, a service fanning out to many upstream WebSockets. It is
+//! the server's loop: a connection starts with an io_uring `connect` and ws-proto's client
+//! handshake (bounded by `Config::handshake_timeout` through the timer heap), and from the
+//! `101` on it is driven exactly as an accepted connection. A connection that never opens
+//! reaches [`Handler::on_connect_failed`]. No TLS: `wss://` is refused with
+//! [`Error::TlsUnsupported`]. See [`Client`] for what it does and does not do.
+//!
 //! ## Serving on the application's listener
 //!
 //! [`Server::from_listener`] takes a bound `std::net::TcpListener` (socket activation, a port
@@ -98,6 +108,7 @@
 
 #![warn(missing_docs)]
 
+mod client;
 mod error;
 #[cfg(target_os = "linux")]
 mod ring;
@@ -111,10 +122,11 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 
+pub use client::Client;
 pub use error::Error;
 pub use server::{Conn, ConnId, Handler, Running, Server};
-pub use ws_proto::handshake::{Accept, Rejection, Request};
-pub use ws_proto::{CloseCode, CloseInfo, Config, MemoryBudget, Message};
+pub use ws_proto::handshake::{Accept, ClientRequest, HandshakeError, Rejection, Request};
+pub use ws_proto::{CloseCause, CloseCode, CloseInfo, Config, MemoryBudget, Message};
 
 /// What a worker thread starts with.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]

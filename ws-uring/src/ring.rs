@@ -12,7 +12,7 @@
 //!   buffers from it), the receive rooms of in-flight reads into a connection's own buffer,
 //!   the bytes of in-flight sends and the timespecs of in-flight timeouts;
 //! * typed submissions (`accept_multi`, `recv`, `recv_room`, `send`, `shutdown`, `close`,
-//!   `cancel`, `timeout`, `poll_wake`) and typed completions ([`Done`]).
+//!   `cancel`, `timeout`, `poll_wake`, `connect`) and typed completions ([`Done`]).
 //!
 //! Operations carry a 64-bit `user_data`: the kind of operation in the top 8 bits and the
 //! caller's [`Token`] (a connection's slot and generation) below.
@@ -73,6 +73,7 @@ enum Kind {
     Timeout,
     Wake,
     RecvRoom,
+    Connect,
 }
 
 impl Kind {
@@ -87,6 +88,7 @@ impl Kind {
             7 => Kind::Timeout,
             8 => Kind::Wake,
             9 => Kind::RecvRoom,
+            10 => Kind::Connect,
             _ => return None,
         })
     }
@@ -110,6 +112,8 @@ pub(crate) enum Done {
     Shutdown { token: Token, result: i32 },
     /// A `close` finished.
     Close { token: Token },
+    /// A `connect` finished: 0, or `-errno`.
+    Connect { token: Token, result: i32 },
     /// A cancellation finished (the cancelled operation completes on its own).
     Cancel,
     /// A timeout fired or was superseded.
@@ -155,6 +159,9 @@ pub(crate) struct Ring {
     rooms: Vec<Option<Limit<BytesMut>>>,
     /// How many of `rooms` are in flight.
     rooms_out: usize,
+    /// In-flight connects' addresses by slot index (boxed: the operation points into them).
+    #[allow(clippy::vec_box)]
+    addrs: Vec<Option<Box<socket2::SockAddr>>>,
     /// In-flight timeouts' timespecs (the kernel reads them when the entry is submitted; they
     /// are kept until the completion all the same).
     // Boxed: each timespec keeps its address while the vector grows.
@@ -198,6 +205,7 @@ impl Ring {
             sends: Vec::new(),
             rooms: Vec::new(),
             rooms_out: 0,
+            addrs: Vec::new(),
             timeouts: Vec::new(),
             features: Features { multishot_recv: false },
             in_flight: 0,
@@ -361,6 +369,38 @@ impl Ring {
         Ok(())
     }
 
+    /// Connects `fd` (a new, unconnected socket) to `addr`. The address is owned here until
+    /// the completion. At most one per token's slot may be in flight.
+    pub(crate) fn connect(
+        &mut self,
+        fd: RawFd,
+        token: Token,
+        addr: socket2::SockAddr,
+    ) -> io::Result<()> {
+        let index = token.index as usize;
+        if self.addrs.len() <= index {
+            self.addrs.resize_with(index + 1, || None);
+        }
+        if self.addrs[index].is_some() {
+            return Err(io::Error::other("a connect already in flight"));
+        }
+        let addr = Box::new(addr);
+        // The operation points into the boxed address, which stays put in `addrs`.
+        let entry = opcode::Connect::new(Fd(fd), addr.as_ptr().cast(), addr.len()).build();
+        self.addrs[index] = Some(addr);
+        if let Err(e) = self.push(entry.user_data(token.encode(Kind::Connect))) {
+            self.addrs[index] = None;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Cancels the connect in flight for `token`.
+    pub(crate) fn cancel_connect(&mut self, token: Token) -> io::Result<()> {
+        let entry = opcode::AsyncCancel::new(token.encode(Kind::Connect)).build();
+        self.push(entry.user_data(Token { index: 0, generation: 0 }.encode(Kind::Cancel)))
+    }
+
     /// Shuts the write side of `fd` down (TCP FIN).
     pub(crate) fn shutdown(&mut self, fd: RawFd, token: Token) -> io::Result<()> {
         let entry = opcode::Shutdown::new(Fd(fd), libc::SHUT_WR).build();
@@ -493,6 +533,11 @@ impl Ring {
                 }
                 Some(Kind::Shutdown) => Done::Shutdown { token, result },
                 Some(Kind::Close) => Done::Close { token },
+                Some(Kind::Connect) => {
+                    // The kernel is done with the address.
+                    self.addrs.get_mut(token.index as usize).and_then(Option::take);
+                    Done::Connect { token, result }
+                }
                 Some(Kind::Cancel) => Done::Cancel,
                 Some(Kind::Timeout) => {
                     // The kernel copied every timespec when its entry was submitted, so any
@@ -524,7 +569,8 @@ impl Ring {
             // `Ring` owns until the operation's last completion: the provided buffers (freed
             // only after the ring, see `Drop`), a room being read into (in `rooms` until its
             // completion), a send's bytes, iovecs and header (in `sends`
-            // until its completion), a timeout's timespec (in `timeouts`). Entries without
+            // until its completion), a connect's address (in `addrs` until its completion), a
+            // timeout's timespec (in `timeouts`). Entries without
             // pointers (accept, shutdown, close, cancel, poll) need nothing.
             let pushed = unsafe { self.ring.submission().push(&entry) };
             if pushed.is_ok() {
@@ -550,6 +596,7 @@ impl Drop for Ring {
             // a send's bytes: leak them rather than free memory in use.
             std::mem::forget(std::mem::take(&mut self.sends));
             std::mem::forget(std::mem::take(&mut self.rooms));
+            std::mem::forget(std::mem::take(&mut self.addrs));
             self.bufs.leak = true;
         }
     }

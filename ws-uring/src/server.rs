@@ -81,6 +81,20 @@ pub trait Handler: Clone + Send + 'static {
     fn on_close(&mut self, id: ConnId, info: &CloseInfo) {
         let _ = (id, info);
     }
+
+    /// (Client) The connection [`Client::connect`](crate::Client::connect) queued never
+    /// opened: the connect failed ([`Error::Io`], e.g. `ConnectionRefused`), or the opening
+    /// handshake did ([`Error::Handshake`]: refused with a status, a bad response, the peer
+    /// closed, or `Config::handshake_timeout` passed, which bounds connect and handshake
+    /// together). Called once, instead of `on_open` and `on_close`. The default writes the
+    /// error to stderr.
+    ///
+    /// A separate callback rather than `on_close`: a [`CloseInfo`] describes how an open
+    /// WebSocket ended (close codes, the peer's violation), while this connection had none,
+    /// and its error (an HTTP status, an errno) fits none of `CloseInfo`'s causes.
+    fn on_connect_failed(&mut self, id: ConnId, error: &Error) {
+        eprintln!("ws-uring: connection {} failed to open: {error}", id.get());
+    }
 }
 
 /// One connection, as a [`Handler`] sees it during a call: send, ping, close.

@@ -1,10 +1,12 @@
 //! One connection on a worker: its socket, its handshake or `Connection`, and the operations
-//! it has in flight.
+//! it has in flight. The same slot serves an accepted connection (server handshake) and an
+//! outgoing one (a connect, then the client handshake): past the handshake they are one.
 //!
 //! No policy here: the handshake driver and the connection decide what is written, when the
 //! write side is shut down, when to give up and when to close; this file carries that out with
 //! ring operations and feeds back their results.
 
+use std::io;
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, IntoRawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -12,14 +14,16 @@ use std::time::Instant;
 
 use ws_proto::bytes::BytesMut;
 use ws_proto::bytes::buf::Limit;
-use ws_proto::handshake::{Handshake, HandshakeStep, Rejection, ServerHandshake};
+use ws_proto::handshake::{
+    ClientHandshake, Handshake, HandshakeError, HandshakeStep, Rejection, ServerHandshake,
+};
 use ws_proto::{
     Bytes, CloseCode, Config, Connection, Event, MessageAssembler, State as ConnState, Transport,
 };
 
-use crate::Handler;
 use crate::ring::{MAX_IOV, Payload, Ring, Token};
 use crate::server::{Conn, ConnId};
+use crate::{Error, Handler};
 
 /// Output up to this size is copied into one buffer and sent with a plain `send`; larger
 /// output goes out as the core's chunks (payloads are not copied; one chunk with a plain
@@ -43,9 +47,31 @@ pub(crate) enum Step {
     Free,
 }
 
+/// The opening handshake of either role.
+enum Hs {
+    Server(Box<ServerHandshake>),
+    Client(Box<ClientHandshake>),
+}
+
+impl Hs {
+    fn step(&self) -> HandshakeStep {
+        match self {
+            Hs::Server(hs) => hs.step(),
+            Hs::Client(hs) => hs.step(),
+        }
+    }
+
+    fn driver(&mut self) -> &mut dyn Handshake {
+        match self {
+            Hs::Server(hs) => hs.as_mut(),
+            Hs::Client(hs) => hs.as_mut(),
+        }
+    }
+}
+
 enum State {
     Vacant,
-    Handshake(Box<ServerHandshake>),
+    Handshake(Hs),
     Open(Box<Connection>, MessageAssembler),
     /// Failed where no ring was at hand: the next drive closes the socket.
     Failing,
@@ -110,6 +136,12 @@ pub(crate) struct Slot {
     /// A handler call panicked: the connection is closing with 1011, and the handler hears
     /// nothing more of it but `on_close`.
     panicked: bool,
+    /// The connection is open and the handler has not heard `on_open` yet.
+    unannounced: bool,
+    /// (Client) The connect is in flight: nothing is written or read before it completes.
+    connecting: bool,
+    /// (Client) Why the connection failed before it opened, for `on_connect_failed`.
+    failure: Option<Error>,
 }
 
 impl Slot {
@@ -134,6 +166,9 @@ impl Slot {
             wrote: false,
             eof_unfed: false,
             panicked: false,
+            unannounced: false,
+            connecting: false,
+            failure: None,
         }
     }
 
@@ -144,7 +179,27 @@ impl Slot {
         self.generation = generation;
         self.id = ConnId(id);
         self.stream = Some(stream);
-        self.state = State::Handshake(Box::new(ServerHandshake::new(config, now)));
+        self.state = State::Handshake(Hs::Server(Box::new(ServerHandshake::new(config, now))));
+    }
+
+    /// A new outgoing connection: `stream` is not connected yet (the worker submits the
+    /// connect); the handshake's deadline, which started with `hs`, bounds the connect too.
+    pub(crate) fn occupy_client(&mut self, stream: TcpStream, id: u64, hs: ClientHandshake) {
+        let generation = self.generation;
+        *self = Slot::vacant();
+        self.generation = generation;
+        self.id = ConnId(id);
+        self.stream = Some(stream);
+        self.state = State::Handshake(Hs::Client(Box::new(hs)));
+        self.connecting = true;
+    }
+
+    /// The connect completed: 0, or `-errno` (cancelled: the slot is ending already).
+    pub(crate) fn on_connect(&mut self, now: Instant, result: i32) {
+        self.connecting = false;
+        if result < 0 && result != -ECANCELED {
+            self.transport_failed(now, io::Error::from_raw_os_error(-result));
+        }
     }
 
     /// Frees the slot for the next connection (the socket closes if it is still ours).
@@ -160,14 +215,20 @@ impl Slot {
         }
         match result {
             n if n > 0 => match &mut self.state {
-                State::Handshake(hs) => hs.handle_data(now, data),
+                State::Handshake(hs) => {
+                    let hs = hs.driver();
+                    hs.handle_data(now, data);
+                    if hs.step() == HandshakeStep::Done {
+                        self.start();
+                    }
+                }
                 State::Open(conn, _) => conn.handle_data(now, data),
                 State::Vacant | State::Failing | State::Ended => {}
             },
             0 => {
                 self.eof = true;
                 match &mut self.state {
-                    State::Handshake(hs) => hs.handle_eof(now),
+                    State::Handshake(hs) => hs.driver().handle_eof(now),
                     // Fed once the handler has had the events before it (see `drive`).
                     State::Open(..) => self.eof_unfed = true,
                     State::Vacant | State::Failing | State::Ended => {}
@@ -176,7 +237,7 @@ impl Slot {
             // Out of provided buffers (re-armed when driven, once they are back) or cancelled
             // (backpressure, or the end).
             e if e == -ENOBUFS || e == -ECANCELED => {}
-            _ => self.transport_failed(now),
+            e => self.transport_failed(now, io::Error::from_raw_os_error(-e)),
         }
     }
 
@@ -204,7 +265,7 @@ impl Slot {
         let Ok(mut written) = usize::try_from(result) else {
             self.out_bytes = 0;
             self.leftover.clear();
-            self.transport_failed(now);
+            self.transport_failed(now, io::Error::from_raw_os_error(-result));
             return;
         };
         self.out_bytes -= written.min(self.out_bytes);
@@ -242,7 +303,7 @@ impl Slot {
         let _ = result;
         self.shutdown = Op::Done;
         match &mut self.state {
-            State::Handshake(hs) => hs.handle_write_shutdown(now),
+            State::Handshake(hs) => hs.driver().handle_write_shutdown(now),
             State::Open(conn, _) => conn.handle_write_shutdown(now),
             State::Vacant | State::Failing | State::Ended => {}
         }
@@ -254,17 +315,23 @@ impl Slot {
 
     pub(crate) fn on_timer(&mut self, now: Instant) {
         match &mut self.state {
-            State::Handshake(hs) => hs.handle_timeout(now),
+            State::Handshake(hs) => hs.driver().handle_timeout(now),
             State::Open(conn, _) => conn.handle_timeout(now),
             State::Vacant | State::Failing | State::Ended => {}
         }
     }
 
-    fn transport_failed(&mut self, now: Instant) {
+    fn transport_failed(&mut self, now: Instant, error: io::Error) {
         self.eof = true;
         match &mut self.state {
-            // The handshake has no transport-error input: it simply ends.
-            State::Handshake(_) => self.end_now(),
+            // The handshake has no transport-error input: it simply ends (a client's handler
+            // hears why).
+            State::Handshake(hs) => {
+                if let Hs::Client(_) = hs {
+                    self.failure.get_or_insert(Error::Io(error));
+                }
+                self.end_now()
+            }
             State::Open(conn, _) => conn.handle_transport_error(now),
             State::Vacant | State::Failing | State::Ended => {}
         }
@@ -284,18 +351,29 @@ impl Slot {
             match &mut self.state {
                 State::Vacant => return Step::Wait(None),
                 State::Ended => break false,
-                State::Failing => self.end(ring, token),
+                State::Failing => {
+                    self.report_failure(handler);
+                    self.end(ring, token)
+                }
+                // Nothing to write or read before the connect completes (a handshake that
+                // failed meanwhile, timed out, ends at once: the connect is cancelled).
+                State::Handshake(hs) if self.connecting && hs.step() == HandshakeStep::Read => {
+                    break false;
+                }
                 State::Handshake(hs) => {
-                    if !hs.transmit().is_empty() {
+                    let driver = hs.driver();
+                    if !driver.transmit().is_empty() {
                         // Written once handed to the kernel: sends on a socket go out in order.
-                        let bytes = Bytes::copy_from_slice(hs.transmit());
-                        hs.advance_transmit(bytes.len());
+                        let bytes = Bytes::copy_from_slice(driver.transmit());
+                        driver.advance_transmit(bytes.len());
                         self.out_bytes += bytes.len();
                         self.leftover.push(bytes);
                         continue;
                     }
-                    match hs.step() {
+                    match driver.step() {
                         HandshakeStep::Decide => {
+                            // Only a server decides.
+                            let Hs::Server(hs) = hs else { break true };
                             let decision = match hs.request() {
                                 Some(request) => catch_unwind(AssertUnwindSafe(|| {
                                     handler.accept(request)
@@ -311,8 +389,12 @@ impl Slot {
                             };
                             hs.respond(now, decision);
                         }
-                        HandshakeStep::Done => self.start(now, handler),
-                        HandshakeStep::Failed => self.end(ring, token),
+                        HandshakeStep::Done => self.start(),
+                        HandshakeStep::Failed => {
+                            self.handshake_failed();
+                            self.report_failure(handler);
+                            self.end(ring, token)
+                        }
                         HandshakeStep::Shutdown => {
                             self.flush(now, ring, token);
                             self.shut_down_when_written(ring, token);
@@ -323,6 +405,10 @@ impl Slot {
                 }
                 State::Open(conn, assembler) => {
                     let id = self.id;
+                    if std::mem::take(&mut self.unannounced) {
+                        let mut c = Conn { id, conn, now, unsent: self.out_bytes };
+                        self.panicked = guard(&mut c, |c| handler.on_open(c));
+                    }
                     while let Some(event) = conn.poll_event() {
                         match event {
                             Event::Closed(info) => {
@@ -383,11 +469,11 @@ impl Slot {
         if let State::Ended = self.state {
             self.close_when_idle(ring, token);
         }
-        match &self.state {
-            State::Handshake(hs) => Step::Wait(hs.poll_timeout()),
+        match &mut self.state {
+            State::Handshake(hs) => Step::Wait(hs.driver().poll_timeout()),
             State::Open(conn, _) => Step::Wait(conn.poll_timeout()),
             State::Ended | State::Failing => {
-                let idle = self.recv == Recv::Off && !self.sending;
+                let idle = self.recv == Recv::Off && !self.sending && !self.connecting;
                 if idle && self.close == Op::Done && self.shutdown != Op::InFlight {
                     Step::Free
                 } else {
@@ -398,19 +484,47 @@ impl Slot {
         }
     }
 
-    /// The handshake is done: the connection starts.
-    fn start<H: Handler>(&mut self, now: Instant, handler: &mut H) {
+    /// The handshake is done: the connection starts, and the handler hears `on_open` when it
+    /// is next driven (first thing). Called as soon as the handshake is done, also while
+    /// completions are taken: bytes or the end of stream that arrive in the same turn right
+    /// behind a client's `101` go to the connection, not to the finished handshake (which
+    /// would ignore them).
+    fn start(&mut self) {
         let State::Handshake(hs) = std::mem::replace(&mut self.state, State::Ended) else {
             return;
         };
-        match hs.finish() {
-            Ok((mut conn, _request)) => {
-                let mut c = Conn { id: self.id, conn: &mut conn, now, unsent: self.out_bytes };
-                self.panicked = guard(&mut c, |c| handler.on_open(c));
+        let finished = match hs {
+            Hs::Server(hs) => hs.finish().map(|(conn, _request)| conn),
+            // The response's negotiation is in the connection (subprotocol, deflate).
+            Hs::Client(hs) => hs.finish().map(|(conn, _response)| conn),
+        };
+        match finished {
+            Ok(conn) => {
+                self.unannounced = true;
                 self.state = State::Open(Box::new(conn), MessageAssembler::new());
             }
             // Unreachable after `Done`, but the socket is ours to close all the same.
             Err(_) => self.end_now(),
+        }
+    }
+
+    /// A failed handshake: a client's keeps why, for `on_connect_failed`.
+    fn handshake_failed(&mut self) {
+        let State::Handshake(Hs::Client(_)) = self.state else { return };
+        let State::Handshake(Hs::Client(hs)) = std::mem::replace(&mut self.state, State::Failing)
+        else {
+            return;
+        };
+        let error = hs.finish().err().unwrap_or(HandshakeError::Incomplete);
+        self.failure.get_or_insert(Error::Handshake(error));
+    }
+
+    /// Tells the handler why a client connection never opened (once).
+    fn report_failure<H: Handler>(&mut self, handler: &mut H) {
+        let Some(error) = self.failure.take() else { return };
+        let id = self.id;
+        if catch_unwind(AssertUnwindSafe(|| handler.on_connect_failed(id, &error))).is_err() {
+            eprintln!("ws-uring: the handler's on_connect_failed panicked ({id:?})");
         }
     }
 
@@ -455,7 +569,7 @@ impl Slot {
         };
         match ring.send(stream.as_raw_fd(), token, payload) {
             Ok(()) => self.sending = true,
-            Err(_) => self.transport_failed(now),
+            Err(e) => self.transport_failed(now, e),
         }
     }
 
@@ -544,6 +658,10 @@ impl Slot {
             // A send still waiting for room goes.
             let _ = ring.cancel_send(token);
         }
+        if self.connecting {
+            // Timed out (or the client is stopping): the socket closes once it completes.
+            let _ = ring.cancel_connect(token);
+        }
         self.close_when_idle(ring, token);
     }
 
@@ -554,7 +672,11 @@ impl Slot {
     /// close before that frees the number, the next accept reuses it, and the late shutdown
     /// would end the new connection (its handshake sees a FIN without a response).
     fn close_when_idle(&mut self, ring: &mut Ring, token: Token) {
-        if self.recv != Recv::Off || self.sending || self.shutdown == Op::InFlight {
+        if self.recv != Recv::Off
+            || self.sending
+            || self.connecting
+            || self.shutdown == Op::InFlight
+        {
             return;
         }
         let Some(stream) = self.stream.take() else { return };

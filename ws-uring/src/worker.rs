@@ -1,4 +1,6 @@
-//! One server thread: its ring, its listener, its connections and its timer heap.
+//! One thread's loop: its ring, its listener (server), its connections and its timer heap.
+//! A server thread accepts its connections; a client's loop opens them ([`Worker::connect`]).
+//! Either way a connection is a [`Slot`], driven the same way once its handshake is done.
 //!
 //! The loop, once per turn:
 //! 1. submit every queued operation and wait for at least one completion (one `io_uring_enter`);
@@ -14,12 +16,16 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use ws_proto::handshake::ClientHandshake;
+
 use crate::ring::{Done, Ring, Token};
+use crate::server::{ConnId, Stats};
 use crate::slot::{Slot, Step};
 use crate::{Error, Handler, WorkerSetup};
 
@@ -38,33 +44,18 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// The thread's body: sets the ring up, reports readiness, runs until stopped.
 pub(crate) fn run<H: Handler>(setup: WorkerSetup, handler: H) -> Result<(), Error> {
-    let ring = match Ring::new(RING_ENTRIES, BUFFERS, BUFFER_SIZE) {
-        Ok(ring) => ring,
+    let mut worker = match Worker::new(setup.config, setup.multishot, setup.stats) {
+        Ok(worker) => worker,
         Err(e) => {
-            let _ = setup.ready.send(Err(Error::from_setup(e)));
+            let _ = setup.ready.send(Err(e));
             return Ok(());
         }
     };
-    let mut worker = Worker {
-        multishot: setup.multishot && ring.features().multishot_recv,
-        ring,
-        listener: setup.listener,
-        slots: Vec::new(),
-        free: Vec::new(),
-        dirty: Vec::new(),
-        timers: BinaryHeap::new(),
-        timer_armed: None,
-        handler,
-        setup_stats: setup.stats,
-        config: setup.config,
-        done: Vec::new(),
-        stopping: false,
-        rooms_reported: 0,
-    };
-    let started = worker
-        .ring
-        .accept_multi(worker.listener.as_raw_fd())
-        .and_then(|()| worker.ring.poll_wake(setup.stop.as_raw_fd()));
+    let fd = setup.listener.as_raw_fd();
+    worker.listener = Some(setup.listener);
+    worker.handlers = Handlers::Shared(handler);
+    let started =
+        worker.ring.accept_multi(fd).and_then(|()| worker.ring.poll_wake(setup.stop.as_raw_fd()));
     if let Err(e) = started {
         let _ = setup.ready.send(Err(Error::Io(e)));
         return Ok(());
@@ -75,10 +66,18 @@ pub(crate) fn run<H: Handler>(setup: WorkerSetup, handler: H) -> Result<(), Erro
     result
 }
 
+/// Whose handler drives a slot: a server thread's one (a clone per thread, shared by its
+/// connections), or a client's, one per connection (given to `connect`, by slot index).
+enum Handlers<H> {
+    Shared(H),
+    PerSlot(Vec<Option<H>>),
+}
+
 pub(crate) struct Worker<H> {
     ring: Ring,
     multishot: bool,
-    listener: TcpListener,
+    /// A server thread's listener; none on a client's loop.
+    listener: Option<TcpListener>,
     slots: Vec<Slot>,
     free: Vec<u32>,
     /// Connections to drive this turn (each at most once: `Slot::queued`).
@@ -88,8 +87,8 @@ pub(crate) struct Worker<H> {
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     /// The earliest instant a timeout operation is in flight for.
     timer_armed: Option<Instant>,
-    handler: H,
-    setup_stats: std::sync::Arc<crate::server::Stats>,
+    handlers: Handlers<H>,
+    setup_stats: Arc<Stats>,
     config: ws_proto::Config,
     done: Vec<Done>,
     stopping: bool,
@@ -98,20 +97,108 @@ pub(crate) struct Worker<H> {
 }
 
 impl<H: Handler> Worker<H> {
+    /// A loop with its ring set up, no listener and no connection yet.
+    pub(crate) fn new(
+        config: ws_proto::Config,
+        multishot: bool,
+        stats: Arc<Stats>,
+    ) -> Result<Worker<H>, Error> {
+        let ring = Ring::new(RING_ENTRIES, BUFFERS, BUFFER_SIZE).map_err(Error::from_setup)?;
+        Ok(Worker {
+            multishot: multishot && ring.features().multishot_recv,
+            ring,
+            listener: None,
+            slots: Vec::new(),
+            free: Vec::new(),
+            dirty: Vec::new(),
+            timers: BinaryHeap::new(),
+            timer_armed: None,
+            handlers: Handlers::PerSlot(Vec::new()),
+            setup_stats: stats,
+            config,
+            done: Vec::new(),
+            stopping: false,
+            rooms_reported: 0,
+        })
+    }
+
+    /// (Client) Queues a connection to `addr` whose handshake is `hs` (its deadline, started
+    /// already, bounds the connect too), driven by `handler`. Fails only if the socket cannot
+    /// be made or the ring refuses the operation; a failed connect reaches the handler.
+    pub(crate) fn connect(
+        &mut self,
+        addr: SocketAddr,
+        hs: ClientHandshake,
+        handler: H,
+    ) -> Result<ConnId, Error> {
+        use socket2::{Domain, Socket, Type};
+        let Handlers::PerSlot(handlers) = &mut self.handlers else {
+            return Err(Error::Io(io::Error::other("a server thread does not connect")));
+        };
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        socket.set_tcp_nodelay(true)?;
+        let stream: TcpStream = socket.into();
+        let fd = stream.as_raw_fd();
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(Slot::vacant());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        if handlers.len() <= index as usize {
+            handlers.resize_with(index as usize + 1, || None);
+        }
+        let id = self.setup_stats.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let slot = &mut self.slots[index as usize];
+        slot.occupy_client(stream, id, hs);
+        let token = Token { index, generation: slot.generation };
+        if let Err(e) = self.ring.connect(fd, token, addr.into()) {
+            slot.vacate();
+            self.free.push(index);
+            return Err(Error::Io(e));
+        }
+        handlers[index as usize] = Some(handler);
+        self.setup_stats.open.fetch_add(1, Ordering::Relaxed);
+        // Driven once so that the handshake's deadline is armed.
+        self.mark(index);
+        Ok(ConnId(id))
+    }
+
+    /// (Client) Runs until every connection has ended and been freed.
+    pub(crate) fn run_until_idle(&mut self) -> Result<(), Error> {
+        let mut done = std::mem::take(&mut self.done);
+        let now = Instant::now();
+        // Connections queued since the last run: their deadlines armed before waiting.
+        self.drive_dirty(now);
+        self.arm_timer(now)?;
+        while self.setup_stats.open.load(Ordering::Relaxed) > 0 {
+            self.turn(&mut done)?;
+        }
+        self.done = done;
+        Ok(())
+    }
+
     fn run(&mut self) -> Result<(), Error> {
         let mut done = std::mem::take(&mut self.done);
         while !self.stopping {
-            self.ring.submit_and_wait(1)?;
-            let now = Instant::now();
-            self.ring.complete(&mut done);
-            for d in done.drain(..) {
-                self.on_done(now, d)?;
-            }
-            self.run_timers(now)?;
-            self.drive_dirty(now);
-            self.arm_timer(now)?;
-            self.report_rooms();
+            self.turn(&mut done)?;
         }
+        Ok(())
+    }
+
+    /// One loop turn: submit and wait, complete, run timers, drive, re-arm the timer.
+    fn turn(&mut self, done: &mut Vec<Done>) -> Result<(), Error> {
+        self.ring.submit_and_wait(1)?;
+        let now = Instant::now();
+        self.ring.complete(done);
+        for d in done.drain(..) {
+            self.on_done(now, d)?;
+        }
+        self.run_timers(now)?;
+        self.drive_dirty(now);
+        self.arm_timer(now)?;
+        self.report_rooms();
         Ok(())
     }
 
@@ -144,7 +231,7 @@ impl<H: Handler> Worker<H> {
                         // Re-armed by the timer: at once would fail again, in a loop.
                         self.timers.push(Reverse((now + ACCEPT_BACKOFF, ACCEPT_TIMER, 0)));
                     } else {
-                        self.ring.accept_multi(self.listener.as_raw_fd())?;
+                        self.accept()?;
                     }
                 }
             }
@@ -182,6 +269,12 @@ impl<H: Handler> Worker<H> {
                     self.mark(token.index);
                 }
             }
+            Done::Connect { token, result } => {
+                if let Some(slot) = self.live(token) {
+                    slot.on_connect(now, result);
+                    self.mark(token.index);
+                }
+            }
             Done::Close { token } => {
                 if let Some(slot) = self.live(token) {
                     slot.on_closed();
@@ -193,6 +286,14 @@ impl<H: Handler> Worker<H> {
             Done::Wake => self.stopping = true,
         }
         Ok(())
+    }
+
+    /// Re-arms the multishot accept (a server thread's).
+    fn accept(&mut self) -> io::Result<()> {
+        match &self.listener {
+            Some(listener) => self.ring.accept_multi(listener.as_raw_fd()),
+            None => Ok(()),
+        }
     }
 
     /// The slot `token` names, if it is still that connection's.
@@ -234,7 +335,15 @@ impl<H: Handler> Worker<H> {
             let slot = &mut self.slots[index as usize];
             slot.queued = false;
             let token = Token { index, generation: slot.generation };
-            let step = slot.drive(now, token, &mut self.ring, &mut self.handler, self.multishot);
+            let handler = match &mut self.handlers {
+                Handlers::Shared(handler) => Some(handler),
+                Handlers::PerSlot(handlers) => {
+                    handlers.get_mut(index as usize).and_then(Option::as_mut)
+                }
+            };
+            // Every occupied slot of a client has its handler; a vacant one has nothing to do.
+            let Some(handler) = handler else { continue };
+            let step = slot.drive(now, token, &mut self.ring, handler, self.multishot);
             match step {
                 Step::Wait(Some(deadline)) => {
                     if slot.armed.is_none_or(|armed| deadline < armed) {
@@ -247,6 +356,9 @@ impl<H: Handler> Worker<H> {
                 Step::Wait(None) => slot.armed = None,
                 Step::Free => {
                     slot.vacate();
+                    if let Handlers::PerSlot(handlers) = &mut self.handlers {
+                        handlers[index as usize] = None;
+                    }
                     self.free.push(index);
                     self.setup_stats.open.fetch_sub(1, Ordering::Relaxed);
                 }
@@ -262,7 +374,7 @@ impl<H: Handler> Worker<H> {
             }
             self.timers.pop();
             if index == ACCEPT_TIMER {
-                self.ring.accept_multi(self.listener.as_raw_fd())?;
+                self.accept()?;
                 continue;
             }
             if !self.timer_live(at, index, generation) {
@@ -308,7 +420,7 @@ impl<H: Handler> Worker<H> {
 
     /// Stops: cancels everything in flight and waits (boundedly) for the kernel to finish with
     /// the buffers; sockets close as their slots drop.
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let _ = self.ring.cancel_all();
         let until = Instant::now() + STOP_GRACE;
         let mut done = Vec::new();

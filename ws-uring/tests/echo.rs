@@ -6,6 +6,8 @@
 //! Where the kernel refuses io_uring every test prints why and returns without checking
 //! anything (it says "SKIPPED"; it is not a pass of the behaviour).
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -13,21 +15,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::Echo;
 use ws_kit::raw::{RawOpts, RawPeer, Skip, op};
-use ws_uring::{Config, Conn, Handler, Message, Running, Server};
+use ws_uring::{Config, Running, Server};
 
 const WITHIN: Duration = Duration::from_secs(5);
-
-#[derive(Clone)]
-struct Echo;
-
-impl Handler for Echo {
-    fn on_message(&mut self, conn: &mut Conn<'_>, message: Message) {
-        if message.is_data() {
-            conn.send(message).unwrap();
-        }
-    }
-}
 
 /// A started echo server, or `None` (with the reason printed) where io_uring is unavailable.
 fn start(threads: usize, config: Config) -> Option<Running> {

@@ -41,14 +41,20 @@ pub struct AgentSpec {
     /// The name wstest reports it under.
     pub agent: String,
     /// Its adapter (the one it runs on, for a crate built on an adapter); `None` for a server
-    /// that drives the core on its own loop (ws-uring), which names its crate and server.
+    /// or client that drives the core on its own loop (ws-uring), which names its crate and
+    /// its server, or its client.
     pub adapter: Option<Adapter>,
+    /// A client-role agent's `autobahn-client --adapter` value: `"client"` in `expected.json`
+    /// (`uring`: ws-uring's client, on no adapter), else its adapter's name. `None` for a
+    /// server-role agent.
+    pub client: Option<String>,
     /// Its role.
     pub role: Role,
     /// The crate under test: `"crate"` in `expected.json`, else the adapter's.
     pub crate_name: String,
     /// A server-role agent's echo server: `"server"` in `expected.json`, else the adapter's
-    /// `echo_server` example without arguments.
+    /// `echo_server` example without arguments. (Unused for client-role agents; empty for a
+    /// client on no adapter.)
     pub server: EchoServer,
 }
 
@@ -78,6 +84,10 @@ impl AgentSpec {
 fn echo_server(agent: &Value, adapter: Option<Adapter>, role: Role) -> Result<EchoServer, String> {
     let name = agent["agent"].as_str().unwrap_or_default();
     let Some(server) = agent.get("server") else {
+        if role == Role::Client && adapter.is_none() {
+            // Client-role agents use no echo server; one on no adapter has none to name.
+            return Ok(EchoServer { binary: String::new(), args: Vec::new() });
+        }
         let adapter = adapter.ok_or_else(|| format!("agents: {name}: no adapter, no server"))?;
         return Ok(EchoServer { binary: format!("echo_server-{adapter}"), args: Vec::new() });
     };
@@ -148,11 +158,32 @@ impl Expected {
                 "client" => Role::Client,
                 other => return Err(format!("agents: unknown role {other:?}").into()),
             };
-            // A server on no adapter of ours (its own loop around the core) has none, and
-            // must name its crate and its server instead.
+            // A server or client on no adapter of ours (its own loop around the core) has
+            // none, and must name its crate and its server, or its client, instead.
+            let own_loop = match role {
+                Role::Server => agent.get("server").is_some(),
+                Role::Client => agent.get("client").is_some(),
+            };
             let adapter: Option<Adapter> = match agent.get("adapter") {
-                None if role == Role::Server && agent.get("server").is_some() => None,
+                None if own_loop => None,
                 _ => Some(field("adapter")?.parse()?),
+            };
+            let client = match (role, agent.get("client")) {
+                (Role::Server, None) => None,
+                (Role::Server, Some(_)) => {
+                    let name = field("agent")?;
+                    return Err(
+                        format!("agents: {name}: a server-role agent has no \"client\"").into()
+                    );
+                }
+                (Role::Client, Some(client)) => {
+                    let client = client.as_str().filter(|c| !c.is_empty() && !c.contains(' '));
+                    let name = field("agent")?;
+                    let client =
+                        client.ok_or_else(|| format!("agents: {name}: client: no name"))?;
+                    Some(client.to_owned())
+                }
+                (Role::Client, None) => adapter.map(|a| a.name().to_owned()),
             };
             let crate_name = match agent.get("crate") {
                 None => match adapter {
@@ -172,6 +203,7 @@ impl Expected {
             agents.push(AgentSpec {
                 agent: field("agent")?.to_owned(),
                 adapter,
+                client,
                 role,
                 crate_name,
                 server: echo_server(agent, adapter, role)?,
@@ -399,6 +431,33 @@ pub(crate) mod tests {
         // 1.1.3 is excluded, and it is a case of both sets.
         assert_eq!(expected.expected_count(&expected.case_sets["all"]), 516);
         assert_eq!(expected.expected_count(&expected.case_sets["uncompressed"]), 300);
+    }
+
+    #[test]
+    fn a_client_on_no_adapter_names_its_client() {
+        let own = concat!(
+            r#"{"agent": "ws-tokio-client", "role": "client", "crate": "ws-uring", "#,
+            r#""client": "uring"}"#
+        );
+        let tokio_client = r#"{"agent": "ws-tokio-client", "adapter": "tokio", "role": "client"}"#;
+        let with = EXPECTED.replace(tokio_client, own);
+        let expected = Expected::parse(&with).unwrap();
+        let agent = expected.agents.iter().find(|a| a.agent == "ws-tokio-client").unwrap();
+        assert_eq!((agent.adapter, agent.client.as_deref()), (None, Some("uring")));
+        assert_eq!(agent.describe(), "ws-uring, client role");
+        let nameless = with.replace(r#", "client": "uring""#, "");
+        assert!(parse_err(&nameless).contains("an entry has no adapter"));
+        let empty = with.replace(r#""client": "uring""#, r#""client": """#);
+        assert!(parse_err(&empty).contains("client: no name"));
+        let on_server = EXPECTED.replace(
+            r#""adapter": "tokio", "role": "server"}"#,
+            r#""adapter": "tokio", "role": "server", "client": "uring"}"#,
+        );
+        assert!(parse_err(&on_server).contains(r#"a server-role agent has no "client""#));
+        // An adapter's client is its adapter's name.
+        let expected = Expected::parse(EXPECTED).unwrap();
+        let blocking = expected.agents.iter().find(|a| a.agent == "ws-blocking-client").unwrap();
+        assert_eq!(blocking.client.as_deref(), Some("blocking"));
     }
 
     #[test]

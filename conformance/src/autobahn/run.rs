@@ -13,7 +13,7 @@ use super::expect::{AgentSpec, EchoServer, Expected, Role, SpecTemplate};
 use super::plan::{self, Request};
 use super::report::{self, Results, Row, Summary};
 use crate::process::{self, Child};
-use crate::session::{Adapter, BoxError};
+use crate::session::BoxError;
 
 /// The first and last port a fuzzing server may listen on.
 const PORTS: (u16, u16) = (9501, 9599);
@@ -332,12 +332,12 @@ impl Context<'_> {
             &dir.join("wstest.log"),
         )?;
         wstest.wait_for_port(port, Duration::from_secs(60))?;
-        let adapter: Adapter = job.agent.adapter.ok_or("a client-role agent without an adapter")?;
+        let adapter = job.agent.client.as_deref().ok_or("a client-role agent without a client")?;
         let mut client = Child::spawn(
             "autobahn-client",
             Command::new(self.options.bin_dir.join("autobahn-client")).args([
                 "--adapter",
-                adapter.name(),
+                adapter,
                 "--url",
                 &url,
                 "--agent",

@@ -1,6 +1,7 @@
-//! The ws-uring harness: server role only (ws-uring has no client), one connection's [`App`]
-//! run by a [`ws_uring::Handler`] on a one-thread server over the scenario's listener
-//! ([`ws_uring::Server::from_listener`]).
+//! The ws-uring harness, both roles: one connection's [`App`] run by a [`ws_uring::Handler`],
+//! on a one-thread server over the scenario's listener ([`ws_uring::Server::from_listener`]),
+//! or on a [`ws_uring::Client`] connecting to the scenario's raw peer (one ring on the
+//! harness's thread, `run` until the connection has ended).
 //!
 //! A callback API has no `recv` to return an error and no socket to drop, so the report is
 //! read off the callbacks:
@@ -19,11 +20,14 @@
 //! * [`App::Panic`] panics in `on_open`; ws-uring catches it and closes that connection with
 //!   1011 ([`Harness::panic_close_code`]); the harness re-raises the panic's text from
 //!   [`AppHandle::join_within`](super::AppHandle::join_within) once `on_close` has come.
+//! * (Client) a connection that never opens ([`Handler::on_connect_failed`]) ends the
+//!   application with `Err` of kind `Io` or `Other` from its first call, as a failed `connect`
+//!   would.
 //!
 //! [`App::SplitEcho`], [`App::EchoCancelling`] and `CloseFirst { from_write_half: true }` need
 //! split halves or a receive that can be abandoned, which a callback API does not have: the
-//! harness refuses them (panics), and `kit_tests_server!(.., callback)` leaves their scenarios
-//! out rather than running the whole-socket behaviour under their names.
+//! harness refuses them (panics), and `kit_tests!(.., callback)` leaves their scenarios out
+//! rather than running the whole-socket behaviour under their names.
 
 use std::panic::resume_unwind;
 use std::sync::OnceLock;
@@ -31,7 +35,7 @@ use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant};
 
 use ws_proto::{CloseCode, CloseInfo, Config, Message};
-use ws_uring::{Conn, ConnId, Handler, Server};
+use ws_uring::{Client, Conn, ConnId, Handler, Server};
 
 use super::{
     App, AppHandle, End, ErrKind, Harness, Op, PANIC_MARKER, Report, end_of, flood_payload,
@@ -43,7 +47,7 @@ const APP_WITHIN: Duration = Duration::from_secs(60);
 /// How long a connection may take to be freed once `on_close` has been called.
 const FREE_WITHIN: Duration = Duration::from_secs(3);
 
-/// ws-uring's server, one thread, callbacks.
+/// ws-uring's server (one thread) and client, callbacks.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Uring;
 
@@ -66,12 +70,7 @@ impl Harness for Uring {
     }
 
     fn serve(&self, listener: std::net::TcpListener, config: Config, app: App) -> AppHandle {
-        let callback_app = match &app {
-            App::SplitEcho | App::EchoCancelling { .. } => false,
-            App::CloseFirst { from_write_half, .. } => !from_write_half,
-            _ => true,
-        };
-        assert!(callback_app, "uring: {app:?} needs split halves or cancellable receives");
+        refuse_split(&app);
         let (tx, rx) = mpsc::channel();
         let handler = KitHandler::new(app, tx);
         AppHandle::spawn("uring server", move || {
@@ -93,9 +92,33 @@ impl Harness for Uring {
         })
     }
 
-    fn connect(&self, _addr: std::net::SocketAddr, _config: Config, _app: App) -> AppHandle {
-        panic!("ws-uring is a server only: the kit runs it in the server role")
+    fn connect(&self, addr: std::net::SocketAddr, config: Config, app: App) -> AppHandle {
+        refuse_split(&app);
+        let (tx, rx) = mpsc::channel();
+        let handler = KitHandler::new(app, tx);
+        AppHandle::spawn("uring client", move || {
+            let mut client = Client::new(config).expect("ws-uring client did not start");
+            client.connect(&format!("ws://{addr}/"), handler).expect("ws-uring client connect");
+            // Returns once the connection has ended and its socket is closed.
+            client.run().expect("the ws-uring client's ring failed");
+            assert_eq!(client.open_connections(), 0);
+            let outcome = rx.try_recv().expect("uring client: the connection ended unreported");
+            if let Some(text) = outcome.panic {
+                resume_unwind(Box::new(text));
+            }
+            outcome.report
+        })
     }
+}
+
+/// Panics for the applications a callback API cannot express (see the module docs).
+fn refuse_split(app: &App) {
+    let callback_app = match app {
+        App::SplitEcho | App::EchoCancelling { .. } => false,
+        App::CloseFirst { from_write_half, .. } => !from_write_half,
+        _ => true,
+    };
+    assert!(callback_app, "uring: {app:?} needs split halves or cancellable receives");
 }
 
 /// Why io_uring cannot run here (ws-uring's `Error::Unsupported`), if it cannot.
@@ -207,6 +230,17 @@ impl Handler for KitHandler {
     fn on_writable(&mut self, conn: &mut Conn<'_>) {
         self.note_rtt(conn);
         self.pump(conn);
+    }
+
+    fn on_connect_failed(&mut self, _id: ConnId, error: &ws_uring::Error) {
+        let kind = match error {
+            ws_uring::Error::Io(_) => ErrKind::Io,
+            _ => ErrKind::Other,
+        };
+        self.report.end =
+            End::Err { op: Op::Recv, close_code: None, kind, text: error.to_string() };
+        let report = std::mem::take(&mut self.report);
+        let _ = self.tx.send(Outcome { report, panic: None });
     }
 
     fn on_close(&mut self, _id: ConnId, info: &CloseInfo) {

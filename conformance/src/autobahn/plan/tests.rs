@@ -177,7 +177,7 @@ fn scope_says_what_each_agent_ran() {
 #[test]
 fn the_real_plans_are_the_documented_ones() {
     let expected = Expected::parse(REAL).unwrap();
-    assert_eq!(expected.agents.len(), 10);
+    assert_eq!(expected.agents.len(), 11);
     let ws_pipe = expected.agents.iter().find(|a| a.agent == "ws-pipe").unwrap();
     assert_eq!((ws_pipe.crate_name.as_str(), ws_pipe.role), ("ws-pipe", Role::Server));
     assert_eq!(ws_pipe.server.binary, "ws-pipe");
@@ -189,6 +189,17 @@ fn the_real_plans_are_the_documented_ones() {
     assert_eq!((ws_uring.crate_name.as_str(), ws_uring.adapter), ("ws-uring", None));
     assert_eq!(ws_uring.server.binary, "echo_server-uring");
     assert_eq!(ws_uring.describe(), "ws-uring, server role");
+    assert_eq!(ws_uring.client, None);
+    // Its client too, as autobahn-client --adapter uring.
+    let uring_client = expected.agents.iter().find(|a| a.agent == "ws-uring-client").unwrap();
+    assert_eq!(
+        (uring_client.crate_name.as_str(), uring_client.role, uring_client.adapter),
+        ("ws-uring", Role::Client, None)
+    );
+    assert_eq!(uring_client.client.as_deref(), Some("uring"));
+    assert_eq!(uring_client.describe(), "ws-uring, client role");
+    let tokio_client = expected.agents.iter().find(|a| a.agent == "ws-tokio-client").unwrap();
+    assert_eq!(tokio_client.client.as_deref(), Some("tokio"));
     let mio = expected.agents.iter().find(|a| a.agent == "ws-proto-mio").unwrap();
     assert_eq!((mio.crate_name.as_str(), mio.role, mio.adapter), ("ws-proto", Role::Server, None));
     assert_eq!(mio.server.binary, "mio_server-ws-proto");
@@ -210,7 +221,7 @@ fn the_real_plans_are_the_documented_ones() {
         .collect();
     assert_eq!(compressed, ["ws-tokio-server", "ws-async-std-client"]);
     let others = ci.runs.iter().filter(|r| r.set.unwrap().name == "uncompressed");
-    assert_eq!(others.count(), 8);
+    assert_eq!(others.count(), 9);
     let batches: usize = ci.runs.iter().map(|r| r.batches.len()).sum();
-    assert_eq!(batches, 2 * 13 + 8);
+    assert_eq!(batches, 2 * 13 + 9);
 }

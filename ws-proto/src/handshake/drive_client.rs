@@ -110,8 +110,11 @@ impl Handshake for ClientHandshake {
     }
 
     fn handle_data(&mut self, now: Instant, data: &[u8]) {
-        if !matches!(self.state, State::Reading) {
-            return;
+        match &mut self.state {
+            State::Reading => {}
+            // Read before the loop saw `Done`: the connection's bytes, not to be lost.
+            State::Done(done) => return done.0.handle_data(now, data),
+            _ => return,
         }
         match self.parser.feed(data) {
             Ok(None) => {}
@@ -130,9 +133,11 @@ impl Handshake for ClientHandshake {
     }
 
     fn handle_eof(&mut self, now: Instant) {
-        let _ = now;
-        if matches!(self.state, State::Reading) {
-            self.state = State::Failed(HandshakeError::ConnectionClosed);
+        match &mut self.state {
+            State::Reading => self.state = State::Failed(HandshakeError::ConnectionClosed),
+            // The connection's end of stream, after the messages it already has.
+            State::Done(done) => done.0.handle_eof(now),
+            _ => {}
         }
     }
 
@@ -188,6 +193,46 @@ mod tests {
             matches!(conn.poll_event(), Some(crate::Event::Data { payload, .. }) if payload == "ok")
         );
         assert_eq!(server.step(), HandshakeStep::Done);
+    }
+
+    /// A loop may read once more before it sees `Done`: those bytes, and the end of stream,
+    /// reach the connection instead of being dropped (both drivers).
+    #[test]
+    fn input_after_done_reaches_the_connection() {
+        let now = Instant::now();
+        let rng = Box::new(ChaChaRandom::from_seed(5));
+        let request = ClientRequest::new("h", "/");
+        let mut client = ClientHandshake::with_rng(request, Config::default(), now, rng).unwrap();
+        let mut server = server_for(&mut client, now);
+        let response = server.transmit().to_vec();
+        server.advance_transmit(response.len());
+        assert_eq!(server.step(), HandshakeStep::Done);
+        // A masked "hi" (key 0) for the server, then its end of stream, both after `Done`.
+        server.handle_data(now, &[0x81, 0x82, 0, 0, 0, 0, b'h', b'i']);
+        server.handle_eof(now);
+        let (mut conn, _) = server.finish().unwrap();
+        let event = conn.poll_event();
+        assert!(matches!(event, Some(crate::Event::Data { payload, .. }) if payload == "hi"));
+        assert_eq!(conn.state(), crate::State::Closed, "the end of stream reached it");
+
+        client.handle_data(now, &response);
+        assert_eq!(client.step(), HandshakeStep::Done);
+        client.handle_data(now, &[0x82, 0x01, 7]);
+        client.handle_eof(now);
+        let (mut conn, _) = client.finish().unwrap();
+        let event = conn.poll_event();
+        assert!(matches!(event, Some(crate::Event::Data { payload, .. }) if payload[..] == [7]));
+        assert_eq!(conn.state(), crate::State::Closed, "the end of stream reached it");
+    }
+
+    /// A server driver that accepted `client`'s request.
+    fn server_for(client: &mut ClientHandshake, now: Instant) -> ServerHandshake {
+        let mut server = ServerHandshake::new(Config::default(), now);
+        server.handle_data(now, client.transmit());
+        let n = client.transmit().len();
+        client.advance_transmit(n);
+        server.accept(now, Accept::new());
+        server
     }
 
     #[test]

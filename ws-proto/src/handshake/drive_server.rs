@@ -201,12 +201,16 @@ impl Handshake for ServerHandshake {
     }
 
     fn handle_data(&mut self, now: Instant, data: &[u8]) {
-        if !matches!(self.state, State::Reading) {
+        match &mut self.state {
+            State::Reading => {}
             // Bytes after the request wait for the connection (or are drained after a refusal).
-            if matches!(self.state, State::Deciding) {
+            State::Deciding => {
                 let _ = self.parser.feed(data);
+                return;
             }
-            return;
+            // Read before the loop saw `Done`: the connection's bytes, not to be lost.
+            State::Done(conn) => return conn.handle_data(now, data),
+            _ => return,
         }
         match self.parser.feed(data) {
             Ok(None) => {}
@@ -219,11 +223,14 @@ impl Handshake for ServerHandshake {
     }
 
     fn handle_eof(&mut self, now: Instant) {
-        let _ = now;
         self.state = match std::mem::replace(&mut self.state, State::Finished) {
             // The refusal's drain is over: report why we refused.
             State::Refusing { error, .. } => State::Failed(error),
-            State::Done(conn) => State::Done(conn),
+            // The connection's end of stream, after the messages it already has.
+            State::Done(mut conn) => {
+                conn.handle_eof(now);
+                State::Done(conn)
+            }
             State::Failed(e) => State::Failed(e),
             _ => State::Failed(HandshakeError::ConnectionClosed),
         };

@@ -79,10 +79,13 @@ pub trait Handshake {
     /// The deadline: call [`handle_timeout`](Self::handle_timeout) when it passes.
     fn poll_timeout(&self) -> Option<Instant>;
 
-    /// Feeds received bytes.
+    /// Feeds received bytes. Once the step is `Done` (a loop that read once more before it
+    /// looked), they go to the connection `finish()` returns, as the bytes that followed the
+    /// handshake did: nothing is lost.
     fn handle_data(&mut self, now: Instant, data: &[u8]);
 
-    /// The peer closed its side, or the transport failed, before the handshake finished.
+    /// The peer closed its side, or the transport failed, before the handshake finished
+    /// (once the step is `Done`: the connection's end of stream, after what it received).
     fn handle_eof(&mut self, now: Instant);
 
     /// Runs the deadline: past it, the handshake fails with [`HandshakeError::Timeout`].
